@@ -1,0 +1,355 @@
+//! The running engine: opens the log, replays it into the graph, and runs the single writer
+//! that decides commands, appends their events durably (group commit) and applies them.
+
+use crate::log::{self, AnyLog, EventLog, PostgresLog, Record, SqliteLog, Verification};
+use crate::store::{Graph, LogPosition};
+use crate::view::Overlay;
+use crate::{Error, Result};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+use schema::{Command, Event, Id, IdGenerator};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// The most commands waiting for the writer; beyond it callers get `LimitExceeded`.
+pub const WRITE_QUEUE_MAX: usize = 4096;
+/// The most commands decided and committed in one group commit.
+pub const GROUP_COMMIT_MAX: usize = 256;
+/// The most committed batches a slow subscriber may fall behind before it misses some.
+pub const SUBSCRIBER_LAG_MAX: usize = 1024;
+
+/// How to open an engine.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// The data directory (holds the SQLite log unless `database_url` is given).
+    pub data_dir: PathBuf,
+    /// A `postgres://` URL: the log lives on that server.
+    pub database_url: Option<String>,
+    /// With `database_url`: the PostgreSQL schema holding the log.
+    pub pg_schema: Option<String>,
+    /// This writer's node id (in generated ids).
+    pub node: u16,
+}
+
+impl EngineConfig {
+    /// The embedded default: a SQLite log in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
+        EngineConfig { data_dir: data_dir.into(), database_url: None, pg_schema: None, node: 0 }
+    }
+
+    /// Opens the configured log without replaying it.
+    pub async fn open_log(&self) -> Result<AnyLog> {
+        match &self.database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(AnyLog::Postgres(PostgresLog::open(url, self.pg_schema.as_deref()).await?))
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+                Ok(AnyLog::Sqlite(SqliteLog::open(std::path::Path::new(path)).await?))
+            }
+            Some(url) => Err(Error::Config(format!(
+                "database URL must start with postgres:// or sqlite: (got {:?})",
+                url.split(':').next().unwrap_or("")
+            ))),
+            None => {
+                std::fs::create_dir_all(&self.data_dir)
+                    .map_err(|source| Error::Io { path: self.data_dir.display().to_string(), source })?;
+                Ok(AnyLog::Sqlite(SqliteLog::open(&self.data_dir.join("log.db")).await?))
+            }
+        }
+    }
+}
+
+/// Reports progress of long work (replay, import). Implementations print or export metrics.
+pub trait Progress: Send + Sync {
+    /// `done` of `total` units of `stage` are finished (`total` 0 when unknown).
+    fn update(&self, stage: &str, done: u64, total: u64);
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn update(&self, _: &str, _: u64, _: u64) {}
+}
+
+/// What a successful command produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// The first event's sequence number (equal to `last_seq + 1` when no event was needed).
+    pub first_seq: u64,
+    /// The last event's sequence number.
+    pub last_seq: u64,
+    /// The chain hash after the last event.
+    pub hash: [u8; 32],
+}
+
+/// A committed batch, as subscribers see it.
+#[derive(Debug)]
+pub struct Committed {
+    /// The first sequence number.
+    pub first_seq: u64,
+    /// The events, in order.
+    pub events: Vec<Event>,
+}
+
+struct Job {
+    command: Command,
+    reply: oneshot::Sender<Result<Receipt>>,
+}
+
+struct Shared {
+    log: AnyLog,
+    graph: RwLock<Graph>,
+    ids: Mutex<IdGenerator>,
+    committed: broadcast::Sender<Arc<Committed>>,
+    stats: Mutex<WriterStats>,
+}
+
+/// Counters of the writer, for metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WriterStats {
+    /// Commands accepted.
+    pub commands: u64,
+    /// Commands rejected by the rules.
+    pub rejections: u64,
+    /// Group commits written.
+    pub commits: u64,
+    /// Events appended.
+    pub events: u64,
+}
+
+/// The engine: a graph kept equal to the replay of its log.
+pub struct Engine {
+    shared: Arc<Shared>,
+    queue: mpsc::Sender<Job>,
+    writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Engine {
+    /// Opens the log, replays it into a fresh graph and starts the writer.
+    pub async fn open(config: &EngineConfig, progress: &dyn Progress) -> Result<Engine> {
+        let log = config.open_log().await?;
+        let graph = replay(&log, progress).await?;
+        let last_own = (0..graph.vertex_count() as u32)
+            .map(|v| graph.id_at(v))
+            .filter(|id| id.node() == config.node)
+            .max()
+            .unwrap_or(Id(0));
+        let (committed, _) = broadcast::channel(SUBSCRIBER_LAG_MAX);
+        let shared = Arc::new(Shared {
+            log,
+            graph: RwLock::new(graph),
+            ids: Mutex::new(IdGenerator::resume(config.node, last_own)),
+            committed,
+            stats: Mutex::new(WriterStats::default()),
+        });
+        let (queue, jobs) = mpsc::channel(WRITE_QUEUE_MAX);
+        let writer = tokio::spawn(write_loop(shared.clone(), jobs));
+        Ok(Engine { shared, queue, writer: Mutex::new(Some(writer)) })
+    }
+
+    /// A consistent, read-only view of the graph. Hold it briefly: the writer waits for it to
+    /// apply the next commit (deciding and the durable append do not wait).
+    pub fn read(&self) -> RwLockReadGuard<'_, Graph> {
+        self.shared.graph.read()
+    }
+
+    /// A fresh, time-ordered id for a new vertex.
+    pub fn new_id(&self) -> Id {
+        self.shared.ids.lock().next(now_ms() as u64)
+    }
+
+    /// Ids for `n` new vertices (an import).
+    pub fn new_ids(&self, n: usize) -> Vec<Id> {
+        let mut ids = self.shared.ids.lock();
+        let now = now_ms() as u64;
+        (0..n).map(|_| ids.next(now)).collect()
+    }
+
+    /// Decides `command`, appends its events durably and applies them. Concurrent calls are
+    /// committed together (group commit). Returns after the events are durable.
+    pub async fn execute(&self, command: Command) -> Result<Receipt> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.try_send(Job { command, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                Error::LimitExceeded { what: "queued writes", limit: WRITE_QUEUE_MAX as u64 }
+            }
+            mpsc::error::TrySendError::Closed(_) => Error::Shutdown,
+        })?;
+        answer.await.map_err(|_| Error::Shutdown)?
+    }
+
+    /// Subscribes to committed batches, in log order.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Committed>> {
+        self.shared.committed.subscribe()
+    }
+
+    /// The log.
+    pub fn log(&self) -> &AnyLog {
+        &self.shared.log
+    }
+
+    /// Counters of the writer.
+    pub fn writer_stats(&self) -> WriterStats {
+        *self.shared.stats.lock()
+    }
+
+    /// Recomputes the log's hash chain from the log alone.
+    pub async fn verify(&self) -> Result<Verification> {
+        log::verify(&self.shared.log).await
+    }
+
+    /// Stops taking commands, lets the writer finish what it accepted, and closes the log.
+    pub async fn shutdown(self) {
+        let Engine { shared, queue, writer } = self;
+        drop(queue);
+        let handle = writer.lock().take();
+        if let Some(handle) = handle {
+            let _ = handle.await;
+        }
+        if let AnyLog::Sqlite(log) = &shared.log {
+            log.close().await;
+        }
+    }
+}
+
+/// Replays the whole log into a fresh graph, checking the hash chain as it goes.
+pub async fn replay<L: EventLog>(log: &L, progress: &dyn Progress) -> Result<Graph> {
+    let head = log.head().await?;
+    let mut graph = Graph::new();
+    let mut position = LogPosition::default();
+    let started = Instant::now();
+    let mut last_report = Instant::now();
+    log.scan(1, |record| {
+        check_link(&position, &record)?;
+        graph.apply(&record.event()?)?;
+        position = LogPosition { seq: record.seq, hash: record.hash };
+        if last_report.elapsed().as_millis() >= 500 {
+            progress.update("replay", record.seq, head.seq);
+            last_report = Instant::now();
+        }
+        Ok(())
+    })
+    .await?;
+    if graph.in_import() {
+        return Err(Error::Corrupt(format!("the log ends inside an import at sequence {}", position.seq)));
+    }
+    graph.set_position(position);
+    if head.seq > 0 {
+        progress.update("replay", head.seq, head.seq);
+    }
+    let _ = started;
+    Ok(graph)
+}
+
+fn check_link(position: &LogPosition, record: &Record) -> Result<()> {
+    if record.seq != position.seq + 1 {
+        return Err(Error::Corrupt(format!("expected sequence {}, found {}", position.seq + 1, record.seq)));
+    }
+    if log::chain_hash(&position.hash, record.seq, record.time_ms, &record.payload) != record.hash {
+        return Err(Error::Corrupt(format!("hash chain broken at sequence {}", record.seq)));
+    }
+    Ok(())
+}
+
+async fn write_loop(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(GROUP_COMMIT_MAX);
+    while let Some(first) = jobs.recv().await {
+        batch.push(first);
+        // Imports are committed alone; everything else that is waiting joins this commit.
+        if !matches!(batch[0].command, Command::Import(_)) {
+            while batch.len() < GROUP_COMMIT_MAX {
+                match jobs.try_recv() {
+                    Ok(job) if matches!(job.command, Command::Import(_)) => {
+                        commit_group(&shared, std::mem::take(&mut batch)).await;
+                        batch.push(job);
+                        break;
+                    }
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        commit_group(&shared, std::mem::take(&mut batch)).await;
+    }
+}
+
+/// Decides every job against the graph plus the events staged before it, appends all staged
+/// events in one transaction, applies them, then answers every job.
+async fn commit_group(shared: &Shared, jobs: Vec<Job>) {
+    if jobs.is_empty() {
+        return;
+    }
+    let now = now_ms();
+    let mut staged: Vec<Event> = Vec::new();
+    let mut answers: Vec<(oneshot::Sender<Result<Receipt>>, Result<std::ops::Range<usize>>)> = Vec::new();
+    let mut rejections = 0;
+    {
+        let graph = shared.graph.read();
+        for job in jobs {
+            let decided = {
+                let view = Overlay::new(&graph, &staged);
+                schema::decide(job.command, now, &view)
+            };
+            match decided {
+                Ok(events) => {
+                    let start = staged.len();
+                    staged.extend(events);
+                    answers.push((job.reply, Ok(start..staged.len())));
+                }
+                Err(rejection) => {
+                    rejections += 1;
+                    answers.push((job.reply, Err(Error::Rejected(rejection))));
+                }
+            }
+        }
+    }
+    let head = shared.graph.read().position();
+    let result = if staged.is_empty() { Ok(Vec::new()) } else { append_and_apply(shared, head, now, &staged).await };
+    {
+        let mut stats = shared.stats.lock();
+        stats.rejections += rejections;
+        stats.commands += answers.len() as u64 - rejections;
+        if result.as_ref().is_ok_and(|h| !h.is_empty()) {
+            stats.commits += 1;
+            stats.events += staged.len() as u64;
+        }
+    }
+    for (reply, answer) in answers {
+        let answer = match (answer, &result) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(Error::Corrupt(format!("append failed, nothing was written: {e}"))),
+            (Ok(range), Ok(hashes)) => Ok(Receipt {
+                first_seq: head.seq + 1 + range.start as u64,
+                last_seq: head.seq + range.end as u64,
+                hash: range.end.checked_sub(1).map_or(head.hash, |i| hashes[i]),
+            }),
+        };
+        let _ = reply.send(answer);
+    }
+    if result.as_ref().is_ok_and(|h| !h.is_empty()) && shared.committed.receiver_count() > 0 {
+        let _ = shared.committed.send(Arc::new(Committed { first_seq: head.seq + 1, events: staged }));
+    }
+}
+
+/// Appends the staged events and applies them; returns the chain hash after each.
+async fn append_and_apply(shared: &Shared, head: LogPosition, now: i64, staged: &[Event]) -> Result<Vec<[u8; 32]>> {
+    use rayon::prelude::*;
+    let payloads: Vec<Vec<u8>> = staged.par_iter().map(log::encode).collect();
+    let records = log::chain(head, now, payloads);
+    let last = records.last().map(|r| LogPosition { seq: r.seq, hash: r.hash }).expect("non-empty");
+    shared.log.append(&records).await?;
+    let mut graph = shared.graph.write();
+    for event in staged {
+        // The events were decided against this graph: failing to apply them is a bug.
+        graph.apply(event).expect("decided events apply");
+    }
+    graph.set_position(last);
+    Ok(records.iter().map(|r| r.hash).collect())
+}

@@ -1,0 +1,524 @@
+//! The in-memory property graph: a vertex table with unique indexes, and one [`Adjacency`] per
+//! edge kind. Changed only by [`Graph::apply`].
+
+use crate::adjacency::{Adjacency, EdgeProps, Neighbors, RawEdge};
+use crate::{Error, Result};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use rayon::prelude::*;
+use schema::{Bulk, EDGE_KIND_COUNT, EdgeKind, Event, Handle, Id, MaskKind, Props, Value, VertexKind};
+use std::hash::BuildHasher;
+
+/// Where the graph stands in the log: the last applied sequence number and its chain hash.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogPosition {
+    /// The last applied sequence number (0 before the first event).
+    pub seq: u64,
+    /// The chain hash after that event (all zeros before the first).
+    pub hash: [u8; 32],
+}
+
+/// The vertex table: dense indexes `0..len` in creation order, with an id index and an index
+/// of external ids (ids from imported files).
+#[derive(Default, Clone)]
+pub(crate) struct Vertices {
+    pub(crate) ids: Vec<Id>,
+    pub(crate) kinds: Vec<VertexKind>,
+    by_id: HashTable<u32>,
+    /// External ids, concatenated; `external_ends[i]` is where vertex i's ends.
+    pub(crate) external_bytes: Vec<u8>,
+    pub(crate) external_ends: Vec<u64>,
+    by_external: HashTable<u32>,
+    pub(crate) props: HashMap<u32, Props>,
+    hasher: DefaultHashBuilder,
+}
+
+impl Vertices {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn index_of(&self, id: Id) -> Option<u32> {
+        let hash = self.hasher.hash_one(id.0);
+        self.by_id.find(hash, |&i| self.ids[i as usize] == id).copied()
+    }
+
+    pub fn external(&self, v: u32) -> Option<&str> {
+        let v = v as usize;
+        let start = if v == 0 { 0 } else { self.external_ends[v - 1] as usize };
+        let end = self.external_ends[v] as usize;
+        (end > start).then(|| std::str::from_utf8(&self.external_bytes[start..end]).expect("utf-8 external id"))
+    }
+
+    pub fn by_external(&self, external: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(external);
+        self.by_external.find(hash, |&i| self.external(i) == Some(external)).copied()
+    }
+
+    fn push(&mut self, id: Id, kind: VertexKind, external: Option<&str>) -> Result<u32> {
+        if self.index_of(id).is_some() {
+            return Err(Error::Corrupt(format!("vertex {id} created twice")));
+        }
+        if let Some(ext) = external {
+            if self.by_external(ext).is_some() {
+                return Err(Error::Corrupt(format!("external id {ext:?} used twice")));
+            }
+        }
+        let v = u32::try_from(self.ids.len())
+            .map_err(|_| Error::LimitExceeded { what: "vertices", limit: u64::from(u32::MAX) })?;
+        self.ids.push(id);
+        self.kinds.push(kind);
+        if let Some(ext) = external {
+            self.external_bytes.extend_from_slice(ext.as_bytes());
+        }
+        self.external_ends.push(self.external_bytes.len() as u64);
+        let hasher = &self.hasher;
+        let ids = &self.ids;
+        self.by_id.insert_unique(hasher.hash_one(id.0), v, |&i| hasher.hash_one(ids[i as usize].0));
+        if let Some(ext) = external {
+            let hash = hasher.hash_one(ext);
+            let (bytes, ends) = (&self.external_bytes, &self.external_ends);
+            self.by_external.insert_unique(hash, v, |&i| hasher.hash_one(external_at(bytes, ends, i)));
+        }
+        Ok(v)
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        self.ids.reserve(additional);
+        self.kinds.reserve(additional);
+        self.external_ends.reserve(additional);
+        let hasher = &self.hasher;
+        let ids = &self.ids;
+        self.by_id.reserve(additional, |&i| hasher.hash_one(ids[i as usize].0));
+        let (bytes, ends) = (&self.external_bytes, &self.external_ends);
+        self.by_external.reserve(additional, |&i| hasher.hash_one(external_at(bytes, ends, i)));
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.ids.capacity() * 8
+            + self.kinds.capacity()
+            + self.by_id.capacity() * 5
+            + self.external_bytes.capacity()
+            + self.external_ends.capacity() * 8
+            + self.by_external.capacity() * 5
+            + self.props.capacity() * 64
+    }
+}
+
+fn external_at<'a>(bytes: &'a [u8], ends: &[u64], v: u32) -> &'a str {
+    let v = v as usize;
+    let start = if v == 0 { 0 } else { ends[v - 1] as usize };
+    std::str::from_utf8(&bytes[start..ends[v] as usize]).expect("utf-8 external id")
+}
+
+/// The state of an import being applied: its vertex table (positions → dense indexes) and the
+/// edges staged until its `End`.
+#[derive(Default, Clone)]
+struct PendingImport {
+    table: Vec<u32>,
+    edges: Vec<Vec<RawEdge>>,
+}
+
+/// The property graph.
+#[derive(Default, Clone)]
+pub struct Graph {
+    pub(crate) vertices: Vertices,
+    pub(crate) edges: [Adjacency; EDGE_KIND_COUNT],
+    handles: HashMap<Handle, u32>,
+    /// mask → owning user. Private: used by the rules and by the owner, never shown to others.
+    owners: HashMap<u32, u32>,
+    masks_per_user: HashMap<u32, u32>,
+    pending: Option<Box<PendingImport>>,
+    position: LogPosition,
+}
+
+/// A vertex as others may see it (see `schema::visibility`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct VertexView<'a> {
+    /// The id.
+    pub id: Id,
+    /// The kind.
+    pub kind: VertexKind,
+    /// The id it had in an imported file.
+    pub external: Option<&'a str>,
+    /// Its properties that are public.
+    pub props: Vec<(&'a str, &'a Value)>,
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new() -> Graph {
+        Graph::default()
+    }
+
+    /// Where the graph stands in the log.
+    pub fn position(&self) -> LogPosition {
+        self.position
+    }
+
+    pub(crate) fn set_position(&mut self, position: LogPosition) {
+        self.position = position;
+    }
+
+    /// The number of vertices.
+    pub fn vertex_count(&self) -> usize {
+        self.vertices.len()
+    }
+
+    /// The number of live edges of `kind`.
+    pub fn edge_count(&self, kind: EdgeKind) -> usize {
+        self.edges[kind.index()].len()
+    }
+
+    /// Vertices per kind.
+    pub fn vertex_counts(&self) -> [usize; VertexKind::ALL.len()] {
+        let mut counts = [0; VertexKind::ALL.len()];
+        for kind in &self.vertices.kinds {
+            counts[kind.index()] += 1;
+        }
+        counts
+    }
+
+    /// The dense index of a vertex.
+    pub fn index_of(&self, id: Id) -> Option<u32> {
+        self.vertices.index_of(id)
+    }
+
+    /// The id at a dense index.
+    pub fn id_at(&self, v: u32) -> Id {
+        self.vertices.ids[v as usize]
+    }
+
+    /// The kind at a dense index.
+    pub fn kind_at(&self, v: u32) -> VertexKind {
+        self.vertices.kinds[v as usize]
+    }
+
+    /// The dense index of the vertex imported with external id `external`.
+    pub fn index_of_external(&self, external: &str) -> Option<u32> {
+        self.vertices.by_external(external)
+    }
+
+    /// The external id of the vertex at a dense index, if it was imported with one.
+    pub fn external_at(&self, v: u32) -> Option<&str> {
+        self.vertices.external(v)
+    }
+
+    /// The kind of a vertex.
+    pub fn vertex_kind(&self, id: Id) -> Option<VertexKind> {
+        self.index_of(id).map(|v| self.kind_at(v))
+    }
+
+    /// Out-neighbours of dense vertex `v` by edges of `kind`.
+    #[inline]
+    pub fn out(&self, kind: EdgeKind, v: u32) -> Neighbors<'_> {
+        self.edges[kind.index()].out(v)
+    }
+
+    /// In-neighbours of dense vertex `v` by edges of `kind`.
+    #[inline]
+    pub fn inn(&self, kind: EdgeKind, v: u32) -> Neighbors<'_> {
+        self.edges[kind.index()].inn(v)
+    }
+
+    /// Out-degree of `v` by edges of `kind`.
+    pub fn out_degree(&self, kind: EdgeKind, v: u32) -> usize {
+        self.edges[kind.index()].out_degree(v)
+    }
+
+    /// In-degree of `v` by edges of `kind`.
+    pub fn in_degree(&self, kind: EdgeKind, v: u32) -> usize {
+        self.edges[kind.index()].in_degree(v)
+    }
+
+    /// The properties of edge `src → dst` of `kind`, if it exists.
+    pub fn edge(&self, kind: EdgeKind, src: u32, dst: u32) -> Option<EdgeProps> {
+        self.edges[kind.index()].get(src, dst)
+    }
+
+    /// Out-edges of `v` with their properties.
+    pub fn out_edges(&self, kind: EdgeKind, v: u32) -> impl Iterator<Item = (u32, EdgeProps)> + '_ {
+        self.edges[kind.index()].out_with_props(v)
+    }
+
+    /// A vertex's public face: never a user's properties, never a mask's owner.
+    pub fn public_vertex(&self, v: u32) -> Option<VertexView<'_>> {
+        let kind = self.kind_at(v);
+        if !schema::visibility::vertex_is_public(kind) {
+            return None;
+        }
+        let props = self
+            .vertices
+            .props
+            .get(&v)
+            .into_iter()
+            .flatten()
+            .filter(|(key, _)| schema::visibility::prop_is_public(kind, key))
+            .map(|(k, v)| (k.as_str(), v))
+            .collect();
+        Some(VertexView { id: self.id_at(v), kind, external: self.external_at(v), props })
+    }
+
+    /// A property of a vertex (unfiltered: callers outside the engine use [`Graph::public_vertex`]).
+    pub(crate) fn prop(&self, v: u32, key: &str) -> Option<&Value> {
+        self.vertices.props.get(&v)?.get(key)
+    }
+
+    /// The mask holding a handle.
+    pub fn handle_holder(&self, handle: &Handle) -> Option<u32> {
+        self.handles.get(handle).copied()
+    }
+
+    /// The owner of a mask, for the rules and for the owner's own view only.
+    pub(crate) fn owner_of(&self, mask: u32) -> Option<u32> {
+        self.owners.get(&mask).copied()
+    }
+
+    /// Whether `user` owns `mask`. The one question about ownership the read API answers: it
+    /// lets a user see their own masks, and tells nobody else anything.
+    pub fn is_owned_by(&self, mask: Id, user: Id) -> bool {
+        match (self.index_of(mask), self.index_of(user)) {
+            (Some(m), Some(u)) => self.owners.get(&m) == Some(&u),
+            _ => false,
+        }
+    }
+
+    /// How many masks `user` owns.
+    pub(crate) fn mask_count(&self, user: u32) -> usize {
+        self.masks_per_user.get(&user).copied().unwrap_or(0) as usize
+    }
+
+    /// Bytes held by the store, counting capacity.
+    pub fn heap_bytes(&self) -> usize {
+        self.vertices.heap_bytes()
+            + self.edges.iter().map(Adjacency::heap_bytes).sum::<usize>()
+            + self.handles.capacity() * 48
+            + self.owners.capacity() * 9
+            + self.masks_per_user.capacity() * 9
+    }
+
+    /// Folds every kind's recent changes into its compacted base.
+    pub fn compact(&mut self) {
+        self.edges.par_iter_mut().for_each(Adjacency::compact);
+    }
+
+    fn require(&self, id: Id) -> Result<u32> {
+        self.index_of(id).ok_or_else(|| Error::Corrupt(format!("event names unknown vertex {id}")))
+    }
+
+    /// Applies one event. Events come from the log, already decided, so a failure here means
+    /// the log and the rules disagree: it is reported as corruption.
+    pub fn apply(&mut self, event: &Event) -> Result<()> {
+        match event {
+            Event::VertexCreated { id, kind, props, external } => {
+                self.create_vertex(*id, *kind, props.clone(), external.as_deref())?;
+            }
+            Event::PropsSet { id, props } => {
+                let v = self.require(*id)?;
+                let entry = self.vertices.props.entry(v).or_default();
+                for (key, value) in props {
+                    entry.insert(key.clone(), value.clone());
+                }
+            }
+            Event::EdgeAdded { kind, src, dst, weight, time_ms } => {
+                let (s, d) = (self.require(*src)?, self.require(*dst)?);
+                let props = EdgeProps { weight: *weight, time_ms: *time_ms };
+                if self.edges[kind.index()].upsert(s, d, props) {
+                    self.edge_added(*kind, s, d);
+                }
+            }
+            Event::EdgeRemoved { kind, src, dst } => {
+                let (s, d) = (self.require(*src)?, self.require(*dst)?);
+                if self.edges[kind.index()].remove(s, d) && *kind == EdgeKind::Owns {
+                    self.owners.remove(&d);
+                    *self.masks_per_user.entry(s).or_default() -= 1;
+                }
+            }
+            Event::Bulk(bulk) => self.apply_bulk(bulk)?,
+        }
+        Ok(())
+    }
+
+    fn create_vertex(&mut self, id: Id, kind: VertexKind, props: Props, external: Option<&str>) -> Result<u32> {
+        let v = self.vertices.push(id, kind, external)?;
+        if kind == VertexKind::Mask {
+            if let Some(handle) = props.get("handle").and_then(Value::as_str) {
+                let handle = Handle::parse(handle).map_err(|e| Error::Corrupt(e.to_string()))?;
+                if self.handles.insert(handle, v).is_some() {
+                    return Err(Error::Corrupt(format!("handle of {id} taken twice")));
+                }
+            }
+        }
+        if !props.is_empty() {
+            self.vertices.props.insert(v, props);
+        }
+        Ok(v)
+    }
+
+    fn edge_added(&mut self, kind: EdgeKind, src: u32, dst: u32) {
+        if kind == EdgeKind::Owns {
+            self.owners.insert(dst, src);
+            *self.masks_per_user.entry(src).or_default() += 1;
+        }
+    }
+
+    fn apply_bulk(&mut self, bulk: &Bulk) -> Result<()> {
+        match bulk {
+            Bulk::Begin { vertices, .. } => {
+                if self.pending.is_some() {
+                    return Err(Error::Corrupt("import begins inside another".into()));
+                }
+                self.vertices.reserve(*vertices as usize);
+                self.pending = Some(Box::new(PendingImport {
+                    table: Vec::with_capacity(*vertices as usize),
+                    edges: vec![Vec::new(); EDGE_KIND_COUNT],
+                }));
+            }
+            Bulk::Vertices { kind, ids, external, props } => {
+                let mut pending =
+                    self.pending.take().ok_or_else(|| Error::Corrupt("import part outside an import".into()))?;
+                for (i, &id) in ids.0.iter().enumerate() {
+                    let props = props.get(i).cloned().unwrap_or_default();
+                    let ext = external.get(i).map(String::as_str).filter(|s| !s.is_empty());
+                    pending.table.push(self.create_vertex(Id(id), *kind, props, ext)?);
+                }
+                self.pending = Some(pending);
+            }
+            Bulk::Refs { ids } => {
+                let pending =
+                    self.pending.as_mut().ok_or_else(|| Error::Corrupt("import part outside an import".into()))?;
+                for &id in &ids.0 {
+                    let v = self
+                        .vertices
+                        .index_of(Id(id))
+                        .ok_or_else(|| Error::Corrupt(format!("import refers to unknown vertex {}", Id(id))))?;
+                    pending.table.push(v);
+                }
+            }
+            Bulk::Edges { kind, src, dst, weight, time_ms } => {
+                let pending =
+                    self.pending.as_mut().ok_or_else(|| Error::Corrupt("import part outside an import".into()))?;
+                let table = &pending.table;
+                let lookup = |p: u32| {
+                    table
+                        .get(p as usize)
+                        .copied()
+                        .ok_or_else(|| Error::Corrupt(format!("import edge names position {p} outside its table")))
+                };
+                let staged = &mut pending.edges[kind.index()];
+                staged.reserve(src.0.len());
+                for i in 0..src.0.len() {
+                    staged.push(RawEdge {
+                        src: lookup(src.0[i])?,
+                        dst: lookup(dst.0[i])?,
+                        props: EdgeProps {
+                            weight: weight.as_ref().map(|w| w.0[i]).filter(|w| !w.is_nan()),
+                            time_ms: time_ms.as_ref().map(|t| t.0[i]).filter(|&t| t != i64::MIN),
+                        },
+                    });
+                }
+            }
+            Bulk::End => {
+                let pending =
+                    self.pending.take().ok_or_else(|| Error::Corrupt("import ends outside an import".into()))?;
+                let vertices = self.vertices.len();
+                for (k, staged) in pending.edges.into_iter().enumerate() {
+                    if staged.is_empty() {
+                        continue;
+                    }
+                    let kind = EdgeKind::ALL[k];
+                    if kind == EdgeKind::Owns {
+                        for e in &staged {
+                            if self.edges[k].get(e.src, e.dst).is_none() {
+                                self.edge_added(kind, e.src, e.dst);
+                            }
+                        }
+                    }
+                    self.edges[k].extend(staged, vertices);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether an import is half applied (its `Begin` seen, its `End` not yet).
+    pub fn in_import(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// The mask kind of a mask.
+    pub fn mask_kind(&self, v: u32) -> Option<MaskKind> {
+        if self.kind_at(v) != VertexKind::Mask {
+            return None;
+        }
+        self.prop(v, "kind").and_then(Value::as_str).and_then(|k| k.parse().ok())
+    }
+
+    /// A hash of the whole state, independent of the order in which it was built: two graphs
+    /// with the same vertices (ids, kinds, external ids, properties) and the same live edges
+    /// (with properties) have the same hash, whatever their history or compaction.
+    pub fn state_hash(&self) -> [u8; 32] {
+        let vertex_sum = (0..self.vertices.len() as u32)
+            .into_par_iter()
+            .map(|v| {
+                let mut h = blake3::Hasher::new();
+                h.update(&self.id_at(v).0.to_le_bytes());
+                h.update(&[self.kind_at(v) as u8]);
+                h.update(self.external_at(v).unwrap_or("").as_bytes());
+                h.update(&[0xff]);
+                if let Some(props) = self.vertices.props.get(&v) {
+                    h.update(&postcard::to_stdvec(props).expect("props encode"));
+                }
+                lanes(h.finalize().as_bytes())
+            })
+            .reduce(|| [0; 4], add_lanes);
+        let mut total = blake3::Hasher::new();
+        total.update(b"daira-state-v1");
+        total.update(&(self.vertices.len() as u64).to_le_bytes());
+        for lane in vertex_sum {
+            total.update(&lane.to_le_bytes());
+        }
+        for kind in EdgeKind::ALL {
+            let adjacency = &self.edges[kind.index()];
+            let n = adjacency.base_vertices().max(self.vertices.len());
+            let sum = (0..n as u32)
+                .into_par_iter()
+                .map(|v| {
+                    let src = self.id_at(v).0;
+                    adjacency
+                        .out_with_props(v)
+                        .fold([0u64; 4], |acc, (d, p)| add_lanes(acc, edge_lanes(*kind, src, self.id_at(d).0, p)))
+                })
+                .reduce(|| [0; 4], add_lanes);
+            total.update(&(adjacency.len() as u64).to_le_bytes());
+            for lane in sum {
+                total.update(&lane.to_le_bytes());
+            }
+        }
+        *total.finalize().as_bytes()
+    }
+}
+
+fn lanes(bytes: &[u8; 32]) -> [u64; 4] {
+    std::array::from_fn(|i| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes")))
+}
+
+fn add_lanes(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
+    std::array::from_fn(|i| a[i].wrapping_add(b[i]))
+}
+
+/// A 256-bit hash of one edge from a fast mixer (SplitMix64 finaliser per lane): edges number
+/// in the tens of millions, so a cryptographic hash per edge would dominate the state hash.
+fn edge_lanes(kind: EdgeKind, src: u64, dst: u64, props: EdgeProps) -> [u64; 4] {
+    let w = props.weight.map_or(u64::MAX, |w| u64::from(w.to_bits()));
+    let t = props.time_ms.map_or(u64::MAX, |t| t as u64);
+    let base = mix(mix(mix(mix(kind as u64 + 1) ^ src) ^ dst) ^ w) ^ t;
+    std::array::from_fn(|i| mix(base ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1))))
+}
+
+#[inline]
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,128 @@
+//! The rules' view of the graph during a group commit: the store plus the events decided
+//! earlier in the same group, which are not applied yet.
+
+use crate::store::Graph;
+use schema::{EdgeKind, Event, Handle, Id, MaskKind, Value, VertexKind, View};
+
+/// The graph overlaid with staged events (at most a group commit's worth, so scanning them is
+/// cheap).
+pub(crate) struct Overlay<'a> {
+    graph: &'a Graph,
+    staged: &'a [Event],
+}
+
+impl<'a> Overlay<'a> {
+    pub fn new(graph: &'a Graph, staged: &'a [Event]) -> Overlay<'a> {
+        Overlay { graph, staged }
+    }
+
+    fn created(&self, id: Id) -> Option<(&'a VertexKind, &'a schema::Props)> {
+        self.staged.iter().find_map(|e| match e {
+            Event::VertexCreated { id: i, kind, props, .. } if *i == id => Some((kind, props)),
+            _ => None,
+        })
+    }
+
+    /// The latest staged word on an edge: Some(true) added, Some(false) removed.
+    fn staged_edge(&self, kind: EdgeKind, src: Id, dst: Id) -> Option<bool> {
+        self.staged.iter().rev().find_map(|e| match *e {
+            Event::EdgeAdded { kind: k, src: s, dst: d, .. } if (k, s, d) == (kind, src, dst) => Some(true),
+            Event::EdgeRemoved { kind: k, src: s, dst: d } if (k, s, d) == (kind, src, dst) => Some(false),
+            _ => None,
+        })
+    }
+
+    fn neighbours(&self, kind: EdgeKind, v: Id, limit: usize, outward: bool) -> Vec<Id> {
+        let mut list: Vec<Id> = match self.graph.index_of(v) {
+            Some(i) => {
+                let it = if outward { self.graph.out(kind, i) } else { self.graph.inn(kind, i) };
+                it.take(limit).map(|n| self.graph.id_at(n)).collect()
+            }
+            None => Vec::new(),
+        };
+        for e in self.staged {
+            match *e {
+                Event::EdgeAdded { kind: k, src, dst, .. } if k == kind => {
+                    let (this, other) = if outward { (src, dst) } else { (dst, src) };
+                    if this == v && !list.contains(&other) {
+                        list.push(other);
+                    }
+                }
+                Event::EdgeRemoved { kind: k, src, dst } if k == kind => {
+                    let (this, other) = if outward { (src, dst) } else { (dst, src) };
+                    if this == v {
+                        list.retain(|&x| x != other);
+                    }
+                }
+                _ => {}
+            }
+        }
+        list.truncate(limit);
+        list
+    }
+}
+
+impl View for Overlay<'_> {
+    fn vertex_kind(&self, id: Id) -> Option<VertexKind> {
+        self.created(id).map(|(k, _)| *k).or_else(|| self.graph.vertex_kind(id))
+    }
+
+    fn mask_kind(&self, mask: Id) -> Option<MaskKind> {
+        if let Some((kind, props)) = self.created(mask) {
+            return (*kind == VertexKind::Mask)
+                .then(|| props.get("kind").and_then(Value::as_str).and_then(|k| k.parse().ok()))
+                .flatten();
+        }
+        self.graph.index_of(mask).and_then(|v| self.graph.mask_kind(v))
+    }
+
+    fn owner_of(&self, mask: Id) -> Option<Id> {
+        let staged = self.staged.iter().find_map(|e| match *e {
+            Event::EdgeAdded { kind: EdgeKind::Owns, src, dst, .. } if dst == mask => Some(src),
+            _ => None,
+        });
+        staged.or_else(|| {
+            let v = self.graph.index_of(mask)?;
+            self.graph.owner_of(v).map(|u| self.graph.id_at(u))
+        })
+    }
+
+    fn handle_holder(&self, handle: &Handle) -> Option<Id> {
+        let staged = self.staged.iter().find_map(|e| match e {
+            Event::VertexCreated { id, kind: VertexKind::Mask, props, .. }
+                if props.get("handle").and_then(Value::as_str) == Some(handle.as_str()) =>
+            {
+                Some(*id)
+            }
+            _ => None,
+        });
+        staged.or_else(|| self.graph.handle_holder(handle).map(|v| self.graph.id_at(v)))
+    }
+
+    fn has_edge(&self, kind: EdgeKind, src: Id, dst: Id) -> bool {
+        if let Some(staged) = self.staged_edge(kind, src, dst) {
+            return staged;
+        }
+        match (self.graph.index_of(src), self.graph.index_of(dst)) {
+            (Some(s), Some(d)) => self.graph.edge(kind, s, d).is_some(),
+            _ => false,
+        }
+    }
+
+    fn targets(&self, kind: EdgeKind, src: Id, limit: usize) -> Vec<Id> {
+        self.neighbours(kind, src, limit, true)
+    }
+
+    fn sources(&self, kind: EdgeKind, dst: Id, limit: usize) -> Vec<Id> {
+        self.neighbours(kind, dst, limit, false)
+    }
+
+    fn mask_count(&self, user: Id) -> usize {
+        let staged = self
+            .staged
+            .iter()
+            .filter(|e| matches!(e, Event::EdgeAdded { kind: EdgeKind::Owns, src, .. } if *src == user))
+            .count();
+        staged + self.graph.index_of(user).map_or(0, |u| self.graph.mask_count(u))
+    }
+}

@@ -1,0 +1,630 @@
+//! The rules: `decide(command, view) -> events | rejection`. Pure: no IO, no clock, no randomness.
+
+use crate::{
+    Actor, Bulk, Command, EdgeBatch, EdgeKind, Event, Handle, I64s, Id, ImportBatch, MaskKind, Props, U32s, U64s,
+    Value, VertexKind, check_props,
+};
+use std::collections::{HashMap, HashSet};
+
+/// What the rules may ask of the current graph. The engine implements it over its store (plus
+/// the not-yet-committed effects of earlier commands in the same group commit).
+pub trait View {
+    /// The kind of a vertex, if it exists.
+    fn vertex_kind(&self, id: Id) -> Option<VertexKind>;
+    /// The kind of a mask, if `mask` is one.
+    fn mask_kind(&self, mask: Id) -> Option<MaskKind>;
+    /// The user that owns a mask. Private: rules use it, nothing returns it.
+    fn owner_of(&self, mask: Id) -> Option<Id>;
+    /// The mask holding a handle, if any.
+    fn handle_holder(&self, handle: &Handle) -> Option<Id>;
+    /// Whether the edge exists.
+    fn has_edge(&self, kind: EdgeKind, src: Id, dst: Id) -> bool;
+    /// Targets of `src`'s edges of `kind`, at most `limit` of them.
+    fn targets(&self, kind: EdgeKind, src: Id, limit: usize) -> Vec<Id>;
+    /// Sources of edges of `kind` into `dst`, at most `limit` of them.
+    fn sources(&self, kind: EdgeKind, dst: Id, limit: usize) -> Vec<Id>;
+    /// How many masks a user owns.
+    fn mask_count(&self, user: Id) -> usize;
+}
+
+/// Why a command was refused. Messages name the rule broken and never reveal a mask's owner.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Rejection {
+    /// The acting mask does not exist or is not the actor's: the two look the same on purpose.
+    #[error("mask {mask} not found")]
+    MaskNotFound {
+        /// The mask.
+        mask: Id,
+    },
+    /// A vertex the command names does not exist (or is not of the kind needed).
+    #[error("{kind} {id} not found")]
+    NotFound {
+        /// The kind that was needed.
+        kind: VertexKind,
+        /// The id given.
+        id: Id,
+    },
+    /// The id of a new vertex is already used.
+    #[error("id {id} already exists")]
+    AlreadyExists {
+        /// The id.
+        id: Id,
+    },
+    /// The handle is not 3..=32 characters of a-z, 0-9 and _.
+    #[error("handle {handle:?} must be 3 to 32 characters of a-z, 0-9 and _")]
+    InvalidHandle {
+        /// The handle given.
+        handle: String,
+    },
+    /// The handle is held by another mask.
+    #[error("handle {handle:?} is taken")]
+    HandleTaken {
+        /// The handle.
+        handle: String,
+    },
+    /// A field is malformed or out of range.
+    #[error("{field}: {reason}")]
+    InvalidInput {
+        /// Path of the field.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The action is already done (already a member, already following).
+    #[error("already done: {what}")]
+    AlreadyDone {
+        /// What.
+        what: &'static str,
+    },
+    /// The action undoes something that is not there (leaving a world one is not in).
+    #[error("nothing to undo: {what}")]
+    NotDone {
+        /// What.
+        what: &'static str,
+    },
+    /// A mask acting on itself where that makes no sense (following, rating itself).
+    #[error("a mask cannot {action} itself")]
+    SelfAction {
+        /// The action.
+        action: &'static str,
+    },
+    /// Masks of one user may not rate, endorse, trade or collaborate with each other. Only the
+    /// owner of both can receive this rejection, so it reveals nothing to anyone else.
+    #[error("your own masks cannot {action} each other")]
+    OwnMasks {
+        /// The action.
+        action: &'static str,
+    },
+    /// The remix would close a cycle in the remix chain.
+    #[error("remix_of {work} -> {original} would close a remix cycle")]
+    RemixCycle {
+        /// The remix.
+        work: Id,
+        /// The original.
+        original: Id,
+    },
+    /// An edge does not connect the vertex kinds its kind allows.
+    #[error("a {kind} edge cannot go from a {src} to a {dst}")]
+    WrongEndpoints {
+        /// The edge kind.
+        kind: EdgeKind,
+        /// The source's kind.
+        src: VertexKind,
+        /// The target's kind.
+        dst: VertexKind,
+    },
+    /// A limit was reached.
+    #[error("limit exceeded: at most {limit} {what}")]
+    LimitExceeded {
+        /// What is limited.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// The most masks one user may own.
+pub const MASKS_PER_USER_MAX: usize = 16;
+/// The most authors of one work.
+pub const AUTHORS_MAX: usize = 32;
+/// The most remix_of edges followed when looking for a cycle.
+pub const REMIX_WALK_MAX: usize = 100_000;
+/// The most vertices one bulk event holds (larger imports are split into several events).
+pub const BULK_VERTICES_PER_EVENT: usize = 1 << 16;
+/// The most edges one bulk event holds.
+pub const BULK_EDGES_PER_EVENT: usize = 1 << 20;
+
+/// Decides a command against the current graph. `now_ms` (milliseconds since the Unix epoch)
+/// stamps the edges it creates. Returns the events to append, or why the command is refused.
+pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Event>, Rejection> {
+    let edge = |kind, src, dst, weight| Event::EdgeAdded { kind, src, dst, weight, time_ms: Some(now_ms) };
+    match command {
+        Command::RegisterUser { user } => {
+            fresh(view, user)?;
+            Ok(vec![Event::VertexCreated { id: user, kind: VertexKind::User, props: Props::new(), external: None }])
+        }
+        Command::CreateMask { user, mask, kind, handle, display_name, bio } => {
+            if view.vertex_kind(user) != Some(VertexKind::User) {
+                return Err(Rejection::NotFound { kind: VertexKind::User, id: user });
+            }
+            fresh(view, mask)?;
+            if view.mask_count(user) >= MASKS_PER_USER_MAX {
+                return Err(Rejection::LimitExceeded { what: "masks per user", limit: MASKS_PER_USER_MAX as u64 });
+            }
+            let handle = Handle::parse(&handle)?;
+            if view.handle_holder(&handle).is_some() {
+                return Err(Rejection::HandleTaken { handle: handle.as_str().to_owned() });
+            }
+            let props = text_props([
+                ("kind", Some(kind.as_str().to_owned())),
+                ("handle", Some(handle.as_str().to_owned())),
+                ("display_name", Some(display_name)),
+                ("bio", Some(bio)),
+            ])?;
+            Ok(vec![
+                Event::VertexCreated { id: mask, kind: VertexKind::Mask, props, external: None },
+                edge(EdgeKind::Owns, user, mask, None),
+            ])
+        }
+        Command::CreateWorld { actor, world, name, description, tags } => {
+            acting(view, actor)?;
+            fresh(view, world)?;
+            non_empty("name", &name)?;
+            let mut props = text_props([("name", Some(name)), ("description", Some(description))])?;
+            props.insert("tags".into(), Value::List(tags));
+            check_props(&props)?;
+            Ok(vec![
+                Event::VertexCreated { id: world, kind: VertexKind::World, props, external: None },
+                edge(EdgeKind::MemberOf, actor.mask, world, None),
+                edge(EdgeKind::Moderates, actor.mask, world, None),
+            ])
+        }
+        Command::JoinWorld { actor, world } => {
+            acting(view, actor)?;
+            exists(view, world, VertexKind::World)?;
+            if view.has_edge(EdgeKind::MemberOf, actor.mask, world) {
+                return Err(Rejection::AlreadyDone { what: "member of this world" });
+            }
+            Ok(vec![edge(EdgeKind::MemberOf, actor.mask, world, None)])
+        }
+        Command::LeaveWorld { actor, world } => {
+            acting(view, actor)?;
+            exists(view, world, VertexKind::World)?;
+            if !view.has_edge(EdgeKind::MemberOf, actor.mask, world) {
+                return Err(Rejection::NotDone { what: "not a member of this world" });
+            }
+            let mut events = vec![Event::EdgeRemoved { kind: EdgeKind::MemberOf, src: actor.mask, dst: world }];
+            if view.has_edge(EdgeKind::Moderates, actor.mask, world) {
+                events.push(Event::EdgeRemoved { kind: EdgeKind::Moderates, src: actor.mask, dst: world });
+            }
+            Ok(events)
+        }
+        Command::Follow { actor, target } => {
+            acting(view, actor)?;
+            other_mask(view, actor, target, "follow")?;
+            if view.has_edge(EdgeKind::Follows, actor.mask, target) {
+                return Err(Rejection::AlreadyDone { what: "following this mask" });
+            }
+            Ok(vec![edge(EdgeKind::Follows, actor.mask, target, None)])
+        }
+        Command::Unfollow { actor, target } => {
+            acting(view, actor)?;
+            if !view.has_edge(EdgeKind::Follows, actor.mask, target) {
+                return Err(Rejection::NotDone { what: "not following this mask" });
+            }
+            Ok(vec![Event::EdgeRemoved { kind: EdgeKind::Follows, src: actor.mask, dst: target }])
+        }
+        Command::Rate { actor, target, rating } => {
+            acting(view, actor)?;
+            other_mask(view, actor, target, "rate")?;
+            not_own(view, actor, target, "rate")?;
+            let weight = Some(f32::from(rating));
+            EdgeKind::Rates
+                .check_weight(weight)
+                .map_err(|e| Rejection::InvalidInput { field: "rating".into(), reason: e.to_string() })?;
+            Ok(vec![edge(EdgeKind::Rates, actor.mask, target, weight)])
+        }
+        Command::Endorse { actor, target } => {
+            acting(view, actor)?;
+            match view.vertex_kind(target) {
+                Some(VertexKind::Mask) => {
+                    other_mask(view, actor, target, "endorse")?;
+                    not_own(view, actor, target, "endorse")?;
+                }
+                Some(VertexKind::Work) => {
+                    for author in view.sources(EdgeKind::Authored, target, AUTHORS_MAX) {
+                        not_own(view, actor, author, "endorse")?;
+                    }
+                }
+                _ => return Err(Rejection::NotFound { kind: VertexKind::Work, id: target }),
+            }
+            if view.has_edge(EdgeKind::Endorses, actor.mask, target) {
+                return Err(Rejection::AlreadyDone { what: "endorsed" });
+            }
+            Ok(vec![edge(EdgeKind::Endorses, actor.mask, target, None)])
+        }
+        Command::PublishWork { actor, work, title, description, world, authors } => {
+            acting(view, actor)?;
+            fresh(view, work)?;
+            non_empty("title", &title)?;
+            let authors = if authors.is_empty() { vec![(actor.mask, 1.0)] } else { authors };
+            check_authors(view, actor, &authors)?;
+            let mut props = text_props([("title", Some(title)), ("description", Some(description))])?;
+            if let Some(world) = world {
+                exists(view, world, VertexKind::World)?;
+                if !view.has_edge(EdgeKind::MemberOf, actor.mask, world) {
+                    return Err(Rejection::NotDone { what: "not a member of this world" });
+                }
+                props.insert("world".into(), Value::Str(world.to_string()));
+            }
+            let mut events = vec![Event::VertexCreated { id: work, kind: VertexKind::Work, props, external: None }];
+            events.extend(authors.iter().map(|&(mask, share)| edge(EdgeKind::Authored, mask, work, Some(share))));
+            Ok(events)
+        }
+        Command::Remix { actor, work, original, title, description } => {
+            acting(view, actor)?;
+            fresh(view, work)?;
+            exists(view, original, VertexKind::Work)?;
+            non_empty("title", &title)?;
+            let props = text_props([("title", Some(title)), ("description", Some(description))])?;
+            // A new work has no edges yet, so this remix cannot close a cycle.
+            Ok(vec![
+                Event::VertexCreated { id: work, kind: VertexKind::Work, props, external: None },
+                edge(EdgeKind::Authored, actor.mask, work, Some(1.0)),
+                edge(EdgeKind::RemixOf, work, original, None),
+            ])
+        }
+        Command::DeclareRemix { actor, work, original } => {
+            acting(view, actor)?;
+            exists(view, work, VertexKind::Work)?;
+            exists(view, original, VertexKind::Work)?;
+            if !view.has_edge(EdgeKind::Authored, actor.mask, work) {
+                return Err(Rejection::NotFound { kind: VertexKind::Work, id: work });
+            }
+            if view.has_edge(EdgeKind::RemixOf, work, original) {
+                return Err(Rejection::AlreadyDone { what: "declared as a remix" });
+            }
+            if work == original || remix_reaches(view, original, work) {
+                return Err(Rejection::RemixCycle { work, original });
+            }
+            Ok(vec![edge(EdgeKind::RemixOf, work, original, None)])
+        }
+        Command::Collaborate { actor, other } => {
+            acting(view, actor)?;
+            other_mask(view, actor, other, "collaborate with")?;
+            not_own(view, actor, other, "collaborate with")?;
+            if view.has_edge(EdgeKind::Collaborates, actor.mask, other)
+                || view.has_edge(EdgeKind::Collaborates, other, actor.mask)
+            {
+                return Err(Rejection::AlreadyDone { what: "collaborating" });
+            }
+            Ok(vec![edge(EdgeKind::Collaborates, actor.mask, other, None)])
+        }
+        Command::Import(batch) => decide_import(batch, view),
+    }
+}
+
+fn fresh(view: &dyn View, id: Id) -> Result<(), Rejection> {
+    match view.vertex_kind(id) {
+        Some(_) => Err(Rejection::AlreadyExists { id }),
+        None => Ok(()),
+    }
+}
+
+fn exists(view: &dyn View, id: Id, kind: VertexKind) -> Result<(), Rejection> {
+    if view.vertex_kind(id) == Some(kind) { Ok(()) } else { Err(Rejection::NotFound { kind, id }) }
+}
+
+/// The actor's user must own the actor's mask; otherwise the mask "does not exist".
+fn acting(view: &dyn View, actor: Actor) -> Result<(), Rejection> {
+    if view.vertex_kind(actor.mask) == Some(VertexKind::Mask) && view.owner_of(actor.mask) == Some(actor.user) {
+        Ok(())
+    } else {
+        Err(Rejection::MaskNotFound { mask: actor.mask })
+    }
+}
+
+fn other_mask(view: &dyn View, actor: Actor, target: Id, action: &'static str) -> Result<(), Rejection> {
+    if target == actor.mask {
+        return Err(Rejection::SelfAction { action });
+    }
+    if view.vertex_kind(target) != Some(VertexKind::Mask) {
+        return Err(Rejection::MaskNotFound { mask: target });
+    }
+    Ok(())
+}
+
+fn not_own(view: &dyn View, actor: Actor, target: Id, action: &'static str) -> Result<(), Rejection> {
+    if view.owner_of(target) == Some(actor.user) { Err(Rejection::OwnMasks { action }) } else { Ok(()) }
+}
+
+fn non_empty(field: &str, text: &str) -> Result<(), Rejection> {
+    if text.trim().is_empty() {
+        return Err(Rejection::InvalidInput { field: field.into(), reason: "must not be empty".into() });
+    }
+    Ok(())
+}
+
+fn text_props<const N: usize>(fields: [(&str, Option<String>); N]) -> Result<Props, Rejection> {
+    let props: Props = fields.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_owned(), Value::Str(v)))).collect();
+    check_props(&props)?;
+    Ok(props)
+}
+
+fn check_authors(view: &dyn View, actor: Actor, authors: &[(Id, f32)]) -> Result<(), Rejection> {
+    if authors.len() > AUTHORS_MAX {
+        return Err(Rejection::LimitExceeded { what: "authors", limit: AUTHORS_MAX as u64 });
+    }
+    if !authors.iter().any(|&(mask, _)| mask == actor.mask) {
+        return Err(Rejection::InvalidInput { field: "authors".into(), reason: "must include the actor".into() });
+    }
+    let mut seen = HashSet::new();
+    let mut total = 0.0f64;
+    for (i, &(mask, share)) in authors.iter().enumerate() {
+        if view.vertex_kind(mask) != Some(VertexKind::Mask) {
+            return Err(Rejection::MaskNotFound { mask });
+        }
+        if !seen.insert(mask) {
+            return Err(Rejection::InvalidInput { field: format!("authors[{i}]"), reason: "listed twice".into() });
+        }
+        EdgeKind::Authored
+            .check_weight(Some(share))
+            .map_err(|e| Rejection::InvalidInput { field: format!("authors[{i}].share"), reason: e.to_string() })?;
+        total += f64::from(share);
+    }
+    if (total - 1.0).abs() > 1e-4 {
+        return Err(Rejection::InvalidInput {
+            field: "authors".into(),
+            reason: format!("shares must add up to 1, not {total}"),
+        });
+    }
+    Ok(())
+}
+
+/// Whether `from` reaches `to` along remix_of edges.
+fn remix_reaches(view: &dyn View, from: Id, to: Id) -> bool {
+    let mut stack = vec![from];
+    let mut seen = HashSet::from([from]);
+    while let Some(work) = stack.pop() {
+        if work == to || seen.len() > REMIX_WALK_MAX {
+            // A chain this long is itself a sign of abuse: refuse it as if it were a cycle.
+            return true;
+        }
+        for parent in view.targets(EdgeKind::RemixOf, work, REMIX_WALK_MAX) {
+            if seen.insert(parent) {
+                stack.push(parent);
+            }
+        }
+    }
+    false
+}
+
+fn decide_import(batch: ImportBatch, view: &dyn View) -> Result<Vec<Event>, Rejection> {
+    let ImportBatch { source, vertices, refs, edges } = batch;
+    let table_len = vertices.len() + refs.len();
+    if table_len > u32::MAX as usize {
+        return Err(Rejection::LimitExceeded { what: "vertices in one import", limit: u64::from(u32::MAX) });
+    }
+    // Kinds of every position in the import's vertex table.
+    let mut kinds = Vec::with_capacity(table_len);
+    let mut handles = HashSet::new();
+    for vertex in &vertices {
+        fresh(view, vertex.id)?;
+        check_props(&vertex.props)?;
+        if let Some(handle) = vertex.props.get("handle").and_then(Value::as_str) {
+            let handle = Handle::parse(handle)?;
+            if view.handle_holder(&handle).is_some() || !handles.insert(handle.clone()) {
+                return Err(Rejection::HandleTaken { handle: handle.as_str().to_owned() });
+            }
+        }
+        kinds.push(vertex.kind);
+    }
+    for &id in &refs {
+        let kind = view.vertex_kind(id).ok_or(Rejection::NotFound { kind: VertexKind::Mask, id })?;
+        kinds.push(kind);
+    }
+    let id_at = |i: u32| {
+        let i = i as usize;
+        if i < vertices.len() { vertices[i].id } else { refs[i - vertices.len()] }
+    };
+
+    let mut edge_total = 0u64;
+    for batch in &edges {
+        check_edge_batch(batch, &kinds)?;
+        edge_total += batch.len() as u64;
+    }
+    check_import_own_masks(&edges, &id_at, !refs.is_empty(), view)?;
+    check_import_remixes(&edges, &id_at, view)?;
+
+    let mut events = vec![Event::Bulk(Bulk::Begin { source, vertices: vertices.len() as u64, edges: edge_total })];
+    push_vertices(&mut events, vertices);
+    for chunk in refs.chunks(BULK_VERTICES_PER_EVENT) {
+        events.push(Event::Bulk(Bulk::Refs { ids: U64s(chunk.iter().map(|id| id.0).collect()) }));
+    }
+    for batch in edges {
+        push_edges(&mut events, batch);
+    }
+    events.push(Event::Bulk(Bulk::End));
+    Ok(events)
+}
+
+/// Masks of one user may not rate, endorse, trade or collaborate with each other, in an import
+/// as anywhere else. Owners come from the view and from the import's own `owns` edges.
+fn check_import_own_masks(
+    edges: &[EdgeBatch],
+    id_at: &dyn Fn(u32) -> Id,
+    uses_existing: bool,
+    view: &dyn View,
+) -> Result<(), Rejection> {
+    let pairs = |kind: EdgeKind| {
+        edges
+            .iter()
+            .filter(move |b| b.kind == kind)
+            .flat_map(|b| b.src.iter().zip(&b.dst).map(|(&s, &d)| (id_at(s), id_at(d))))
+    };
+    let owners: HashMap<Id, Id> = pairs(EdgeKind::Owns).map(|(user, mask)| (mask, user)).collect();
+    if owners.is_empty() && !uses_existing {
+        return Ok(()); // Nobody owns anything here: researchers' edge lists.
+    }
+    let owner = |id: Id| owners.get(&id).copied().or_else(|| view.owner_of(id));
+    let mut authors: HashMap<Id, Vec<Id>> = HashMap::new();
+    for (mask, work) in pairs(EdgeKind::Authored) {
+        authors.entry(work).or_default().push(mask);
+    }
+    for kind in [EdgeKind::Rates, EdgeKind::Endorses, EdgeKind::Traded, EdgeKind::Collaborates] {
+        for (s, d) in pairs(kind) {
+            let Some(actor) = owner(s) else { continue };
+            // Endorsing a work counts as endorsing each of its authors.
+            let mut targets = authors.get(&d).cloned().unwrap_or_default();
+            if view.vertex_kind(d) == Some(VertexKind::Work) {
+                targets.extend(view.sources(EdgeKind::Authored, d, AUTHORS_MAX));
+            }
+            targets.push(d);
+            if targets.into_iter().any(|t| owner(t) == Some(actor)) {
+                return Err(Rejection::OwnMasks { action: kind.as_str() });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The import's remix_of edges, together with those in the view, must not form a cycle. Any
+/// cycle passes through a new edge, so a depth-first search from the new edges' sources finds it.
+fn check_import_remixes(edges: &[EdgeBatch], id_at: &dyn Fn(u32) -> Id, view: &dyn View) -> Result<(), Rejection> {
+    let mut extra: HashMap<Id, Vec<Id>> = HashMap::new();
+    for batch in edges.iter().filter(|b| b.kind == EdgeKind::RemixOf) {
+        for (&s, &d) in batch.src.iter().zip(&batch.dst) {
+            extra.entry(id_at(s)).or_default().push(id_at(d));
+        }
+    }
+    let parents = |work: Id| {
+        let mut next = view.targets(EdgeKind::RemixOf, work, REMIX_WALK_MAX);
+        next.extend(extra.get(&work).into_iter().flatten().copied());
+        next
+    };
+    // 1 = on the current path, 2 = finished.
+    let mut state: HashMap<Id, u8> = HashMap::new();
+    let mut starts: Vec<Id> = extra.keys().copied().collect();
+    starts.sort_unstable();
+    for start in starts {
+        if state.contains_key(&start) {
+            continue;
+        }
+        let mut stack = vec![(start, parents(start), 0usize)];
+        state.insert(start, 1);
+        while let Some((work, next, i)) = stack.last_mut() {
+            if let Some(&parent) = next.get(*i) {
+                *i += 1;
+                let work = *work;
+                match state.get(&parent) {
+                    Some(1) => return Err(Rejection::RemixCycle { work, original: parent }),
+                    Some(_) => {}
+                    None => {
+                        if state.len() > REMIX_WALK_MAX {
+                            return Err(Rejection::LimitExceeded {
+                                what: "works in one remix walk",
+                                limit: REMIX_WALK_MAX as u64,
+                            });
+                        }
+                        state.insert(parent, 1);
+                        let grand = parents(parent);
+                        stack.push((parent, grand, 0));
+                    }
+                }
+            } else {
+                state.insert(*work, 2);
+                stack.pop();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_edge_batch(batch: &EdgeBatch, kinds: &[VertexKind]) -> Result<(), Rejection> {
+    let n = batch.src.len();
+    let bad_len = batch.dst.len() != n
+        || batch.weight.as_ref().is_some_and(|w| w.0.len() != n)
+        || batch.time_ms.as_ref().is_some_and(|t| t.0.len() != n);
+    if bad_len {
+        return Err(Rejection::InvalidInput { field: "edges".into(), reason: "columns differ in length".into() });
+    }
+    let (sources, targets) = batch.kind.endpoints();
+    let mut previous: Option<(u32, u32)> = None;
+    for i in 0..n {
+        let (s, d) = (batch.src[i], batch.dst[i]);
+        let (Some(&sk), Some(&dk)) = (kinds.get(s as usize), kinds.get(d as usize)) else {
+            return Err(Rejection::InvalidInput {
+                field: format!("edges.{}[{i}]", batch.kind),
+                reason: "names a vertex outside the import's table".into(),
+            });
+        };
+        if !sources.contains(&sk) || !targets.contains(&dk) {
+            return Err(Rejection::WrongEndpoints { kind: batch.kind, src: sk, dst: dk });
+        }
+        if s == d {
+            return Err(Rejection::SelfAction { action: batch.kind.as_str() });
+        }
+        // Sorted and free of duplicates: the engine builds its adjacency straight from it.
+        if previous.is_some_and(|p| p >= (s, d)) {
+            return Err(Rejection::InvalidInput {
+                field: format!("edges.{}[{i}]", batch.kind),
+                reason: "edges must be sorted by (source, target) without duplicates".into(),
+            });
+        }
+        previous = Some((s, d));
+    }
+    if let Some(weights) = &batch.weight {
+        for (i, &w) in weights.0.iter().enumerate() {
+            batch.kind.check_weight(Some(w)).map_err(|e| Rejection::InvalidInput {
+                field: format!("edges.{}[{i}].{}", batch.kind, batch.kind.weight_name().unwrap_or("weight")),
+                reason: e.to_string(),
+            })?;
+        }
+    } else if n > 0 {
+        batch
+            .kind
+            .check_weight(None)
+            .map_err(|e| Rejection::InvalidInput { field: format!("edges.{}", batch.kind), reason: e.to_string() })?;
+    }
+    Ok(())
+}
+
+fn push_vertices(events: &mut Vec<Event>, vertices: Vec<crate::NewVertex>) {
+    // Group consecutive vertices of one kind into events of bounded size.
+    let mut iter = vertices.into_iter().peekable();
+    while let Some(first) = iter.next() {
+        let kind = first.kind;
+        let with_props = !first.props.is_empty();
+        let (mut ids, mut external, mut props) = (vec![first.id.0], vec![first.external], vec![first.props]);
+        while ids.len() < BULK_VERTICES_PER_EVENT {
+            match iter.next_if(|v| v.kind == kind) {
+                Some(v) => {
+                    ids.push(v.id.0);
+                    external.push(v.external);
+                    props.push(v.props);
+                }
+                None => break,
+            }
+        }
+        if !with_props && props.iter().all(Props::is_empty) {
+            props.clear();
+        }
+        events.push(Event::Bulk(Bulk::Vertices { kind, ids: U64s(ids), external, props }));
+    }
+}
+
+fn push_edges(events: &mut Vec<Event>, batch: EdgeBatch) {
+    let n = batch.len();
+    let mut start = 0;
+    while start < n {
+        let end = (start + BULK_EDGES_PER_EVENT).min(n);
+        events.push(Event::Bulk(Bulk::Edges {
+            kind: batch.kind,
+            src: U32s(batch.src[start..end].to_vec()),
+            dst: U32s(batch.dst[start..end].to_vec()),
+            weight: batch.weight.as_ref().map(|w| crate::F32s(w.0[start..end].to_vec())),
+            time_ms: batch.time_ms.as_ref().map(|t| I64s(t.0[start..end].to_vec())),
+        }));
+        start = end;
+    }
+}

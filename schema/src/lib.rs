@@ -1,0 +1,26 @@
+//! DAIRA's vocabulary and rules, with no IO.
+//!
+//! A graph of [`VertexKind`]s (users, their masks, worlds, works, …) joined by [`EdgeKind`]s
+//! changes only through [`Event`]s. An actor asks for a change with a [`Command`];
+//! [`decide`] checks it against a read-only [`View`] of the graph and answers with the events
+//! to append or a [`Rejection`]. Vertex ids are 64-bit and time-ordered ([`Id`],
+//! [`IdGenerator`]). Who owns a mask is private: [`View::owner_of`] lets the rules use the link,
+//! and nothing here ever returns it.
+
+mod command;
+mod decide;
+mod event;
+mod id;
+mod kinds;
+mod props;
+pub mod visibility;
+
+pub use command::{Actor, Command, EdgeBatch, ImportBatch, NewVertex};
+pub use decide::{
+    AUTHORS_MAX, BULK_EDGES_PER_EVENT, BULK_VERTICES_PER_EVENT, MASKS_PER_USER_MAX, REMIX_WALK_MAX, Rejection, View,
+    decide,
+};
+pub use event::{Bulk, Event};
+pub use id::{EPOCH_MS, Id, IdGenerator, NODE_MAX};
+pub use kinds::{EDGE_KIND_COUNT, EdgeKind, MaskKind, UnknownName, VertexKind, WeightError};
+pub use props::{F32s, Handle, I64s, LIST_LEN_MAX, PROPS_MAX, Props, TEXT_BYTES_MAX, U32s, U64s, Value, check_props};

@@ -1,0 +1,35 @@
+//! The `daira` command's library: wires schema, graph-engine and fixtures into the commands a
+//! user runs (`import`, `stats`, `audit verify`, `exec`, `fixtures generate`, `demo`).
+//!
+//! Everything that touches stored data takes a [`DataConfig`]: the data directory and, when the
+//! log lives on PostgreSQL, its URL.
+
+pub mod exec;
+pub mod progress;
+pub mod stats;
+
+use graph_engine::EngineConfig;
+use std::path::PathBuf;
+
+/// Where the data lives.
+#[derive(Clone, Debug)]
+pub struct DataConfig {
+    /// The data directory (default `./daira-data`, or `$DAIRA_DATA`).
+    pub data: PathBuf,
+    /// A `postgres://` URL for the log (or `$DATABASE_URL`).
+    pub database_url: Option<String>,
+}
+
+impl DataConfig {
+    /// The engine configuration for this data.
+    pub fn engine(&self) -> EngineConfig {
+        let mut config = EngineConfig::new(&self.data);
+        config.database_url = self.database_url.clone();
+        config
+    }
+}
+
+/// Lower-case hex of a hash.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,231 @@
+//! The `daira` command.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use daira::progress::StderrProgress;
+use daira::{DataConfig, hex};
+use graph_engine::import::{self, Format};
+use graph_engine::{Engine, EventLog, Progress, Verification};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// DAIRA: a culture engine for Egyptian creators and communities.
+#[derive(Parser)]
+#[command(name = "daira", version, about)]
+struct Cli {
+    /// The data directory.
+    #[arg(long, global = true, env = "DAIRA_DATA", default_value = "daira-data")]
+    data: PathBuf,
+    /// Put the event log on PostgreSQL (a postgres:// URL) instead of the data directory.
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Import a file as one durable, all-or-nothing batch.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// snap | snap-signed | csv | jsonl
+        #[arg(long)]
+        format: String,
+    },
+    /// Counts per vertex and edge kind; the log's length and head hash.
+    Stats {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Audit the event log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCmd,
+    },
+    /// Synthetic communities with planted truth.
+    Fixtures {
+        #[command(subcommand)]
+        command: FixturesCmd,
+    },
+    /// Run commands given as JSON lines on stdin, each acknowledged once durable.
+    Exec,
+    /// Generate the demo community into an empty data directory and show what it holds.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Recompute the hash chain from the log alone; exit 1 at the first bad record.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum FixturesCmd {
+    /// Write a community as JSONL (and its planted truth beside it, as FILE.truth.json).
+    Generate {
+        /// tiny | demo | large
+        #[arg(long, default_value = "demo")]
+        size: String,
+        /// Seed of the generator (same seed, same bytes).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let config = DataConfig { data: cli.data, database_url: cli.database_url };
+    match cli.command {
+        Cmd::Import { file, format } => {
+            let format: Format = format.parse().map_err(anyhow::Error::msg)?;
+            import_file(&config, &file, format).await?;
+        }
+        Cmd::Stats { json } => {
+            let engine = open(&config).await?;
+            let graph = engine.read();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&daira::stats::stats_json(&graph))?);
+            } else {
+                print!("{}", daira::stats::stats_text(&graph));
+            }
+        }
+        Cmd::Audit { command: AuditCmd::Verify } => {
+            let log = config.engine().open_log().await?;
+            let verdict = graph_engine::log::verify(&log).await?;
+            match verdict {
+                Verification::Intact { head } => {
+                    println!("log intact: {} events, head {}", head.seq, hex(&head.hash));
+                }
+                Verification::Broken { seq, reason } => {
+                    println!("log broken at sequence {seq}: {reason}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Cmd::Fixtures { command: FixturesCmd::Generate { size, seed, out } } => {
+            generate(&size, seed, &out)?;
+        }
+        Cmd::Exec => exec(&config).await?,
+        Cmd::Demo => demo(&config).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn open(config: &DataConfig) -> Result<Engine> {
+    let progress = StderrProgress::new();
+    Engine::open(&config.engine(), &progress).await.with_context(|| format!("opening {}", config.data.display()))
+}
+
+async fn import_file(config: &DataConfig, file: &std::path::Path, format: Format) -> Result<()> {
+    let engine = open(config).await?;
+    let progress = StderrProgress::new();
+    let parsed = {
+        let graph = engine.read();
+        import::parse_file(file, format, &graph, &|n| engine.new_ids(n), &progress)?
+    };
+    let report = parsed.report.clone();
+    eprintln!(
+        "parsed {} lines: {} new vertices, {} existing, {} edges ({} duplicates merged, {} self-loops skipped)",
+        report.lines, report.vertices_new, report.vertices_existing, report.edges, report.duplicates, report.self_loops
+    );
+    progress.update("commit", 0, report.edges);
+    let batch = parsed.batch.clone();
+    let receipt = match engine.execute(schema::Command::Import(batch)).await {
+        Ok(receipt) => receipt,
+        Err(graph_engine::Error::Rejected(rejection)) => bail!(parsed.explain(rejection)),
+        Err(e) => return Err(e.into()),
+    };
+    progress.update("commit", report.edges, report.edges);
+    println!(
+        "imported {}: {} vertices, {} edges as events {}..={} (head {})",
+        file.display(),
+        report.vertices_new,
+        report.edges,
+        receipt.first_seq,
+        receipt.last_seq,
+        hex(&receipt.hash)
+    );
+    engine.shutdown().await;
+    Ok(())
+}
+
+fn generate(size: &str, seed: u64, out: &std::path::Path) -> Result<()> {
+    let size: fixtures::Size = size.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut writer = std::io::BufWriter::new(file);
+    let truth = fixtures::generate(size, seed, &mut writer).with_context(|| format!("writing {}", out.display()))?;
+    writer.flush()?;
+    let truth_path = PathBuf::from(format!("{}.truth.json", out.display()));
+    std::fs::write(&truth_path, serde_json::to_vec_pretty(&truth)?)
+        .with_context(|| format!("writing {}", truth_path.display()))?;
+    println!("wrote {} and {}", out.display(), truth_path.display());
+    Ok(())
+}
+
+async fn exec(config: &DataConfig) -> Result<()> {
+    let engine = open(config).await?;
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout().lock();
+    for (i, line) in stdin.lock().lines().enumerate() {
+        let line = line?;
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = match daira::exec::parse_line(&line, &engine) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                writeln!(stdout, "error line={n}: {e}")?;
+                stdout.flush()?;
+                continue;
+            }
+        };
+        match engine.execute(parsed.command).await {
+            Ok(receipt) => {
+                let created = parsed.created.map(|id| format!(" id={id}")).unwrap_or_default();
+                writeln!(stdout, "ok seq={} hash={}{created}", receipt.last_seq, hex(&receipt.hash))?;
+            }
+            Err(graph_engine::Error::Rejected(r)) => writeln!(stdout, "rejected line={n}: {r}")?,
+            Err(e) => writeln!(stdout, "error line={n}: {e}")?,
+        }
+        stdout.flush()?;
+    }
+    engine.shutdown().await;
+    Ok(())
+}
+
+async fn demo(config: &DataConfig) -> Result<()> {
+    let fresh = {
+        let log = config.engine().open_log().await?;
+        log.head().await?.seq == 0
+    };
+    if fresh {
+        std::fs::create_dir_all(&config.data)?;
+        let path = config.data.join("demo.jsonl");
+        generate("demo", 1, &path)?;
+        import_file(config, &path, Format::Jsonl).await?;
+    } else {
+        eprintln!("{} already holds data: showing it", config.data.display());
+    }
+    let engine = open(config).await?;
+    print!("{}", daira::stats::stats_text(&engine.read()));
+    engine.shutdown().await;
+    Ok(())
+}
