@@ -335,6 +335,40 @@ impl Adjacency {
         }
     }
 
+    /// Builds a compacted adjacency from columns already sorted by (src, dst) without
+    /// duplicates (an import's edges): the target column becomes the out-CSR as it is.
+    pub fn build_sorted(
+        src: &[u32],
+        dst: Vec<u32>,
+        weight: Option<Vec<f32>>,
+        time_ms: Option<Vec<i64>>,
+        vertices: usize,
+    ) -> Adjacency {
+        let m = dst.len();
+        assert_eq!(src.len(), m);
+        assert!(m < u32::MAX as usize, "at most 2^32 - 1 edges of one kind");
+        debug_assert!(src.windows(2).zip(dst.windows(2)).all(|(s, d)| (s[0], d[0]) < (s[1], d[1])));
+        let n = src.par_iter().chain(dst.par_iter()).map(|&v| v as usize + 1).max().unwrap_or(0).max(vertices);
+        let mut out_offsets = vec![0u64; n + 1];
+        for &s in src {
+            out_offsets[s as usize + 1] += 1;
+        }
+        prefix_sum(&mut out_offsets);
+        // Grouping edge positions by target, stably, leaves each in-segment sorted by source.
+        let (in_offsets, in_edge) = crate::scatter::group_by_key(&dst, n);
+        let in_sources: Vec<u32> = in_edge.par_iter().map(|&e| src[e as usize]).collect();
+        Adjacency {
+            out_offsets,
+            out_targets: dst,
+            in_offsets,
+            in_sources,
+            in_edge,
+            weight: weight.filter(|w| w.iter().any(|x| !x.is_nan())),
+            time_ms: time_ms.filter(|t| t.iter().any(|&x| x != i64::MIN)),
+            ..Adjacency::default()
+        }
+    }
+
     /// Builds a compacted adjacency from edges in any order; for duplicates the last wins.
     pub fn build(mut edges: Vec<RawEdge>, vertices: usize) -> Adjacency {
         let n = edges.iter().map(|e| e.src.max(e.dst) as usize + 1).max().unwrap_or(0).max(vertices);
@@ -369,21 +403,9 @@ impl Adjacency {
             .any(|e| e.props.time_ms.is_some())
             .then(|| edges.par_iter().map(|e| e.props.time_ms.unwrap_or(i64::MIN)).collect());
 
-        let mut in_offsets = vec![0u64; n + 1];
-        for e in &edges {
-            in_offsets[e.dst as usize + 1] += 1;
-        }
-        prefix_sum(&mut in_offsets);
-        let mut cursor: Vec<u64> = in_offsets[..n].to_vec();
-        let mut in_sources = vec![0u32; m];
-        let mut in_edge = vec![0u32; m];
-        // Scanning in (src, dst) order leaves every in-segment sorted by source.
-        for (pos, e) in edges.iter().enumerate() {
-            let slot = &mut cursor[e.dst as usize];
-            in_sources[*slot as usize] = e.src;
-            in_edge[*slot as usize] = pos as u32;
-            *slot += 1;
-        }
+        // Grouping edge positions by target, stably, leaves each in-segment sorted by source.
+        let (in_offsets, in_edge) = crate::scatter::group_by_key(&out_targets, n);
+        let in_sources: Vec<u32> = in_edge.par_iter().map(|&e| edges[e as usize].src).collect();
         Adjacency { out_offsets, out_targets, in_offsets, in_sources, in_edge, weight, time_ms, ..Adjacency::default() }
     }
 
@@ -403,16 +425,6 @@ impl Adjacency {
     /// The number of vertices the base covers.
     pub fn base_vertices(&self) -> usize {
         self.out_offsets.len().saturating_sub(1)
-    }
-
-    /// The raw base arrays, for snapshots: (out offsets, out targets, weights, times).
-    pub fn base_parts(&self) -> (&[u64], &[u32], Option<&[f32]>, Option<&[i64]>) {
-        (&self.out_offsets, &self.out_targets, self.weight.as_deref(), self.time_ms.as_deref())
-    }
-
-    /// Whether the adjacency is compacted (no delta, no tombstones).
-    pub fn is_compact(&self) -> bool {
-        self.removed_count == 0 && self.delta_count == 0
     }
 }
 
@@ -462,6 +474,7 @@ mod tests {
         assert_eq!(a.get(0, 1), Some(EdgeProps::default()));
         let before: Vec<_> = (0..4).map(|v| (out(&a, v), inn(&a, v))).collect();
         a.compact();
+        assert_eq!(a.out_slice(0), Some(&[2u32][..]));
         let after: Vec<_> = (0..4).map(|v| (out(&a, v), inn(&a, v))).collect();
         assert_eq!(before, after);
         assert!(a.is_compact());

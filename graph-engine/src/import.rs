@@ -159,6 +159,25 @@ pub fn parse_bytes(
     rows.into_batch(file, graph, new_ids)
 }
 
+/// Builds an import from an in-memory edge list with numeric external ids (what researchers'
+/// tools and the benchmarks hold): new ids become masks, known ones refer to existing vertices.
+pub fn from_edges(
+    source: &str,
+    kind: EdgeKind,
+    src: Vec<u64>,
+    dst: Vec<u64>,
+    graph: &Graph,
+    new_ids: &dyn Fn(usize) -> Vec<Id>,
+) -> Result<Parsed, ImportError> {
+    if src.len() != dst.len() {
+        return Err(err(source, 0, "source and target lists differ in length"));
+    }
+    let lines = src.len() as u64;
+    let (externals, src, dst) = densify_numeric(src, dst);
+    let rows = Rows { externals, kind: vec![kind], src, dst, weight: None, time_ms: None, lines, self_loops: 0 };
+    rows.into_batch(source, graph, new_ids)
+}
+
 /// Edge rows keyed by dense key (`0..externals.len()`), before vertices are resolved.
 pub(crate) struct Rows {
     pub externals: Vec<String>,
@@ -337,11 +356,24 @@ fn parse_edge_list(file: &str, bytes: &[u8], signed: bool, progress: &dyn Progre
 fn densify_numeric(src: Vec<u64>, dst: Vec<u64>) -> (Vec<String>, Vec<u32>, Vec<u32>) {
     let max = src.par_iter().chain(dst.par_iter()).copied().max().unwrap_or(0);
     let (distinct, key_of): (Vec<u64>, Box<dyn Fn(u64) -> u32 + Sync>) = if max < (64 << 20).max(4 * src.len() as u64) {
-        // Small ids: a direct table.
-        let mut present = vec![false; max as usize + 1];
-        for &v in src.iter().chain(&dst) {
-            present[v as usize] = true;
-        }
+        // Small ids: a direct table. Each thread marks the ids it sees in its own bitset.
+        let words = (max as usize + 1).div_ceil(64);
+        let mark = |part: &[u64]| {
+            let mut bits = vec![0u64; words];
+            for &v in part {
+                bits[v as usize / 64] |= 1 << (v % 64);
+            }
+            bits
+        };
+        let chunk = src.len().div_ceil(rayon::current_num_threads()).max(1 << 16);
+        let bits = src.par_chunks(chunk).chain(dst.par_chunks(chunk)).map(mark).reduce(
+            || vec![0u64; words],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x |= y);
+                a
+            },
+        );
+        let present: Vec<bool> = (0..=max as usize).map(|v| bits[v / 64] & (1 << (v % 64)) != 0).collect();
         let mut table = vec![u32::MAX; max as usize + 1];
         let mut distinct = Vec::new();
         for (v, &p) in present.iter().enumerate() {
@@ -481,6 +513,7 @@ impl Rows {
                 *p += new_count as u32;
             }
         }
+        let position_count = position.len();
         let kind_of = |p: u32| -> (VertexKind, &str) {
             match (p as usize).checked_sub(new_count) {
                 None => (VertexKind::Mask, &vertices[p as usize].external),
@@ -497,7 +530,7 @@ impl Rows {
         }
         let mut all_rows: Option<Vec<usize>> = None;
         if single_kind {
-            all_rows = Some((0..self.src.len()).collect());
+            all_rows = Some(Vec::new());
         } else {
             for i in 0..self.src.len() {
                 by_kind[self.kind_at(i).index()].push(i);
@@ -516,53 +549,54 @@ impl Rows {
                 Some(_) => continue,
                 None => std::mem::take(&mut by_kind[kind.index()]),
             };
-            if rows.is_empty() {
+            if rows.is_empty() && !(single_kind && !self.src.is_empty()) {
                 continue;
             }
             let (sources, targets) = kind.endpoints();
-            // Sort keys: (src position, dst position, row) so that for duplicates the last row wins.
-            let mut keyed: Vec<(u64, u32)> = rows
-                .par_iter()
-                .map(|&i| {
-                    (
-                        (u64::from(position[self.src[i] as usize]) << 32) | u64::from(position[self.dst[i] as usize]),
-                        i as u32,
-                    )
-                })
-                .collect();
-            keyed.par_sort_unstable();
-            let mut batch = EdgeBatch::new(*kind);
+            // A fresh import of one kind: positions are the keys themselves.
+            let identity = single_kind && refs.is_empty();
+            let (ps, pd): (Vec<u32>, Vec<u32>) = if identity {
+                (std::mem::take(&mut self.src), std::mem::take(&mut self.dst))
+            } else if single_kind {
+                (
+                    self.src.par_iter().map(|&k| position[k as usize]).collect(),
+                    self.dst.par_iter().map(|&k| position[k as usize]).collect(),
+                )
+            } else {
+                (
+                    rows.par_iter().map(|&i| position[self.src[i] as usize]).collect(),
+                    rows.par_iter().map(|&i| position[self.dst[i] as usize]).collect(),
+                )
+            };
             let weighted = self.weight.is_some();
-            let mut weights = Vec::new();
-            let mut times = Vec::new();
-            let mut i = 0;
-            while i < keyed.len() {
-                let mut j = i;
-                while j + 1 < keyed.len() && keyed[j + 1].0 == keyed[i].0 {
-                    j += 1;
-                }
-                report.duplicates += (j - i) as u64;
-                let (key, row) = keyed[j];
-                i = j + 1;
-                let (s, d) = ((key >> 32) as u32, key as u32);
-                if s == d {
-                    self_loops += 1;
-                    continue;
-                }
-                for (p, allowed) in [(s, sources), (d, targets)] {
-                    let (k, external) = kind_of(p);
-                    if !allowed.contains(&k) {
-                        return Err(err(file, 0, format!("a {kind} edge cannot use {external:?}: it is a {k}")));
+            let sorted = sort_edges(&ps, &pd, position_count, weighted);
+            drop((ps, pd));
+            report.duplicates += sorted.duplicates;
+            self_loops += sorted.self_loops;
+            // Every new vertex is a mask: only refs, or kinds that do not join masks, need a look.
+            if !refs.is_empty() || !sources.contains(&VertexKind::Mask) || !targets.contains(&VertexKind::Mask) {
+                for (&s, &d) in sorted.src.iter().zip(&sorted.dst) {
+                    for (p, allowed) in [(s, sources), (d, targets)] {
+                        let (k, external) = kind_of(p);
+                        if !allowed.contains(&k) {
+                            return Err(err(file, 0, format!("a {kind} edge cannot use {external:?}: it is a {k}")));
+                        }
                     }
                 }
-                batch.src.push(s);
-                batch.dst.push(d);
-                if weighted {
-                    let w = self.weight.as_ref().expect("weighted")[row as usize];
-                    weights.push(w);
-                    times.push(self.time_ms.as_ref().map_or(i64::MIN, |t| t[row as usize]));
+            }
+            let mut batch = EdgeBatch::new(*kind);
+            let mut weights = Vec::new();
+            let mut times = Vec::new();
+            if weighted {
+                let w = self.weight.as_ref().expect("weighted");
+                let row = |r: u32| if single_kind { r as usize } else { rows[r as usize] };
+                weights = sorted.rows.par_iter().map(|&r| w[row(r)]).collect();
+                if let Some(t) = self.time_ms.as_ref() {
+                    times = sorted.rows.par_iter().map(|&r| t[row(r)]).collect();
                 }
             }
+            batch.src = sorted.src;
+            batch.dst = sorted.dst;
             if weighted && weights.iter().any(|w| !w.is_nan()) {
                 batch.weight = Some(F32s(weights));
             }
@@ -583,6 +617,87 @@ impl Rows {
             remix_lines: HashMap::new(),
         })
     }
+}
+
+/// Edges sorted by (source, target) position, duplicates merged (the last row wins) and
+/// self-loops dropped; `rows` gives each edge's row in the input (when asked for).
+struct SortedEdges {
+    src: Vec<u32>,
+    dst: Vec<u32>,
+    rows: Vec<u32>,
+    duplicates: u64,
+    self_loops: u64,
+}
+
+/// Vertices per parallel block when sorting edges.
+const SORT_BLOCK: usize = 1 << 12;
+
+/// A counting sort on the source, then a sort of each source's targets: linear in the edges
+/// and parallel over sources, where a comparison sort of 16M pairs would dominate an import.
+fn sort_edges(src: &[u32], dst: &[u32], vertices: usize, keep_rows: bool) -> SortedEdges {
+    let (offsets, rows) = crate::scatter::group_by_key(src, vertices);
+    let targets: Vec<u32> = rows.par_iter().map(|&r| dst[r as usize]).collect();
+    let blocks: Vec<usize> = (0..vertices.div_ceil(SORT_BLOCK)).collect();
+    let parts: Vec<SortedEdges> = blocks
+        .par_iter()
+        .map(|&b| {
+            let first = b * SORT_BLOCK;
+            let last = ((b + 1) * SORT_BLOCK).min(vertices);
+            let mut part =
+                SortedEdges { src: Vec::new(), dst: Vec::new(), rows: Vec::new(), duplicates: 0, self_loops: 0 };
+            let span = offsets[last] as usize - offsets[first] as usize;
+            part.src.reserve(span);
+            part.dst.reserve(span);
+            let mut pairs: Vec<(u32, u32)> = Vec::new();
+            for v in first..last {
+                let range = offsets[v] as usize..offsets[v + 1] as usize;
+                if range.is_empty() {
+                    continue;
+                }
+                pairs.clear();
+                if keep_rows {
+                    pairs.extend(targets[range.clone()].iter().copied().zip(rows[range].iter().copied()));
+                } else {
+                    pairs.extend(targets[range].iter().map(|&d| (d, 0)));
+                }
+                // Rows are unique, so sorting whole pairs orders equal targets by row: the
+                // latest row of a duplicate comes last and wins.
+                pairs.sort_unstable();
+                for (i, &(d, r)) in pairs.iter().enumerate() {
+                    if pairs.get(i + 1).is_some_and(|&(next, _)| next == d) {
+                        part.duplicates += 1;
+                        continue;
+                    }
+                    if d as usize == v {
+                        part.self_loops += 1;
+                        continue;
+                    }
+                    part.src.push(v as u32);
+                    part.dst.push(d);
+                    if keep_rows {
+                        part.rows.push(r);
+                    }
+                }
+            }
+            part
+        })
+        .collect();
+    let total: usize = parts.iter().map(|p| p.src.len()).sum();
+    let mut out = SortedEdges {
+        src: Vec::with_capacity(total),
+        dst: Vec::with_capacity(total),
+        rows: Vec::with_capacity(if keep_rows { total } else { 0 }),
+        duplicates: 0,
+        self_loops: 0,
+    };
+    for part in parts {
+        out.src.extend_from_slice(&part.src);
+        out.dst.extend_from_slice(&part.dst);
+        out.rows.extend_from_slice(&part.rows);
+        out.duplicates += part.duplicates;
+        out.self_loops += part.self_loops;
+    }
+    out
 }
 
 fn parse_csv(file: &str, bytes: &[u8]) -> Result<Rows, ImportError> {

@@ -16,6 +16,7 @@ mod error;
 pub mod import;
 mod import_jsonl;
 pub mod log;
+mod scatter;
 mod store;
 mod view;
 
@@ -28,3 +29,4 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use log::{AnyLog, EventLog, Record, Verification};
 pub use store::{Graph, LogPosition, VertexView};
+pub use view::GraphView;

@@ -82,6 +82,43 @@ impl Vertices {
         Ok(v)
     }
 
+    /// Appends many vertices of one kind without properties (an import's new masks). The rules
+    /// have checked that the ids are fresh and the import that external ids are new, so only
+    /// the indexes are built; hashes are computed in parallel.
+    fn push_many(&mut self, ids: &[u64], kind: VertexKind, external: &[String]) -> Result<std::ops::Range<u32>> {
+        let first = self.ids.len();
+        let last = first + ids.len();
+        if last > u32::MAX as usize {
+            return Err(Error::LimitExceeded { what: "vertices", limit: u64::from(u32::MAX) });
+        }
+        self.reserve(ids.len());
+        let hasher = &self.hasher;
+        let id_hashes: Vec<u64> = ids.par_iter().map(|&id| hasher.hash_one(id)).collect();
+        let ext_hashes: Vec<u64> = external.par_iter().map(|e| hasher.hash_one(e.as_str())).collect();
+        for (i, &id) in ids.iter().enumerate() {
+            self.ids.push(Id(id));
+            self.kinds.push(kind);
+            if let Some(ext) = external.get(i) {
+                self.external_bytes.extend_from_slice(ext.as_bytes());
+            }
+            self.external_ends.push(self.external_bytes.len() as u64);
+        }
+        let ids_column = &self.ids;
+        for (i, &hash) in id_hashes.iter().enumerate() {
+            let v = (first + i) as u32;
+            self.by_id.insert_unique(hash, v, |&j| hasher.hash_one(ids_column[j as usize].0));
+        }
+        let (bytes, ends) = (&self.external_bytes, &self.external_ends);
+        for (i, &hash) in ext_hashes.iter().enumerate() {
+            if external[i].is_empty() {
+                continue;
+            }
+            let v = (first + i) as u32;
+            self.by_external.insert_unique(hash, v, |&j| hasher.hash_one(external_at(bytes, ends, j)));
+        }
+        Ok(first as u32..last as u32)
+    }
+
     fn reserve(&mut self, additional: usize) {
         self.ids.reserve(additional);
         self.kinds.reserve(additional);
@@ -111,11 +148,86 @@ fn external_at<'a>(bytes: &'a [u8], ends: &[u64], v: u32) -> &'a str {
 }
 
 /// The state of an import being applied: its vertex table (positions → dense indexes) and the
-/// edges staged until its `End`.
+/// edges staged, per kind, until its `End`.
 #[derive(Default, Clone)]
 struct PendingImport {
     table: Vec<u32>,
-    edges: Vec<Vec<RawEdge>>,
+    /// Whether `table` is increasing: then sorted positions map to sorted dense indexes.
+    increasing: bool,
+    edges: Vec<Staged>,
+}
+
+impl PendingImport {
+    fn push_table(&mut self, v: u32) {
+        if self.table.last().is_some_and(|&last| last >= v) {
+            self.increasing = false;
+        }
+        self.table.push(v);
+    }
+}
+
+/// Edges of one kind staged by an import, as columns.
+#[derive(Default, Clone)]
+struct Staged {
+    src: Vec<u32>,
+    dst: Vec<u32>,
+    weight: Option<Vec<f32>>,
+    time_ms: Option<Vec<i64>>,
+    /// Sorted by (src, dst) with no duplicates, so far.
+    sorted: bool,
+}
+
+impl Staged {
+    fn push_chunk(
+        &mut self,
+        src: Vec<u32>,
+        dst: Vec<u32>,
+        weight: Option<&[f32]>,
+        time_ms: Option<&[i64]>,
+        increasing: bool,
+    ) {
+        let before = self.src.len();
+        let joins_sorted = match (self.src.last(), self.dst.last(), src.first(), dst.first()) {
+            (Some(&ls), Some(&ld), Some(&fs), Some(&fd)) => (ls, ld) < (fs, fd),
+            _ => true,
+        };
+        self.sorted = (before == 0 || self.sorted) && increasing && joins_sorted;
+        let n = src.len();
+        if before == 0 {
+            self.src = src;
+            self.dst = dst;
+        } else {
+            self.src.extend_from_slice(&src);
+            self.dst.extend_from_slice(&dst);
+        }
+        if weight.is_some() || self.weight.is_some() {
+            let column = self.weight.get_or_insert_with(|| vec![f32::NAN; before]);
+            match weight {
+                Some(w) => column.extend_from_slice(w),
+                None => column.resize(before + n, f32::NAN),
+            }
+        }
+        if time_ms.is_some() || self.time_ms.is_some() {
+            let column = self.time_ms.get_or_insert_with(|| vec![i64::MIN; before]);
+            match time_ms {
+                Some(t) => column.extend_from_slice(t),
+                None => column.resize(before + n, i64::MIN),
+            }
+        }
+    }
+
+    fn into_raw(self) -> Vec<RawEdge> {
+        (0..self.src.len())
+            .map(|i| RawEdge {
+                src: self.src[i],
+                dst: self.dst[i],
+                props: EdgeProps {
+                    weight: self.weight.as_ref().map(|w| w[i]).filter(|w| !w.is_nan()),
+                    time_ms: self.time_ms.as_ref().map(|t| t[i]).filter(|&t| t != i64::MIN),
+                },
+            })
+            .collect()
+    }
 }
 
 /// The property graph.
@@ -362,6 +474,7 @@ impl Graph {
     }
 
     fn apply_bulk(&mut self, bulk: &Bulk) -> Result<()> {
+        let outside = || Error::Corrupt("import part outside an import".into());
         match bulk {
             Bulk::Begin { vertices, .. } => {
                 if self.pending.is_some() {
@@ -370,70 +483,86 @@ impl Graph {
                 self.vertices.reserve(*vertices as usize);
                 self.pending = Some(Box::new(PendingImport {
                     table: Vec::with_capacity(*vertices as usize),
-                    edges: vec![Vec::new(); EDGE_KIND_COUNT],
+                    increasing: true,
+                    edges: vec![Staged::default(); EDGE_KIND_COUNT],
                 }));
             }
+            Bulk::Vertices { kind, ids, external, props } if props.is_empty() && external.len() == ids.0.len() => {
+                // The common bulk case: no properties, so no handle to index.
+                let mut pending = self.pending.take().ok_or_else(outside)?;
+                for v in self.vertices.push_many(&ids.0, *kind, external)? {
+                    pending.push_table(v);
+                }
+                self.pending = Some(pending);
+            }
             Bulk::Vertices { kind, ids, external, props } => {
-                let mut pending =
-                    self.pending.take().ok_or_else(|| Error::Corrupt("import part outside an import".into()))?;
+                let mut pending = self.pending.take().ok_or_else(outside)?;
                 for (i, &id) in ids.0.iter().enumerate() {
-                    let props = props.get(i).cloned().unwrap_or_default();
                     let ext = external.get(i).map(String::as_str).filter(|s| !s.is_empty());
-                    pending.table.push(self.create_vertex(Id(id), *kind, props, ext)?);
+                    let v = match props.get(i).filter(|p| !p.is_empty()) {
+                        Some(p) => self.create_vertex(Id(id), *kind, p.clone(), ext)?,
+                        // The common bulk case: no properties, so no handle to index.
+                        None => self.vertices.push(Id(id), *kind, ext)?,
+                    };
+                    pending.push_table(v);
                 }
                 self.pending = Some(pending);
             }
             Bulk::Refs { ids } => {
-                let pending =
-                    self.pending.as_mut().ok_or_else(|| Error::Corrupt("import part outside an import".into()))?;
+                let mut pending = self.pending.take().ok_or_else(outside)?;
                 for &id in &ids.0 {
                     let v = self
                         .vertices
                         .index_of(Id(id))
                         .ok_or_else(|| Error::Corrupt(format!("import refers to unknown vertex {}", Id(id))))?;
-                    pending.table.push(v);
+                    pending.push_table(v);
                 }
+                self.pending = Some(pending);
             }
             Bulk::Edges { kind, src, dst, weight, time_ms } => {
-                let pending =
-                    self.pending.as_mut().ok_or_else(|| Error::Corrupt("import part outside an import".into()))?;
+                let pending = self.pending.as_mut().ok_or_else(outside)?;
                 let table = &pending.table;
-                let lookup = |p: u32| {
-                    table
-                        .get(p as usize)
-                        .copied()
-                        .ok_or_else(|| Error::Corrupt(format!("import edge names position {p} outside its table")))
+                let map = |column: &[u32]| -> Result<Vec<u32>> {
+                    column
+                        .par_iter()
+                        .map(|&p| {
+                            table.get(p as usize).copied().ok_or_else(|| {
+                                Error::Corrupt(format!("import edge names position {p} outside its table"))
+                            })
+                        })
+                        .collect()
                 };
-                let staged = &mut pending.edges[kind.index()];
-                staged.reserve(src.0.len());
-                for i in 0..src.0.len() {
-                    staged.push(RawEdge {
-                        src: lookup(src.0[i])?,
-                        dst: lookup(dst.0[i])?,
-                        props: EdgeProps {
-                            weight: weight.as_ref().map(|w| w.0[i]).filter(|w| !w.is_nan()),
-                            time_ms: time_ms.as_ref().map(|t| t.0[i]).filter(|&t| t != i64::MIN),
-                        },
-                    });
-                }
+                let (s, d) = (map(&src.0)?, map(&dst.0)?);
+                let increasing = pending.increasing;
+                pending.edges[kind.index()].push_chunk(
+                    s,
+                    d,
+                    weight.as_ref().map(|w| &w.0[..]),
+                    time_ms.as_ref().map(|t| &t.0[..]),
+                    increasing,
+                );
             }
             Bulk::End => {
-                let pending =
-                    self.pending.take().ok_or_else(|| Error::Corrupt("import ends outside an import".into()))?;
+                let pending = self.pending.take().ok_or_else(outside)?;
                 let vertices = self.vertices.len();
                 for (k, staged) in pending.edges.into_iter().enumerate() {
-                    if staged.is_empty() {
+                    if staged.src.is_empty() {
                         continue;
                     }
                     let kind = EdgeKind::ALL[k];
                     if kind == EdgeKind::Owns {
-                        for e in &staged {
-                            if self.edges[k].get(e.src, e.dst).is_none() {
-                                self.edge_added(kind, e.src, e.dst);
+                        for (&s, &d) in staged.src.iter().zip(&staged.dst) {
+                            if self.edges[k].get(s, d).is_none() {
+                                self.edge_added(kind, s, d);
                             }
                         }
                     }
-                    self.edges[k].extend(staged, vertices);
+                    if staged.sorted && self.edges[k].len() == 0 {
+                        let Staged { src, dst, weight, time_ms, .. } = staged;
+                        self.edges[k] = Adjacency::build_sorted(&src, dst, weight, time_ms, vertices);
+                    } else {
+                        self.edges[k].extend(staged.into_raw(), vertices);
+                    }
                 }
             }
         }

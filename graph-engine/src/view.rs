@@ -126,3 +126,46 @@ impl View for Overlay<'_> {
         staged + self.graph.index_of(user).map_or(0, |u| self.graph.mask_count(u))
     }
 }
+
+/// The rules' view of a graph with nothing staged: for deciding commands against a graph
+/// held in memory, without an engine (researchers' tools, benchmarks, tests).
+pub struct GraphView<'a>(pub &'a Graph);
+
+impl View for GraphView<'_> {
+    fn vertex_kind(&self, id: Id) -> Option<VertexKind> {
+        Overlay::new(self.0, &[]).vertex_kind(id)
+    }
+    fn mask_kind(&self, mask: Id) -> Option<MaskKind> {
+        Overlay::new(self.0, &[]).mask_kind(mask)
+    }
+    fn owner_of(&self, mask: Id) -> Option<Id> {
+        Overlay::new(self.0, &[]).owner_of(mask)
+    }
+    fn handle_holder(&self, handle: &Handle) -> Option<Id> {
+        Overlay::new(self.0, &[]).handle_holder(handle)
+    }
+    fn has_edge(&self, kind: EdgeKind, src: Id, dst: Id) -> bool {
+        Overlay::new(self.0, &[]).has_edge(kind, src, dst)
+    }
+    fn targets(&self, kind: EdgeKind, src: Id, limit: usize) -> Vec<Id> {
+        Overlay::new(self.0, &[]).targets(kind, src, limit)
+    }
+    fn sources(&self, kind: EdgeKind, dst: Id, limit: usize) -> Vec<Id> {
+        Overlay::new(self.0, &[]).sources(kind, dst, limit)
+    }
+    fn mask_count(&self, user: Id) -> usize {
+        Overlay::new(self.0, &[]).mask_count(user)
+    }
+}
+
+impl Graph {
+    /// Decides `command` against this graph and applies its events, with no log: for graphs
+    /// held only in memory (researchers' analyses, benchmarks). Returns the events.
+    pub fn execute(&mut self, command: schema::Command, now_ms: i64) -> crate::Result<Vec<Event>> {
+        let events = schema::decide(command, now_ms, &GraphView(self))?;
+        for event in &events {
+            self.apply(event)?;
+        }
+        Ok(events)
+    }
+}

@@ -549,29 +549,34 @@ fn check_edge_batch(batch: &EdgeBatch, kinds: &[VertexKind]) -> Result<(), Rejec
         return Err(Rejection::InvalidInput { field: "edges".into(), reason: "columns differ in length".into() });
     }
     let (sources, targets) = batch.kind.endpoints();
-    let mut previous: Option<(u32, u32)> = None;
+    // Sorted and free of duplicates (the engine builds its adjacency straight from it), no
+    // self-loops, and inside the table: one tight pass.
+    let len = kinds.len() as u32;
+    let mut previous: u64 = 0;
     for i in 0..n {
         let (s, d) = (batch.src[i], batch.dst[i]);
-        let (Some(&sk), Some(&dk)) = (kinds.get(s as usize), kinds.get(d as usize)) else {
-            return Err(Rejection::InvalidInput {
-                field: format!("edges.{}[{i}]", batch.kind),
-                reason: "names a vertex outside the import's table".into(),
-            });
-        };
-        if !sources.contains(&sk) || !targets.contains(&dk) {
-            return Err(Rejection::WrongEndpoints { kind: batch.kind, src: sk, dst: dk });
+        let key = (u64::from(s) << 32) | u64::from(d);
+        if s >= len || d >= len || s == d || (i > 0 && key <= previous) {
+            let reason = if s >= len || d >= len {
+                "names a vertex outside the import's table"
+            } else if s == d {
+                return Err(Rejection::SelfAction { action: batch.kind.as_str() });
+            } else {
+                "edges must be sorted by (source, target) without duplicates"
+            };
+            return Err(Rejection::InvalidInput { field: format!("edges.{}[{i}]", batch.kind), reason: reason.into() });
         }
-        if s == d {
-            return Err(Rejection::SelfAction { action: batch.kind.as_str() });
+        previous = key;
+    }
+    // Endpoint kinds: skipped when every vertex of the table may be at either end.
+    let uniform = kinds.iter().all(|k| sources.contains(k) && targets.contains(k));
+    if !uniform {
+        for i in 0..n {
+            let (sk, dk) = (kinds[batch.src[i] as usize], kinds[batch.dst[i] as usize]);
+            if !sources.contains(&sk) || !targets.contains(&dk) {
+                return Err(Rejection::WrongEndpoints { kind: batch.kind, src: sk, dst: dk });
+            }
         }
-        // Sorted and free of duplicates: the engine builds its adjacency straight from it.
-        if previous.is_some_and(|p| p >= (s, d)) {
-            return Err(Rejection::InvalidInput {
-                field: format!("edges.{}[{i}]", batch.kind),
-                reason: "edges must be sorted by (source, target) without duplicates".into(),
-            });
-        }
-        previous = Some((s, d));
     }
     if let Some(weights) = &batch.weight {
         for (i, &w) in weights.0.iter().enumerate() {

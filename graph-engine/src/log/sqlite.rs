@@ -50,7 +50,7 @@ impl SqliteLog {
 impl EventLog for SqliteLog {
     async fn append(&self, records: &[Record]) -> Result<()> {
         let Some(first) = records.first() else { return Ok(()) };
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let head: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM events").fetch_one(&mut *tx).await?;
         let head = head.unwrap_or(0) as u64;
         if first.seq != head + 1 {

@@ -1,1 +1,7 @@
-//! Integration tests of the graph engine.
+//! Integration tests of the graph engine: one binary, a module per feature.
+
+mod conformance;
+mod engine;
+mod import;
+mod replay;
+mod support;

@@ -1,0 +1,162 @@
+//! The importers: every format, and bad input named by file and line.
+
+use graph_engine::import::{Format, ImportError, parse_bytes};
+use graph_engine::{Graph, NoProgress};
+use schema::{Command, EdgeKind, IdGenerator, VertexKind};
+use std::cell::RefCell;
+
+fn load(graph: &mut Graph, format: Format, text: &str) -> Result<graph_engine::import::ImportReport, ImportError> {
+    thread_local!(static IDS: RefCell<IdGenerator> = RefCell::new(IdGenerator::new(1)));
+    let new_ids = |n: usize| IDS.with(|ids| (0..n).map(|_| ids.borrow_mut().next(schema::EPOCH_MS + 5)).collect());
+    let parsed = parse_bytes("input", text.as_bytes(), format, graph, &new_ids, &NoProgress)?;
+    let report = parsed.report.clone();
+    match graph.execute(Command::Import(parsed.batch.clone()), 0) {
+        Ok(_) => Ok(report),
+        Err(graph_engine::Error::Rejected(r)) => Err(parsed.explain(r)),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn error(format: Format, text: &str) -> String {
+    load(&mut Graph::new(), format, text).unwrap_err().to_string()
+}
+
+#[test]
+fn snap_edge_lists_become_follows_between_masks() {
+    let mut g = Graph::new();
+    let text = "# Directed graph: example\n# FromNodeId\tToNodeId\n0\t1\n0\t2\n1 2\n2\t0\n2\t0\n3\t3\n";
+    let report = load(&mut g, Format::Snap, text).unwrap();
+    assert_eq!((report.edges, report.duplicates, report.self_loops, report.vertices_new), (4, 1, 1, 4));
+    assert_eq!(g.edge_count(EdgeKind::Follows), 4);
+    let zero = g.index_of_external("0").unwrap();
+    assert_eq!(g.kind_at(zero), VertexKind::Mask);
+    let mut out: Vec<&str> = g.out(EdgeKind::Follows, zero).map(|v| g.external_at(v).unwrap()).collect();
+    out.sort();
+    assert_eq!(out, ["1", "2"]);
+    // A second import reuses known ids.
+    let report = load(&mut g, Format::Snap, "1 0\n7 0\n").unwrap();
+    assert_eq!((report.vertices_new, report.vertices_existing, report.edges), (1, 2, 2));
+    assert_eq!(g.in_degree(EdgeKind::Follows, zero), 3);
+}
+
+#[test]
+fn non_numeric_snap_ids_take_the_text_path() {
+    let mut g = Graph::new();
+    load(&mut g, Format::Snap, "alice bob\nbob 0042\n").unwrap();
+    assert!(g.index_of_external("0042").is_some(), "ids are kept as written");
+    assert_eq!(g.edge_count(EdgeKind::Follows), 2);
+}
+
+#[test]
+fn signed_networks_keep_ratings_and_times() {
+    let mut g = Graph::new();
+    load(&mut g, Format::SnapSigned, "6,2,4,1289241911.72836\n6,5,2,1289241941\n1,15,-10,1289243140.39223\n").unwrap();
+    let (a, b) = (g.index_of_external("1").unwrap(), g.index_of_external("15").unwrap());
+    let edge = g.edge(EdgeKind::Rates, a, b).unwrap();
+    assert_eq!(edge.weight, Some(-10.0));
+    assert_eq!(edge.time_ms, Some(1_289_243_140_392));
+}
+
+#[test]
+fn csv_takes_kinds_weights_and_times_from_its_header() {
+    let mut g = Graph::new();
+    let text = "src,dst,kind,weight,time\na,b,rates,7,1700000000\nb,a,follows,,\na,c,traded,12.5,\n";
+    let report = load(&mut g, Format::Csv, text).unwrap();
+    assert_eq!(report.edges, 3);
+    let (a, b) = (g.index_of_external("a").unwrap(), g.index_of_external("b").unwrap());
+    assert_eq!(g.edge(EdgeKind::Rates, a, b).unwrap().weight, Some(7.0));
+    assert_eq!(g.edge_count(EdgeKind::Traded), 1);
+    assert!(g.edge(EdgeKind::Follows, b, a).is_some());
+}
+
+#[test]
+fn jsonl_fixture_imports_whole() {
+    let mut bytes = Vec::new();
+    let truth = fixtures::generate(fixtures::Size::Tiny, 3, &mut bytes).unwrap();
+    let mut g = Graph::new();
+    let report = load(&mut g, Format::Jsonl, std::str::from_utf8(&bytes).unwrap()).unwrap();
+    assert_eq!(report.vertices_new, truth.counts.vertex_total());
+    assert_eq!(report.edges, truth.counts.edge_total() + truth.counts.vertices["mask"], "edges plus one owns per mask");
+    // Ownership is private: no public view of a mask names its owner.
+    let mask = g.index_of_external(truth.sybils.first().unwrap()).unwrap();
+    let public = g.public_vertex(mask).unwrap();
+    assert!(public.props.iter().all(|(k, _)| ["kind", "handle", "display_name", "bio"].contains(k)));
+    let user = (0..g.vertex_count() as u32).find(|&v| g.kind_at(v) == VertexKind::User).unwrap();
+    assert!(g.public_vertex(user).is_none(), "users are never shown");
+}
+
+#[test]
+fn bad_input_is_named_by_file_and_line() {
+    let cases: &[(Format, &str, &str)] = &[
+        (Format::Snap, "1 2\n3\n", "input:2: expected 2 fields (src dst), found 1"),
+        (Format::Snap, "1 2\n3 4 5\n", "input:2: expected 2 fields"),
+        (Format::SnapSigned, "1,2,4,100\n1,3,11,100\n", "input:2: rating 11 is out of range -10..=10"),
+        (Format::SnapSigned, "1,2,x,100\n", "input:1: rating \"x\" is not a number"),
+        (Format::SnapSigned, "1,2,3,yesterday\n", "input:1: time \"yesterday\" is not epoch seconds"),
+        (Format::Csv, "from,to\na,b\n", "input:1: unknown column \"from\""),
+        (Format::Csv, "src,dst,kind\na,b,likes\n", "input:2: unknown EdgeKind \"likes\""),
+        (Format::Csv, "src,dst,kind,weight\na,b,rates,20\n", "input:2: rating 20 is out of range"),
+        (Format::Csv, "src,dst\na\n", "input:2: expected 2 fields"),
+        (Format::Jsonl, "{\"vertex\":\"mask\",\"id\":\"m1\"\n", "input:1: not a valid line"),
+        (Format::Jsonl, "{\"edge\":\"follows\",\"src\":\"m1\",\"dst\":\"m2\"}\n", "input:1: unknown id \"m1\""),
+        (
+            Format::Jsonl,
+            "{\"vertex\":\"mask\",\"id\":\"m1\",\"props\":{\"kind\":\"creator\",\"handle\":\"same_one\"}}\n{\"vertex\":\"mask\",\"id\":\"m2\",\"props\":{\"kind\":\"public\",\"handle\":\"Same_One\"}}\n",
+            "input:2: props.handle: handle \"same_one\" is taken",
+        ),
+        (
+            Format::Jsonl,
+            "{\"vertex\":\"mask\",\"id\":\"m1\"}\n{\"vertex\":\"mask\",\"id\":\"m1\"}\n",
+            "input:2: id \"m1\" is already used",
+        ),
+        (
+            Format::Jsonl,
+            "{\"vertex\":\"mask\",\"id\":\"m1\"}\n{\"vertex\":\"mask\",\"id\":\"m2\"}\n{\"edge\":\"rates\",\"src\":\"m1\",\"dst\":\"m2\",\"props\":{\"rating\":-11}}\n",
+            "input:3: rating -11 is out of range",
+        ),
+        (
+            Format::Jsonl,
+            "{\"vertex\":\"user\",\"id\":\"u1\"}\n{\"vertex\":\"mask\",\"id\":\"m1\",\"owner\":\"u1\"}\n{\"vertex\":\"mask\",\"id\":\"m2\",\"owner\":\"u1\"}\n{\"edge\":\"rates\",\"src\":\"m1\",\"dst\":\"m2\",\"props\":{\"rating\":10}}\n",
+            "input:4: masks of one user cannot rates each other",
+        ),
+        (
+            Format::Jsonl,
+            "{\"vertex\":\"work\",\"id\":\"k1\",\"props\":{\"title\":\"a\"}}\n{\"vertex\":\"work\",\"id\":\"k2\",\"props\":{\"title\":\"b\"}}\n{\"vertex\":\"work\",\"id\":\"k3\",\"props\":{\"title\":\"c\"}}\n{\"edge\":\"remix_of\",\"src\":\"k2\",\"dst\":\"k1\"}\n{\"edge\":\"remix_of\",\"src\":\"k3\",\"dst\":\"k2\"}\n{\"edge\":\"remix_of\",\"src\":\"k1\",\"dst\":\"k3\"}\n",
+            "would close a remix cycle",
+        ),
+        (
+            Format::Jsonl,
+            "{\"vertex\":\"mask\",\"id\":\"m1\"}\n{\"vertex\":\"world\",\"id\":\"w1\"}\n{\"edge\":\"follows\",\"src\":\"m1\",\"dst\":\"w1\"}\n",
+            "input:3: a follows edge cannot go from a mask (\"m1\") to a world (\"w1\")",
+        ),
+        (Format::Jsonl, "{\"vertex\":\"planet\",\"id\":\"p\"}\n", "input:1: unknown VertexKind \"planet\""),
+    ];
+    for (format, text, expected) in cases {
+        let got = error(*format, text);
+        assert!(got.contains(expected), "{format:?} {text:?}\n  expected: {expected}\n  got:      {got}");
+    }
+}
+
+#[test]
+fn a_remix_cycle_names_the_line_that_closes_it() {
+    let text = "{\"vertex\":\"work\",\"id\":\"k1\"}\n{\"vertex\":\"work\",\"id\":\"k2\"}\n{\"edge\":\"remix_of\",\"src\":\"k2\",\"dst\":\"k1\"}\n{\"edge\":\"remix_of\",\"src\":\"k1\",\"dst\":\"k2\"}\n";
+    let e = load(&mut Graph::new(), Format::Jsonl, text).unwrap_err();
+    assert!(e.line == 3 || e.line == 4, "{e}");
+    assert!(e.message.contains("remix cycle"), "{e}");
+}
+
+#[test]
+fn unknown_formats_are_refused_by_name() {
+    assert_eq!(
+        "graphml".parse::<Format>().unwrap_err(),
+        "unknown format \"graphml\" (expected snap, snap-signed, csv or jsonl)"
+    );
+}
+
+#[test]
+fn an_empty_file_imports_nothing() {
+    let mut g = Graph::new();
+    let report = load(&mut g, Format::Snap, "").unwrap();
+    assert_eq!(report.edges, 0);
+    assert_eq!(g.vertex_count(), 0);
+}
