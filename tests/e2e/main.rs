@@ -1,1 +1,33 @@
+//! End-to-end tests of the `daira` binary: imports, stats, audit, bad input, and crashes.
 
+mod cli;
+mod crash;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `daira` binary under test.
+pub fn daira(data: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_daira"));
+    command.arg("--data").arg(data).env_remove("DATABASE_URL").env_remove("DAIRA_DATA");
+    command
+}
+
+/// Runs `daira ARGS` and returns its output.
+pub fn run(data: &Path, args: &[&str]) -> Output {
+    daira(data).args(args).output().expect("daira runs")
+}
+
+/// `daira stats --json`, parsed.
+pub fn stats(data: &Path) -> serde_json::Value {
+    let out = run(data, &["stats", "--json"]);
+    assert!(out.status.success(), "stats: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stats JSON")
+}
+
+/// Writes `text` to a file in `dir`.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}

@@ -1,0 +1,113 @@
+//! The commands a user runs, and what bad input gets.
+
+use crate::{run, stats, write};
+
+#[test]
+fn fixtures_import_stats_and_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("tiny.jsonl");
+    let out = run(&data, &["fixtures", "generate", "--size", "tiny", "--seed", "7", "--out", file.to_str().unwrap()]);
+    assert!(out.status.success());
+    let again = dir.path().join("again.jsonl");
+    run(&data, &["fixtures", "generate", "--size", "tiny", "--seed", "7", "--out", again.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&file).unwrap(), std::fs::read(&again).unwrap(), "deterministic for a seed");
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("tiny.jsonl.truth.json")).unwrap()).unwrap();
+    assert!(!truth["sybils"].as_array().unwrap().is_empty());
+
+    let out = run(&data, &["import", file.to_str().unwrap(), "--format", "jsonl"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = stats(&data);
+    assert_eq!(s["vertices"]["mask"], truth["counts"]["vertices"]["mask"]);
+    assert_eq!(s["edges"]["follows"], truth["counts"]["edges"]["follows"]);
+    assert_eq!(s["edges"]["owns"], truth["counts"]["vertices"]["mask"]);
+    assert!(s["log"]["length"].as_u64().unwrap() > 0);
+
+    let out = run(&data, &["audit", "verify"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("head {}", s["log"]["head"].as_str().unwrap())), "{text}");
+
+    // Importing the same file again collides on ids, whole: nothing changes.
+    let out = run(&data, &["import", file.to_str().unwrap(), "--format", "jsonl"]);
+    assert!(!out.status.success());
+    assert_eq!(stats(&data)["log"], s["log"]);
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_leaves_the_log_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let good = write(dir.path(), "good.txt", "1 2\n2 3\n");
+    assert!(run(&data, &["import", good.to_str().unwrap(), "--format", "snap"]).status.success());
+    let before = stats(&data);
+
+    let cases: Vec<(&str, &str, &str, String)> = vec![
+        ("malformed.txt", "snap", "1 2\n3\n", "malformed.txt:2: expected 2 fields".into()),
+        ("signed.csv", "snap-signed", "1,2,3,100\n4,5,-11,100\n", "signed.csv:2: rating -11 is out of range".into()),
+        ("header.csv", "csv", "src,dst,colour\na,b,red\n", "header.csv:1: unknown column \"colour\"".into()),
+        (
+            "unknown.jsonl",
+            "jsonl",
+            "{\"edge\":\"follows\",\"src\":\"1\",\"dst\":\"nobody\"}\n",
+            "unknown.jsonl:1: unknown id \"nobody\"".into(),
+        ),
+        (
+            "handles.jsonl",
+            "jsonl",
+            "{\"vertex\":\"mask\",\"id\":\"a\",\"props\":{\"handle\":\"same_h\"}}\n{\"vertex\":\"mask\",\"id\":\"b\",\"props\":{\"handle\":\"same_h\"}}\n",
+            "handles.jsonl:2: props.handle: handle \"same_h\" is taken".into(),
+        ),
+        (
+            "cycle.jsonl",
+            "jsonl",
+            "{\"vertex\":\"work\",\"id\":\"k1\"}\n{\"vertex\":\"work\",\"id\":\"k2\"}\n{\"edge\":\"remix_of\",\"src\":\"k1\",\"dst\":\"k2\"}\n{\"edge\":\"remix_of\",\"src\":\"k2\",\"dst\":\"k1\"}\n",
+            "remix cycle".into(),
+        ),
+        ("any.txt", "graphml", "1 2\n", "unknown format \"graphml\"".into()),
+    ];
+    for (name, format, text, expected) in cases {
+        let path = write(dir.path(), name, text);
+        let out = run(&data, &["import", path.to_str().unwrap(), "--format", format]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name} must fail");
+        assert!(stderr.contains(&expected), "{name}: expected {expected:?} in {stderr:?}");
+        assert_eq!(stats(&data), before, "{name} left the store unchanged");
+    }
+    let missing = run(&data, &["import", dir.path().join("nope.txt").to_str().unwrap(), "--format", "snap"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.txt"));
+    assert!(run(&data, &["audit", "verify"]).status.success());
+}
+
+#[test]
+fn exec_acknowledges_durable_writes_and_rejects_by_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = crate::daira(&data)
+        .arg("exec")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut session = crate::crash::Session::new(&mut child);
+    let user = session.send("{\"register_user\":{}}").id();
+    let mask = session
+        .send(&format!("{{\"create_mask\":{{\"user\":\"{user}\",\"kind\":\"creator\",\"handle\":\"sara_3ala2\"}}}}"))
+        .id();
+    let world = session
+        .send(&format!("{{\"create_world\":{{\"user\":\"{user}\",\"mask\":\"{mask}\",\"name\":\"مهرجانات\",\"tags\":[\"music\"]}}}}"))
+        .id();
+    let again = session
+        .send_raw(&format!("{{\"join_world\":{{\"user\":\"{user}\",\"mask\":\"{mask}\",\"world\":\"{world}\"}}}}"));
+    assert!(again.starts_with("rejected line=4: already done"), "{again}");
+    let bad = session.send_raw("{\"fly\":{}}");
+    assert!(bad.starts_with("error line=5: unknown command"), "{bad}");
+    drop(session);
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    let s = stats(&data);
+    assert_eq!(s["vertices"]["world"], 1);
+    assert_eq!(s["edges"]["moderates"], 1);
+}
