@@ -76,6 +76,21 @@ enum FixturesCmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write an R-MAT graph (Graph500 parameters, ids permuted) as a SNAP edge list.
+    Rmat {
+        /// 2^SCALE vertices.
+        #[arg(long, default_value_t = 16)]
+        scale: u32,
+        /// Edges per vertex.
+        #[arg(long, default_value_t = 16)]
+        edge_factor: u64,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -121,6 +136,19 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Fixtures { command: FixturesCmd::Generate { size, seed, out } } => {
             generate(&size, seed, &out)?;
+        }
+        Cmd::Fixtures { command: FixturesCmd::Rmat { scale, edge_factor, seed, out } } => {
+            if !(1..=30).contains(&scale) || !(1..=64).contains(&edge_factor) {
+                bail!("--scale must be 1..=30 and --edge-factor 1..=64");
+            }
+            let (src, dst) = fixtures::rmat(scale, edge_factor, seed);
+            let file = std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?;
+            let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+            let comment =
+                format!("R-MAT scale {scale} edge factor {edge_factor} seed {seed} (a=.57 b=.19 c=.19, ids permuted)");
+            fixtures::write_snap(&mut writer, &src, &dst, &comment)?;
+            writer.flush()?;
+            println!("wrote {} edges to {}", src.len(), out.display());
         }
         Cmd::Exec => exec(&config).await?,
         Cmd::Demo => demo(&config).await?,

@@ -141,8 +141,8 @@ impl Adjacency {
             base: self.out_targets[range].iter(),
             removed: (self.removed_count > 0).then_some(&self.removed_out[..]),
             delta: match self.delta_out.get(&v) {
-                Some(list) => Delta::Out(list.iter()),
-                None => Delta::None,
+                Some(list) if self.delta_count > 0 => Delta::Out(list.iter()),
+                _ => Delta::None,
             },
         }
     }

@@ -23,7 +23,13 @@ pub struct LogPosition {
 pub(crate) struct Vertices {
     pub(crate) ids: Vec<Id>,
     pub(crate) kinds: Vec<VertexKind>,
-    by_id: HashTable<u32>,
+    /// (id, dense index) of vertices created one at a time; the id is kept in the table so a
+    /// lookup touches one cache line.
+    by_id: HashTable<(u64, u32)>,
+    /// Vertices created in bulk: runs of consecutive ids at consecutive dense indexes, sorted
+    /// by id. An import's ids come from one generator, so a million vertices make a few
+    /// hundred runs, searched in cache without touching the hash table.
+    runs: Vec<IdRun>,
     /// External ids, concatenated; `external_ends[i]` is where vertex i's ends.
     pub(crate) external_bytes: Vec<u8>,
     pub(crate) external_ends: Vec<u64>,
@@ -32,14 +38,55 @@ pub(crate) struct Vertices {
     hasher: DefaultHashBuilder,
 }
 
+/// Ids `first_id..first_id + len` at dense indexes `first_index..first_index + len`.
+#[derive(Clone, Copy, Debug)]
+struct IdRun {
+    first_id: u64,
+    first_index: u32,
+    len: u32,
+}
+
 impl Vertices {
     pub fn len(&self) -> usize {
         self.ids.len()
     }
 
+    #[inline]
     pub fn index_of(&self, id: Id) -> Option<u32> {
+        if !self.runs.is_empty() {
+            let i = self.runs.partition_point(|r| r.first_id <= id.0);
+            if let Some(run) = i.checked_sub(1).map(|i| self.runs[i]) {
+                if id.0 - run.first_id < u64::from(run.len) {
+                    return Some(run.first_index + (id.0 - run.first_id) as u32);
+                }
+            }
+        }
         let hash = self.hasher.hash_one(id.0);
-        self.by_id.find(hash, |&i| self.ids[i as usize] == id).copied()
+        self.by_id.find(hash, |&(key, _)| key == id.0).map(|&(_, v)| v)
+    }
+
+    /// Records bulk-created ids as runs, or in the hash table where they are not consecutive
+    /// or would interleave with earlier runs.
+    fn index_bulk(&mut self, ids: &[u64], first: usize) {
+        let mut start = 0;
+        while start < ids.len() {
+            let mut end = start + 1;
+            while end < ids.len() && ids[end] == ids[end - 1] + 1 {
+                end += 1;
+            }
+            let run = IdRun { first_id: ids[start], first_index: (first + start) as u32, len: (end - start) as u32 };
+            let after_last = self.runs.last().is_none_or(|r| r.first_id + u64::from(r.len) <= run.first_id);
+            if run.len >= 64 && after_last {
+                self.runs.push(run);
+            } else {
+                let hasher = &self.hasher;
+                for (k, &id) in ids[start..end].iter().enumerate() {
+                    let v = (first + start + k) as u32;
+                    self.by_id.insert_unique(hasher.hash_one(id), (id, v), |&(key, _)| hasher.hash_one(key));
+                }
+            }
+            start = end;
+        }
     }
 
     pub fn external(&self, v: u32) -> Option<&str> {
@@ -72,8 +119,7 @@ impl Vertices {
         }
         self.external_ends.push(self.external_bytes.len() as u64);
         let hasher = &self.hasher;
-        let ids = &self.ids;
-        self.by_id.insert_unique(hasher.hash_one(id.0), v, |&i| hasher.hash_one(ids[i as usize].0));
+        self.by_id.insert_unique(hasher.hash_one(id.0), (id.0, v), |&(key, _)| hasher.hash_one(key));
         if let Some(ext) = external {
             let hash = hasher.hash_one(ext);
             let (bytes, ends) = (&self.external_bytes, &self.external_ends);
@@ -93,7 +139,6 @@ impl Vertices {
         }
         self.reserve(ids.len());
         let hasher = &self.hasher;
-        let id_hashes: Vec<u64> = ids.par_iter().map(|&id| hasher.hash_one(id)).collect();
         let ext_hashes: Vec<u64> = external.par_iter().map(|e| hasher.hash_one(e.as_str())).collect();
         for (i, &id) in ids.iter().enumerate() {
             self.ids.push(Id(id));
@@ -103,11 +148,8 @@ impl Vertices {
             }
             self.external_ends.push(self.external_bytes.len() as u64);
         }
-        let ids_column = &self.ids;
-        for (i, &hash) in id_hashes.iter().enumerate() {
-            let v = (first + i) as u32;
-            self.by_id.insert_unique(hash, v, |&j| hasher.hash_one(ids_column[j as usize].0));
-        }
+        self.index_bulk(ids, first);
+        let hasher = &self.hasher;
         let (bytes, ends) = (&self.external_bytes, &self.external_ends);
         for (i, &hash) in ext_hashes.iter().enumerate() {
             if external[i].is_empty() {
@@ -124,8 +166,7 @@ impl Vertices {
         self.kinds.reserve(additional);
         self.external_ends.reserve(additional);
         let hasher = &self.hasher;
-        let ids = &self.ids;
-        self.by_id.reserve(additional, |&i| hasher.hash_one(ids[i as usize].0));
+        self.by_id.reserve(additional, |&(key, _)| hasher.hash_one(key));
         let (bytes, ends) = (&self.external_bytes, &self.external_ends);
         self.by_external.reserve(additional, |&i| hasher.hash_one(external_at(bytes, ends, i)));
     }
@@ -133,7 +174,8 @@ impl Vertices {
     fn heap_bytes(&self) -> usize {
         self.ids.capacity() * 8
             + self.kinds.capacity()
-            + self.by_id.capacity() * 5
+            + self.by_id.capacity() * 17
+            + self.runs.capacity() * std::mem::size_of::<IdRun>()
             + self.external_bytes.capacity()
             + self.external_ends.capacity() * 8
             + self.by_external.capacity() * 5
@@ -650,4 +692,32 @@ fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_ids_are_found_through_runs_and_singles_through_the_table() {
+        let mut vertices = Vertices::default();
+        let single = vertices.push(Id(5), VertexKind::User, None).unwrap();
+        // Two runs of consecutive ids (a generator crossing a millisecond), and a short tail.
+        let mut ids: Vec<u64> = (1000..1100).collect();
+        ids.extend(5000..5200);
+        ids.extend([9000, 9002, 9004]);
+        let external: Vec<String> = ids.iter().map(|i| format!("x{i}")).collect();
+        let range = vertices.push_many(&ids, VertexKind::Mask, &external).unwrap();
+        assert_eq!(range, 1..304);
+        assert_eq!(vertices.runs.len(), 2);
+        for (k, &id) in ids.iter().enumerate() {
+            assert_eq!(vertices.index_of(Id(id)), Some(1 + k as u32), "id {id}");
+            assert_eq!(vertices.by_external(&format!("x{id}")), Some(1 + k as u32));
+        }
+        assert_eq!(vertices.index_of(Id(5)), Some(single));
+        for missing in [0, 999, 1100, 4999, 5200, 9001, 9003, u64::MAX] {
+            assert_eq!(vertices.index_of(Id(missing)), None, "id {missing}");
+        }
+        assert!(vertices.push(Id(1050), VertexKind::Mask, None).is_err(), "a run's id is taken");
+    }
 }

@@ -7,6 +7,8 @@
 //! Default: R-MAT scale 20 × 16 for the engine and petgraph, scale 16 × 16 for IndraDB (which
 //! cannot take scale 20 in reasonable time), plus the engine at the peer scale for a same-graph
 //! ratio. Prints a table; durable import and restart run through a SQLite log in a temp dir.
+//! With `DAIRA_KUZU=1` it also runs Kuzu (`benches/kuzu/run.sh`, which installs it from PyPI into
+//! a virtual environment) on the same edges and prints its `COPY` and query figures beside ours.
 
 use benches::{engine_load, indradb_load, indradb_out, indradb_two_hop, petgraph_load, rmat};
 use graph_engine::{Engine, EngineConfig, NoProgress};
@@ -29,18 +31,12 @@ fn percentile(mut xs: Vec<f64>, p: f64) -> f64 {
     xs[((xs.len() as f64 - 1.0) * p) as usize]
 }
 
-struct Row(String, String, String);
-
 fn main() {
     let args: Vec<u32> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let scale = args.first().copied().unwrap_or(20);
     let peer_scale = args.get(1).copied().unwrap_or(16);
     let queries = 200_000usize;
-    let mut rows: Vec<Row> = Vec::new();
-    let mut row = |a: &str, b: String, c: String| {
-        println!("{a:<48} {b:>18}  {c}");
-        rows.push(Row(a.into(), b, c));
-    };
+    let row = |a: &str, b: String, c: String| println!("{a:<66} {b:>10}  {c}");
     println!("threads: {}", rayon::current_num_threads());
 
     // --- peer scale: same graph for everyone ---
@@ -64,18 +60,27 @@ fn main() {
     let (s, d) = rmat(scale, 16, 1);
     let m = s.len();
     let n = 1u64 << scale;
+    // The engine first, three times (median), before the peers take memory.
+    let mut load_times = Vec::new();
+    let mut graph = None;
+    for _ in 0..3 {
+        drop(graph.take());
+        let (s, d) = (s.clone(), d.clone());
+        let t = Instant::now();
+        graph = Some(engine_load(s, d));
+        load_times.push(t.elapsed().as_secs_f64());
+    }
+    let graph = graph.expect("loaded");
+    let load_s = median(load_times.clone());
     let t = Instant::now();
     let pet = petgraph_load(n, &s, &d);
     let pet_rate = m as f64 / t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let graph = engine_load(s.clone(), d.clone());
-    let load_s = t.elapsed().as_secs_f64();
     let live = graph.edge_count(EdgeKind::Follows);
     let rate = m as f64 / load_s;
     row(
         &format!("bulk load, scale {scale} (input edges/s): engine"),
         format!("{:.2e}", rate),
-        format!("{m} input edges, {live} after merging duplicates, {load_s:.2} s"),
+        format!("{m} input edges, {live} after merging duplicates; median of {load_times:.2?} s"),
     );
     row(
         &format!("bulk load, scale {scale} (edges/s): petgraph Csr"),
@@ -112,6 +117,16 @@ fn main() {
         hop1.push(t.elapsed().as_nanos() as f64 / 1000.0);
         total += out.len();
     }
+    let mut hop1_handles = Vec::with_capacity(queries);
+    for &id in &ids {
+        let t = Instant::now();
+        let g = lock.read().expect("lock");
+        let v = g.index_of(id).expect("vertex");
+        let out: Vec<u32> = g.out(EdgeKind::Follows, v).collect();
+        drop(g);
+        hop1_handles.push(t.elapsed().as_nanos() as f64 / 1000.0);
+        total += out.len();
+    }
     let mut hop2 = Vec::with_capacity(queries / 10);
     for &id in ids.iter().take(queries / 10) {
         let t = Instant::now();
@@ -126,9 +141,14 @@ fn main() {
         total += out.len();
     }
     row(
-        "1-hop out-neighbours by id, median (us): engine",
+        "1-hop out-neighbours by id -> ids, median (us): engine",
         format!("{:.3}", median(hop1.clone())),
         format!("p99 {:.3} us", percentile(hop1, 0.99)),
+    );
+    row(
+        "1-hop out-neighbours by id -> vertex handles, median (us): engine",
+        format!("{:.3}", median(hop1_handles.clone())),
+        format!("p99 {:.3} us", percentile(hop1_handles, 0.99)),
     );
     row(
         "2-hop out-neighbours by id, median (us): engine",
@@ -225,5 +245,46 @@ fn main() {
     row("restart to a ready graph (s)", format!("{restart_s:.2}"), format!("{edges_after} edges; target <= 5 s"));
     row("replay state hash == live state hash", format!("{}", hash_after_restart == hash_after_import), String::new());
     let _ = live_hash;
+    if std::env::var("DAIRA_KUZU").is_ok_and(|v| v == "1") {
+        let csv = dir.path().join("rmat.csv");
+        let text = std::fs::read_to_string(&file).expect("snap file");
+        std::fs::write(&csv, text.replace('\t', ",")).expect("csv");
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kuzu/run.sh");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .arg(&csv)
+            .args(["--queries", "2000"])
+            .output()
+            .expect("kuzu bench runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        match stdout.lines().rev().find(|l| l.trim_start().starts_with('{')) {
+            Some(json) => {
+                let field = |name: &str| -> f64 {
+                    json.split(&format!("\"{name}\":"))
+                        .nth(1)
+                        .and_then(|r| r.split([',', '}']).next())
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(f64::NAN)
+                };
+                let kuzu_rate = field("copy_edges_per_s");
+                let ours = m as f64 / import_s;
+                row(
+                    "Kuzu COPY of the same edges (edges/s)",
+                    format!("{kuzu_rate:.2e}"),
+                    format!("engine durable import / Kuzu COPY = {:.2}x (target >= 2x)", ours / kuzu_rate),
+                );
+                row(
+                    "Kuzu 1-hop median (us), 2-hop median (us)",
+                    format!("{:.0}", field("hop1_median_us")),
+                    format!("2-hop {:.0} us (Python client, per query)", field("hop2_median_us")),
+                );
+            }
+            None => row(
+                "Kuzu",
+                "failed".into(),
+                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("").to_string(),
+            ),
+        }
+    }
     std::hint::black_box(total);
 }
