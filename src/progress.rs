@@ -27,10 +27,12 @@ impl Progress for StderrProgress {
     fn update(&self, stage: &str, done: u64, total: u64) {
         let mut last = self.last.lock();
         let finished = total > 0 && done >= total;
-        if let Some((at, previous)) = last.as_ref() {
-            if previous == stage && !finished && at.elapsed().as_millis() < 500 {
-                return;
-            }
+        if let Some((at, previous)) = last.as_ref()
+            && previous == stage
+            && !finished
+            && at.elapsed().as_millis() < 500
+        {
+            return;
         }
         let elapsed = self.started.elapsed().as_secs_f64();
         if total > 0 {

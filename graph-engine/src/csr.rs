@@ -58,16 +58,15 @@ impl Csr {
                 for v in range {
                     let v = v as u32;
                     let start = targets.len();
-                    if let [only] = kinds {
-                        if let Some(slice) = graph.edges[only.kind.index()].out_slice(v) {
-                            if !only.use_edge_weight {
-                                // The common case: one unit-weight kind, already sorted.
-                                targets.extend_from_slice(slice);
-                                weights.resize(targets.len(), only.scale);
-                                degrees.push((targets.len() - start) as u32);
-                                continue;
-                            }
-                        }
+                    if let [only] = kinds
+                        && let Some(slice) = graph.edges[only.kind.index()].out_slice(v)
+                        && !only.use_edge_weight
+                    {
+                        // The common case: one unit-weight kind, already sorted.
+                        targets.extend_from_slice(slice);
+                        weights.resize(targets.len(), only.scale);
+                        degrees.push((targets.len() - start) as u32);
+                        continue;
                     }
                     scratch.clear();
                     for kw in kinds {

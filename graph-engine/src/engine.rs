@@ -94,9 +94,12 @@ pub struct Committed {
     pub events: Vec<Event>,
 }
 
+/// Where a job's answer goes.
+type Reply = oneshot::Sender<Result<Receipt>>;
+
 struct Job {
     command: Command,
-    reply: oneshot::Sender<Result<Receipt>>,
+    reply: Reply,
 }
 
 struct Shared {
@@ -288,7 +291,7 @@ async fn commit_group(shared: &Shared, jobs: Vec<Job>) {
     }
     let now = now_ms();
     let mut staged: Vec<Event> = Vec::new();
-    let mut answers: Vec<(oneshot::Sender<Result<Receipt>>, Result<std::ops::Range<usize>>)> = Vec::new();
+    let mut answers: Vec<(Reply, Result<std::ops::Range<usize>>)> = Vec::new();
     let mut rejections = 0;
     {
         let graph = shared.graph.read();

@@ -549,7 +549,7 @@ impl Rows {
                 Some(_) => continue,
                 None => std::mem::take(&mut by_kind[kind.index()]),
             };
-            if rows.is_empty() && !(single_kind && !self.src.is_empty()) {
+            if rows.is_empty() && (!single_kind || self.src.is_empty()) {
                 continue;
             }
             let (sources, targets) = kind.endpoints();

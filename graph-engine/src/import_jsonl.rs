@@ -200,7 +200,7 @@ impl State<'_> {
         let mut time_ms = None;
         for (key, value) in &line.props {
             if key == "time" {
-                let t = value.as_f64().and_then(|t| crate::import::seconds_f64(t));
+                let t = value.as_f64().and_then(crate::import::seconds_f64);
                 time_ms = Some(t.ok_or_else(|| self.err(n, "props.time: epoch seconds"))?);
             } else if Some(key.as_str()) == kind.weight_name() {
                 weight = Some(self.weight(n, kind, key, value)?);
@@ -215,15 +215,15 @@ impl State<'_> {
     }
 
     fn weight(&self, n: u64, kind: EdgeKind, key: &str, value: &serde_json::Value) -> Result<f32, ImportError> {
-        if kind == EdgeKind::Voted {
-            if let Some(choice) = value.as_str() {
-                return match choice {
-                    "yes" => Ok(1.0),
-                    "no" => Ok(-1.0),
-                    "abstain" => Ok(0.0),
-                    other => Err(self.err(n, format!("props.choice: {other:?} is not yes, no or abstain"))),
-                };
-            }
+        if kind == EdgeKind::Voted
+            && let Some(choice) = value.as_str()
+        {
+            return match choice {
+                "yes" => Ok(1.0),
+                "no" => Ok(-1.0),
+                "abstain" => Ok(0.0),
+                other => Err(self.err(n, format!("props.choice: {other:?} is not yes, no or abstain"))),
+            };
         }
         value.as_f64().map(|w| w as f32).ok_or_else(|| self.err(n, format!("props.{key}: must be a number")))
     }

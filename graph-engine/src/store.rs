@@ -55,10 +55,10 @@ impl Vertices {
     pub fn index_of(&self, id: Id) -> Option<u32> {
         if !self.runs.is_empty() {
             let i = self.runs.partition_point(|r| r.first_id <= id.0);
-            if let Some(run) = i.checked_sub(1).map(|i| self.runs[i]) {
-                if id.0 - run.first_id < u64::from(run.len) {
-                    return Some(run.first_index + (id.0 - run.first_id) as u32);
-                }
+            if let Some(run) = i.checked_sub(1).map(|i| self.runs[i])
+                && id.0 - run.first_id < u64::from(run.len)
+            {
+                return Some(run.first_index + (id.0 - run.first_id) as u32);
             }
         }
         let hash = self.hasher.hash_one(id.0);
@@ -105,10 +105,10 @@ impl Vertices {
         if self.index_of(id).is_some() {
             return Err(Error::Corrupt(format!("vertex {id} created twice")));
         }
-        if let Some(ext) = external {
-            if self.by_external(ext).is_some() {
-                return Err(Error::Corrupt(format!("external id {ext:?} used twice")));
-            }
+        if let Some(ext) = external
+            && self.by_external(ext).is_some()
+        {
+            return Err(Error::Corrupt(format!("external id {ext:?} used twice")));
         }
         let v = u32::try_from(self.ids.len())
             .map_err(|_| Error::LimitExceeded { what: "vertices", limit: u64::from(u32::MAX) })?;
@@ -494,12 +494,12 @@ impl Graph {
 
     fn create_vertex(&mut self, id: Id, kind: VertexKind, props: Props, external: Option<&str>) -> Result<u32> {
         let v = self.vertices.push(id, kind, external)?;
-        if kind == VertexKind::Mask {
-            if let Some(handle) = props.get("handle").and_then(Value::as_str) {
-                let handle = Handle::parse(handle).map_err(|e| Error::Corrupt(e.to_string()))?;
-                if self.handles.insert(handle, v).is_some() {
-                    return Err(Error::Corrupt(format!("handle of {id} taken twice")));
-                }
+        if kind == VertexKind::Mask
+            && let Some(handle) = props.get("handle").and_then(Value::as_str)
+        {
+            let handle = Handle::parse(handle).map_err(|e| Error::Corrupt(e.to_string()))?;
+            if self.handles.insert(handle, v).is_some() {
+                return Err(Error::Corrupt(format!("handle of {id} taken twice")));
             }
         }
         if !props.is_empty() {

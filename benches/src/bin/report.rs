@@ -212,14 +212,16 @@ fn main() {
         let t = Instant::now();
         let parsed = {
             let g = engine.read();
-            graph_engine::import::parse_file(
+            let parsed = graph_engine::import::parse_file(
                 &file,
                 graph_engine::import::Format::Snap,
                 &g,
                 &|k| engine.new_ids(k),
                 &NoProgress,
             )
-            .expect("parse")
+            .expect("parse");
+            drop(g);
+            parsed
         };
         engine.execute(schema::Command::Import(parsed.batch)).await.expect("import");
         let elapsed = t.elapsed().as_secs_f64();
@@ -228,7 +230,7 @@ fn main() {
         (elapsed, hash)
     });
     row(
-        &format!("durable import, SNAP file -> SQLite log (edges/s)"),
+        "durable import, SNAP file -> SQLite log (edges/s)",
         format!("{:.2e}", m as f64 / import_s),
         format!("{import_s:.2} s for {m} lines; compare Kuzu COPY in benches/kuzu"),
     );
@@ -236,9 +238,10 @@ fn main() {
         let t = Instant::now();
         let engine = Engine::open(&EngineConfig::new(&data), &NoProgress).await.expect("reopen");
         let elapsed = t.elapsed().as_secs_f64();
-        let g = engine.read();
-        let out = (elapsed, g.state_hash(), g.edge_count(EdgeKind::Follows));
-        drop(g);
+        let out = {
+            let g = engine.read();
+            (elapsed, g.state_hash(), g.edge_count(EdgeKind::Follows))
+        };
         engine.shutdown().await;
         out
     });

@@ -16,7 +16,7 @@ pub struct PostgresLog {
 }
 
 /// Advisory lock key that marks the single writer ("DAIRA" in ASCII).
-const WRITER_LOCK: i64 = 0x4441_4952_41;
+const WRITER_LOCK: i64 = 0x0044_4149_5241;
 
 impl PostgresLog {
     /// Connects to `url` and creates the log's table if needed. `schema`, when given, is the

@@ -7,14 +7,25 @@ use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The SQLite backend.
 pub struct SqliteLog {
     writer: SqlitePool,
     readers: SqlitePool,
+    /// One connection for WAL checkpoints, so that they never hold up the writer.
+    maintenance: SqlitePool,
+    /// Estimated WAL bytes written since the last checkpoint was started.
+    since_checkpoint: Arc<AtomicU64>,
     path: PathBuf,
 }
+
+/// WAL growth after which a background checkpoint copies it into the database file. Automatic
+/// checkpoints are off: SQLite would run them inside the commit that crosses its threshold, and
+/// a bulk import would then write its bytes twice before it is acknowledged.
+pub const CHECKPOINT_BYTES: u64 = 64 << 20;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -36,13 +47,40 @@ impl SqliteLog {
             .pragma("wal_autocheckpoint", "0");
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         sqlx::query(SCHEMA).execute(&writer).await?;
+        let maintenance = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         let readers = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-        Ok(SqliteLog { writer, readers, path: path.to_owned() })
+        let log = SqliteLog {
+            writer,
+            readers,
+            maintenance,
+            since_checkpoint: Arc::new(AtomicU64::new(0)),
+            path: path.to_owned(),
+        };
+        // A WAL left large by a crash is folded in now, in the background.
+        log.note_written(CHECKPOINT_BYTES);
+        Ok(log)
+    }
+
+    /// Counts WAL bytes written and starts a passive checkpoint when enough have accumulated.
+    fn note_written(&self, bytes: u64) {
+        let total = self.since_checkpoint.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if total < CHECKPOINT_BYTES {
+            return;
+        }
+        self.since_checkpoint.store(0, Ordering::Relaxed);
+        let pool = self.maintenance.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                // PASSIVE: copies what it can without waiting for readers or the writer.
+                let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await;
+            });
+        }
     }
 
     /// Closes the connections, checkpointing the WAL into the main file.
     pub async fn close(&self) {
         let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await;
+        self.maintenance.close().await;
         self.readers.close().await;
         self.writer.close().await;
     }
@@ -67,6 +105,8 @@ impl EventLog for SqliteLog {
                 .await?;
         }
         tx.commit().await?;
+        // Every commit writes at least a page or two besides its payload.
+        self.note_written(records.iter().map(|r| r.payload.len() as u64 + 64).sum::<u64>() + 8192);
         Ok(())
     }
 

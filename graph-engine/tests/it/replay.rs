@@ -46,8 +46,8 @@ proptest! {
         let mut follows: BTreeSet<(usize, usize)> = BTreeSet::new();
         for op in ops {
             let result = match op {
-                Op::Follow(a, b) => live.execute(Command::Follow { actor: people[a], target: people[b].mask }, 0).map(|e| { follows.insert((a, b)); e }),
-                Op::Unfollow(a, b) => live.execute(Command::Unfollow { actor: people[a], target: people[b].mask }, 0).map(|e| { follows.remove(&(a, b)); e }),
+                Op::Follow(a, b) => live.execute(Command::Follow { actor: people[a], target: people[b].mask }, 0).inspect(|_| { follows.insert((a, b)); }),
+                Op::Unfollow(a, b) => live.execute(Command::Unfollow { actor: people[a], target: people[b].mask }, 0).inspect(|_| { follows.remove(&(a, b)); }),
                 Op::Rate(a, b, r) => live.execute(Command::Rate { actor: people[a], target: people[b].mask, rating: r }, 0),
             };
             if let Ok(events) = result {
