@@ -137,8 +137,22 @@ pub fn parse_file(
         return Err(fail(format!("file is {size} bytes; at most {IMPORT_BYTES_MAX} per import")));
     }
     progress.update("read", 0, size);
-    let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let mut bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
     progress.update("read", size, size);
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        // SNAP distributes its data sets gzipped: read them as they come.
+        use std::io::Read;
+        let mut plain = Vec::with_capacity(bytes.len() * 4);
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .take(IMPORT_BYTES_MAX + 1)
+            .read_to_end(&mut plain)
+            .map_err(|e| fail(format!("not a valid gzip file: {e}")))?;
+        if plain.len() as u64 > IMPORT_BYTES_MAX {
+            return Err(fail(format!("decompresses to more than {IMPORT_BYTES_MAX} bytes")));
+        }
+        bytes = plain;
+        progress.update("decompress", bytes.len() as u64, bytes.len() as u64);
+    }
     parse_bytes(&file, &bytes, format, graph, new_ids, progress)
 }
 
@@ -248,6 +262,36 @@ fn decimal(token: &[u8]) -> Option<u64> {
     Some(value)
 }
 
+/// Splits an edge-list line into fields: on commas (trimming white space around each field)
+/// when the line has one, otherwise on runs of white space. Returns at most four fields and
+/// how many there were (5 meaning "more than four").
+#[inline]
+fn split_fields(text: &[u8]) -> ([&[u8]; 4], usize) {
+    fn keep<'a>(fields: &mut [&'a [u8]; 4], count: &mut usize, field: &'a [u8]) {
+        if *count < 4 {
+            fields[*count] = field;
+        }
+        *count += 1;
+    }
+    let mut fields: [&[u8]; 4] = [&[]; 4];
+    let mut count = 0;
+    if text.contains(&b',') {
+        for field in text.split(|&b| b == b',') {
+            keep(&mut fields, &mut count, field.trim_ascii());
+        }
+    } else {
+        for field in text.split(|b| b.is_ascii_whitespace()).filter(|f| !f.is_empty()) {
+            keep(&mut fields, &mut count, field);
+        }
+    }
+    (fields, count.min(5))
+}
+
+/// The shape of an edge-list line, for error messages.
+fn shape(signed: bool) -> &'static str {
+    if signed { "src,dst,rating[,time]" } else { "src dst [time]" }
+}
+
 fn parse_piece(start: usize, piece: &[u8], signed: bool) -> Result<Piece, PieceError> {
     let mut out = Piece { src: Vec::new(), dst: Vec::new(), weight: Vec::new(), time_ms: Vec::new(), lines: 0 };
     let estimate = piece.len() / 12;
@@ -263,21 +307,11 @@ fn parse_piece(start: usize, piece: &[u8], signed: bool) -> Result<Piece, PieceE
             continue;
         }
         let bad = |message: String| PieceError::Bad { offset: here, message };
-        let mut fields: [&[u8]; 4] = [&[]; 4];
-        let mut count = 0;
-        let separators: &[u8] = if signed { b"," } else { b" \t," };
-        for field in text.split(|b| separators.contains(b)).filter(|f| signed || !f.is_empty()) {
-            if count == 4 {
-                count += 1;
-                break;
-            }
-            fields[count] = field.trim_ascii();
-            count += 1;
-        }
-        let expected = if signed { 4 } else { 2 };
-        if count != expected {
-            let shape = if signed { "src,dst,rating,time" } else { "src dst" };
-            return Err(bad(format!("expected {expected} fields ({shape}), found {count}")));
+        let (fields, count) = split_fields(text);
+        let allowed = if signed { 3..=4 } else { 2..=3 };
+        if !allowed.contains(&count) {
+            let found = if count > 4 { "more than 4".to_string() } else { count.to_string() };
+            return Err(bad(format!("expected {} fields ({}), found {found}", allowed.start(), shape(signed))));
         }
         let (Some(s), Some(d)) = (decimal(fields[0]), decimal(fields[1])) else {
             if fields[0].is_empty() || fields[1].is_empty() {
@@ -287,24 +321,36 @@ fn parse_piece(start: usize, piece: &[u8], signed: bool) -> Result<Piece, PieceE
         };
         out.src.push(s);
         out.dst.push(d);
-        if signed {
-            let (rating, time) = parse_rating_time(fields[2], fields[3]).map_err(bad)?;
+        let time_field = if signed {
+            let rating = parse_rating(fields[2]).map_err(bad)?;
             out.weight.push(rating);
-            out.time_ms.push(time);
+            (count == 4).then_some(fields[3])
+        } else {
+            (count == 3).then_some(fields[2])
+        };
+        if let Some(field) = time_field {
+            let t = parse_time(field).map_err(bad)?;
+            out.time_ms.resize(out.src.len() - 1, i64::MIN);
+            out.time_ms.push(t);
         }
+    }
+    if !out.time_ms.is_empty() {
+        out.time_ms.resize(out.src.len(), i64::MIN);
     }
     Ok(out)
 }
 
-fn parse_rating_time(rating: &[u8], time: &[u8]) -> Result<(f32, i64), String> {
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+fn parse_rating(rating: &[u8]) -> Result<f32, String> {
     let r: f32 = std::str::from_utf8(rating)
         .ok()
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("rating {:?} is not a number", text(rating)))?;
+        .ok_or_else(|| format!("rating {:?} is not a number", String::from_utf8_lossy(rating)))?;
     EdgeKind::Rates.check_weight(Some(r)).map_err(|e| e.to_string())?;
-    let t = parse_seconds(time).ok_or_else(|| format!("time {:?} is not epoch seconds", text(time)))?;
-    Ok((r, t))
+    Ok(r)
+}
+
+fn parse_time(time: &[u8]) -> Result<i64, String> {
+    parse_seconds(time).ok_or_else(|| format!("time {:?} is not epoch seconds", String::from_utf8_lossy(time)))
 }
 
 /// Epoch seconds as a float → milliseconds.
@@ -338,14 +384,18 @@ fn parse_edge_list(file: &str, bytes: &[u8], signed: bool, progress: &dyn Progre
     let lines = numeric.iter().map(|p| p.lines).sum();
     let src: Vec<u64> = numeric.iter().flat_map(|p| p.src.iter().copied()).collect();
     let dst: Vec<u64> = numeric.iter().flat_map(|p| p.dst.iter().copied()).collect();
-    let (weight, time_ms) = if signed {
-        (
-            Some(numeric.iter().flat_map(|p| p.weight.iter().copied()).collect()),
-            Some(numeric.iter().flat_map(|p| p.time_ms.iter().copied()).collect()),
-        )
-    } else {
-        (None, None)
-    };
+    let weight = signed.then(|| numeric.iter().flat_map(|p| p.weight.iter().copied()).collect());
+    let time_ms = numeric.iter().any(|p| !p.time_ms.is_empty()).then(|| {
+        let mut times = Vec::with_capacity(src.len());
+        for p in &numeric {
+            if p.time_ms.is_empty() {
+                times.resize(times.len() + p.src.len(), i64::MIN);
+            } else {
+                times.extend_from_slice(&p.time_ms);
+            }
+        }
+        times
+    });
     drop(numeric);
     let (externals, src, dst) = densify_numeric(src, dst);
     let kind = vec![if signed { EdgeKind::Rates } else { EdgeKind::Follows }];
@@ -402,6 +452,7 @@ fn parse_edge_list_text(file: &str, bytes: &[u8], signed: bool) -> Result<Rows, 
     let text = std::str::from_utf8(bytes).map_err(|e| err(file, line_of(bytes, e.valid_up_to()), "not UTF-8"))?;
     let mut interner = Interner::default();
     let mut rows = Rows::empty(if signed { EdgeKind::Rates } else { EdgeKind::Follows }, signed);
+    rows.time_ms = None;
     for (i, line) in text.lines().enumerate() {
         rows.lines += 1;
         let n = i as u64 + 1;
@@ -409,26 +460,40 @@ fn parse_edge_list_text(file: &str, bytes: &[u8], signed: bool) -> Result<Rows, 
         if line.is_empty() || line.starts_with('#') || line.starts_with('%') {
             continue;
         }
-        let fields: Vec<&str> = if signed {
-            line.split(',').map(str::trim).collect()
-        } else {
-            line.split(|c: char| c.is_whitespace() || c == ',').filter(|f| !f.is_empty()).collect()
-        };
-        let expected = if signed { 4 } else { 2 };
-        if fields.len() != expected {
-            let shape = if signed { "src,dst,rating,time" } else { "src dst" };
-            return Err(err(file, n, format!("expected {expected} fields ({shape}), found {}", fields.len())));
+        let (fields, count) = split_fields(line.as_bytes());
+        let allowed = if signed { 3..=4 } else { 2..=3 };
+        if !allowed.contains(&count) {
+            let found = if count > 4 { "more than 4".to_string() } else { count.to_string() };
+            return Err(err(
+                file,
+                n,
+                format!("expected {} fields ({}), found {found}", allowed.start(), shape(signed)),
+            ));
+        }
+        fn text(b: &[u8]) -> &str {
+            std::str::from_utf8(b).expect("a slice of a str at ASCII separators")
         }
         if fields[0].is_empty() || fields[1].is_empty() {
             return Err(err(file, n, "empty id"));
         }
-        rows.src.push(interner.key(fields[0]));
-        rows.dst.push(interner.key(fields[1]));
-        if signed {
-            let (r, t) = parse_rating_time(fields[2].as_bytes(), fields[3].as_bytes()).map_err(|m| err(file, n, m))?;
+        rows.src.push(interner.key(text(fields[0])));
+        rows.dst.push(interner.key(text(fields[1])));
+        let time_field = if signed {
+            let r = parse_rating(fields[2]).map_err(|m| err(file, n, m))?;
             rows.weight.as_mut().expect("signed").push(r);
-            rows.time_ms.as_mut().expect("signed").push(t);
+            (count == 4).then_some(fields[3])
+        } else {
+            (count == 3).then_some(fields[2])
+        };
+        if let Some(field) = time_field {
+            let t = parse_time(field).map_err(|m| err(file, n, m))?;
+            let times = rows.time_ms.get_or_insert_with(Vec::new);
+            times.resize(rows.src.len() - 1, i64::MIN);
+            times.push(t);
         }
+    }
+    if let Some(times) = rows.time_ms.as_mut() {
+        times.resize(rows.src.len(), i64::MIN);
     }
     rows.externals = interner.names;
     Ok(rows)
@@ -569,7 +634,7 @@ impl Rows {
                 )
             };
             let weighted = self.weight.is_some();
-            let sorted = sort_edges(&ps, &pd, position_count, weighted);
+            let sorted = sort_edges(&ps, &pd, position_count, weighted || self.time_ms.is_some());
             drop((ps, pd));
             report.duplicates += sorted.duplicates;
             self_loops += sorted.self_loops;
@@ -587,13 +652,12 @@ impl Rows {
             let mut batch = EdgeBatch::new(*kind);
             let mut weights = Vec::new();
             let mut times = Vec::new();
-            if weighted {
-                let w = self.weight.as_ref().expect("weighted");
-                let row = |r: u32| if single_kind { r as usize } else { rows[r as usize] };
+            let row = |r: u32| if single_kind { r as usize } else { rows[r as usize] };
+            if let Some(w) = self.weight.as_ref() {
                 weights = sorted.rows.par_iter().map(|&r| w[row(r)]).collect();
-                if let Some(t) = self.time_ms.as_ref() {
-                    times = sorted.rows.par_iter().map(|&r| t[row(r)]).collect();
-                }
+            }
+            if let Some(t) = self.time_ms.as_ref() {
+                times = sorted.rows.par_iter().map(|&r| t[row(r)]).collect();
             }
             batch.src = sorted.src;
             batch.dst = sorted.dst;
@@ -702,14 +766,25 @@ fn sort_edges(src: &[u32], dst: &[u32], vertices: usize, keep_rows: bool) -> Sor
 
 fn parse_csv(file: &str, bytes: &[u8]) -> Result<Rows, ImportError> {
     let text = std::str::from_utf8(bytes).map_err(|e| err(file, line_of(bytes, e.valid_up_to()), "not UTF-8"))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
     let Some((h, header)) = lines.next() else {
         return Err(err(file, 0, "empty file: a CSV import needs a header naming src,dst"));
     };
-    let columns: Vec<&str> = header.split(',').map(str::trim).collect();
-    let find = |name: &str| columns.iter().position(|c| c.eq_ignore_ascii_case(name));
+    let columns: Vec<&str> = csv_fields(header);
+    // Canonical names, and the spellings researchers' files commonly use for them.
+    const ALIASES: [(&str, &[&str]); 5] = [
+        ("src", &["src", "source", "from"]),
+        ("dst", &["dst", "target", "to"]),
+        ("kind", &["kind", "type"]),
+        ("weight", &["weight", "rating"]),
+        ("time", &["time", "timestamp"]),
+    ];
+    let canonical = |column: &str| {
+        ALIASES.iter().find(|(_, names)| names.iter().any(|n| column.eq_ignore_ascii_case(n))).map(|(c, _)| *c)
+    };
     for column in &columns {
-        if !["src", "dst", "kind", "weight", "time"].iter().any(|k| column.eq_ignore_ascii_case(k)) {
+        if canonical(column).is_none() {
             return Err(err(
                 file,
                 h as u64 + 1,
@@ -717,6 +792,7 @@ fn parse_csv(file: &str, bytes: &[u8]) -> Result<Rows, ImportError> {
             ));
         }
     }
+    let find = |name: &str| columns.iter().position(|c| canonical(c) == Some(name));
     let (Some(src_col), Some(dst_col)) = (find("src"), find("dst")) else {
         return Err(err(file, h as u64 + 1, "the header must name src and dst"));
     };
@@ -727,7 +803,7 @@ fn parse_csv(file: &str, bytes: &[u8]) -> Result<Rows, ImportError> {
     rows.lines = text.lines().count() as u64;
     for (i, line) in lines {
         let n = i as u64 + 1;
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let fields: Vec<&str> = csv_fields(line);
         if fields.len() != columns.len() {
             return Err(err(
                 file,
@@ -772,6 +848,16 @@ fn parse_csv(file: &str, bytes: &[u8]) -> Result<Rows, ImportError> {
         rows.kind = vec![EdgeKind::Follows];
     }
     Ok(rows)
+}
+
+/// The fields of a CSV line, trimmed, with surrounding double quotes removed.
+fn csv_fields(line: &str) -> Vec<&str> {
+    line.split(',')
+        .map(|f| {
+            let f = f.trim();
+            f.strip_prefix('"').and_then(|f| f.strip_suffix('"')).unwrap_or(f)
+        })
+        .collect()
 }
 
 /// Converts a JSON value to a property value.

@@ -58,6 +58,24 @@ fn signed_networks_keep_ratings_and_times() {
 }
 
 #[test]
+fn real_world_shapes_of_edge_lists_are_read() {
+    // SNAP temporal networks carry a third column of epoch seconds.
+    let mut g = Graph::new();
+    load(&mut g, Format::Snap, "# CollegeMsg\n1 2 1082008561\n2 3 1082008562\n").unwrap();
+    let (a, b) = (g.index_of_external("1").unwrap(), g.index_of_external("2").unwrap());
+    assert_eq!(g.edge(EdgeKind::Follows, a, b).unwrap().time_ms, Some(1_082_008_561_000));
+    // Signed networks without times (Epinions, Slashdot), tab-separated, CRLF line ends.
+    let mut g = Graph::new();
+    load(&mut g, Format::SnapSigned, "# FromNodeId\tToNodeId\tSign\r\n0\t1\t-1\r\n1\t2\t1\r\n").unwrap();
+    let (a, b) = (g.index_of_external("0").unwrap(), g.index_of_external("1").unwrap());
+    assert_eq!(g.edge(EdgeKind::Rates, a, b).unwrap(), graph_engine::EdgeProps { weight: Some(-1.0), time_ms: None });
+    // CSV with a byte-order mark, quoted fields and common header spellings.
+    let mut g = Graph::new();
+    load(&mut g, Format::Csv, "\u{feff}\"Source\",\"Target\",\"Weight\"\n\"a\",\"b\",\"\"\n").unwrap();
+    assert_eq!(g.edge_count(EdgeKind::Follows), 1);
+}
+
+#[test]
 fn csv_takes_kinds_weights_and_times_from_its_header() {
     let mut g = Graph::new();
     let text = "src,dst,kind,weight,time\na,b,rates,7,1700000000\nb,a,follows,,\na,c,traded,12.5,\n";
@@ -88,12 +106,14 @@ fn jsonl_fixture_imports_whole() {
 #[test]
 fn bad_input_is_named_by_file_and_line() {
     let cases: &[(Format, &str, &str)] = &[
-        (Format::Snap, "1 2\n3\n", "input:2: expected 2 fields (src dst), found 1"),
-        (Format::Snap, "1 2\n3 4 5\n", "input:2: expected 2 fields"),
+        (Format::Snap, "1 2\n3\n", "input:2: expected 2 fields (src dst [time]), found 1"),
+        (Format::Snap, "1 2\n3 4 5 6\n", "input:2: expected 2 fields (src dst [time]), found 4"),
+        (Format::Snap, "1 2 100\n3 4 noon\n", "input:2: time \"noon\" is not epoch seconds"),
+        (Format::SnapSigned, "1,2\n", "input:1: expected 3 fields (src,dst,rating[,time]), found 2"),
         (Format::SnapSigned, "1,2,4,100\n1,3,11,100\n", "input:2: rating 11 is out of range -10..=10"),
         (Format::SnapSigned, "1,2,x,100\n", "input:1: rating \"x\" is not a number"),
         (Format::SnapSigned, "1,2,3,yesterday\n", "input:1: time \"yesterday\" is not epoch seconds"),
-        (Format::Csv, "from,to\na,b\n", "input:1: unknown column \"from\""),
+        (Format::Csv, "from,to,colour\na,b,c\n", "input:1: unknown column \"colour\""),
         (Format::Csv, "src,dst,kind\na,b,likes\n", "input:2: unknown EdgeKind \"likes\""),
         (Format::Csv, "src,dst,kind,weight\na,b,rates,20\n", "input:2: rating 20 is out of range"),
         (Format::Csv, "src,dst\na\n", "input:2: expected 2 fields"),
@@ -159,4 +179,29 @@ fn an_empty_file_imports_nothing() {
     let report = load(&mut g, Format::Snap, "").unwrap();
     assert_eq!(report.edges, 0);
     assert_eq!(g.vertex_count(), 0);
+}
+
+#[test]
+fn gzipped_files_are_read_as_they_come() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wiki-Vote.txt.gz");
+    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::fast());
+    gz.write_all(b"# Directed graph (each unordered pair of nodes is saved once)\n30\t1412\n30\t3352\n3\t28\n")
+        .unwrap();
+    gz.finish().unwrap();
+    let g = Graph::new();
+    let parsed = graph_engine::import::parse_file(
+        &path,
+        Format::Snap,
+        &g,
+        &|n| (0..n as u64).map(|i| schema::Id(77 + i)).collect(),
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(parsed.report.edges, 3);
+    let broken = dir.path().join("broken.gz");
+    std::fs::write(&broken, [0x1f, 0x8b, 8, 0, 0, 0]).unwrap();
+    let e = graph_engine::import::parse_file(&broken, Format::Snap, &g, &|_| Vec::new(), &NoProgress).unwrap_err();
+    assert!(e.to_string().contains("broken.gz: not a valid gzip file"), "{e}");
 }

@@ -24,6 +24,7 @@ pub fn configs(test: &str, dir: &std::path::Path) -> Vec<(String, EngineConfig)>
             config.database_url = Some(url);
             config.pg_schema = Some(fresh_schema(test));
             configs.push(("postgres".to_string(), config));
+            eprintln!("{test}: running on SQLite and on PostgreSQL");
         }
         None => eprintln!("note: DAIRA_TEST_POSTGRES_URL not set; {test} ran on SQLite only"),
     }
