@@ -231,7 +231,7 @@ pub async fn replay<L: EventLog>(log: &L, progress: &dyn Progress) -> Result<Gra
     let mut last_report = Instant::now();
     log.scan(1, |record| {
         check_link(&position, &record)?;
-        graph.apply(&record.event()?)?;
+        graph.apply(record.event()?)?;
         position = LogPosition { seq: record.seq, hash: record.hash };
         if last_report.elapsed().as_millis() >= 500 {
             progress.update("replay", record.seq, head.seq);
@@ -314,14 +314,17 @@ async fn commit_group(shared: &Shared, jobs: Vec<Job>) {
         }
     }
     let head = shared.graph.read().position();
-    let result = if staged.is_empty() { Ok(Vec::new()) } else { append_and_apply(shared, head, now, &staged).await };
+    let staged_count = staged.len();
+    // Subscribers get their own copy; the store takes the events themselves.
+    let for_subscribers = (shared.committed.receiver_count() > 0).then(|| staged.clone());
+    let result = if staged.is_empty() { Ok(Vec::new()) } else { append_and_apply(shared, head, now, staged).await };
     {
         let mut stats = shared.stats.lock();
         stats.rejections += rejections;
         stats.commands += answers.len() as u64 - rejections;
         if result.as_ref().is_ok_and(|h| !h.is_empty()) {
             stats.commits += 1;
-            stats.events += staged.len() as u64;
+            stats.events += staged_count as u64;
         }
     }
     for (reply, answer) in answers {
@@ -336,13 +339,15 @@ async fn commit_group(shared: &Shared, jobs: Vec<Job>) {
         };
         let _ = reply.send(answer);
     }
-    if result.as_ref().is_ok_and(|h| !h.is_empty()) && shared.committed.receiver_count() > 0 {
-        let _ = shared.committed.send(Arc::new(Committed { first_seq: head.seq + 1, events: staged }));
+    if let (Ok(hashes), Some(events)) = (&result, for_subscribers) {
+        if !hashes.is_empty() {
+            let _ = shared.committed.send(Arc::new(Committed { first_seq: head.seq + 1, events }));
+        }
     }
 }
 
 /// Appends the staged events and applies them; returns the chain hash after each.
-async fn append_and_apply(shared: &Shared, head: LogPosition, now: i64, staged: &[Event]) -> Result<Vec<[u8; 32]>> {
+async fn append_and_apply(shared: &Shared, head: LogPosition, now: i64, staged: Vec<Event>) -> Result<Vec<[u8; 32]>> {
     use rayon::prelude::*;
     let payloads: Vec<Vec<u8>> = staged.par_iter().map(log::encode).collect();
     let records = log::chain(head, now, payloads);

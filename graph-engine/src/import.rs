@@ -246,21 +246,7 @@ enum PieceError {
     },
 }
 
-/// A canonical decimal id (no sign, no leading zeros, fits in u64), or None.
-#[inline]
-fn decimal(token: &[u8]) -> Option<u64> {
-    if token.is_empty() || token.len() > 19 || (token.len() > 1 && token[0] == b'0') {
-        return None;
-    }
-    let mut value = 0u64;
-    for &b in token {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        value = value * 10 + u64::from(b - b'0');
-    }
-    Some(value)
-}
+use crate::store::decimal;
 
 /// Splits an edge-list line into fields: on commas (trimming white space around each field)
 /// when the line has one, otherwise on runs of white space. Returns at most four fields and

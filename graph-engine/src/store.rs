@@ -34,8 +34,35 @@ pub(crate) struct Vertices {
     pub(crate) external_bytes: Vec<u8>,
     pub(crate) external_ends: Vec<u64>,
     by_external: HashTable<u32>,
+    /// External ids of bulk-created vertices that are decimal numbers in increasing order (the
+    /// ids of researchers' edge lists), kept as numbers instead of a million hash entries.
+    numeric: Vec<NumericRun>,
     pub(crate) props: HashMap<u32, Props>,
     hasher: DefaultHashBuilder,
+}
+
+/// Vertices `first_index..first_index + values.len()` whose external ids are `values`, written
+/// in decimal; `values` is strictly increasing.
+#[derive(Clone, Debug)]
+struct NumericRun {
+    first_index: u32,
+    values: Vec<u64>,
+}
+
+/// A canonical decimal number (no sign, no leading zeros, fits in u64), or None.
+#[inline]
+pub(crate) fn decimal(token: &[u8]) -> Option<u64> {
+    if token.is_empty() || token.len() > 19 || (token.len() > 1 && token[0] == b'0') {
+        return None;
+    }
+    let mut value = 0u64;
+    for &b in token {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + u64::from(b - b'0');
+    }
+    Some(value)
 }
 
 /// Ids `first_id..first_id + len` at dense indexes `first_index..first_index + len`.
@@ -97,6 +124,15 @@ impl Vertices {
     }
 
     pub fn by_external(&self, external: &str) -> Option<u32> {
+        if !self.numeric.is_empty()
+            && let Some(n) = decimal(external.as_bytes())
+        {
+            for run in &self.numeric {
+                if let Ok(i) = run.values.binary_search(&n) {
+                    return Some(run.first_index + i as u32);
+                }
+            }
+        }
         let hash = self.hasher.hash_one(external);
         self.by_external.find(hash, |&i| self.external(i) == Some(external)).copied()
     }
@@ -138,8 +174,6 @@ impl Vertices {
             return Err(Error::LimitExceeded { what: "vertices", limit: u64::from(u32::MAX) });
         }
         self.reserve(ids.len());
-        let hasher = &self.hasher;
-        let ext_hashes: Vec<u64> = external.par_iter().map(|e| hasher.hash_one(e.as_str())).collect();
         for (i, &id) in ids.iter().enumerate() {
             self.ids.push(Id(id));
             self.kinds.push(kind);
@@ -149,26 +183,40 @@ impl Vertices {
             self.external_ends.push(self.external_bytes.len() as u64);
         }
         self.index_bulk(ids, first);
-        let hasher = &self.hasher;
-        let (bytes, ends) = (&self.external_bytes, &self.external_ends);
-        for (i, &hash) in ext_hashes.iter().enumerate() {
-            if external[i].is_empty() {
-                continue;
+        // Decimal external ids in increasing order (edge lists) become a numeric run.
+        let numbers: Option<Vec<u64>> = external.par_iter().map(|e| decimal(e.as_bytes())).collect();
+        let increasing = numbers.as_ref().is_some_and(|n| n.par_windows(2).all(|w| w[0] < w[1]));
+        match numbers {
+            Some(values) if increasing && external.len() == ids.len() => match self.numeric.last_mut() {
+                Some(run)
+                    if run.first_index as usize + run.values.len() == first && run.values.last() < values.first() =>
+                {
+                    run.values.extend_from_slice(&values)
+                }
+                _ => self.numeric.push(NumericRun { first_index: first as u32, values }),
+            },
+            _ => {
+                let hasher = &self.hasher;
+                let ext_hashes: Vec<u64> = external.par_iter().map(|e| hasher.hash_one(e.as_str())).collect();
+                let (bytes, ends) = (&self.external_bytes, &self.external_ends);
+                for (i, &hash) in ext_hashes.iter().enumerate() {
+                    if external[i].is_empty() {
+                        continue;
+                    }
+                    let v = (first + i) as u32;
+                    self.by_external.insert_unique(hash, v, |&j| hasher.hash_one(external_at(bytes, ends, j)));
+                }
             }
-            let v = (first + i) as u32;
-            self.by_external.insert_unique(hash, v, |&j| hasher.hash_one(external_at(bytes, ends, j)));
         }
         Ok(first as u32..last as u32)
     }
 
+    /// Makes room for `additional` vertices in the columns. The hash indexes grow on demand:
+    /// bulk vertices mostly land in runs and never touch them.
     fn reserve(&mut self, additional: usize) {
         self.ids.reserve(additional);
         self.kinds.reserve(additional);
         self.external_ends.reserve(additional);
-        let hasher = &self.hasher;
-        self.by_id.reserve(additional, |&(key, _)| hasher.hash_one(key));
-        let (bytes, ends) = (&self.external_bytes, &self.external_ends);
-        self.by_external.reserve(additional, |&i| hasher.hash_one(external_at(bytes, ends, i)));
     }
 
     fn heap_bytes(&self) -> usize {
@@ -176,6 +224,7 @@ impl Vertices {
             + self.kinds.capacity()
             + self.by_id.capacity() * 17
             + self.runs.capacity() * std::mem::size_of::<IdRun>()
+            + self.numeric.iter().map(|r| r.values.capacity() * 8).sum::<usize>()
             + self.external_bytes.capacity()
             + self.external_ends.capacity() * 8
             + self.by_external.capacity() * 5
@@ -197,6 +246,8 @@ struct PendingImport {
     /// Whether `table` is increasing: then sorted positions map to sorted dense indexes.
     increasing: bool,
     edges: Vec<Staged>,
+    /// Edges the whole import adds (from its `Begin`), to size the staging columns once.
+    edges_total: u64,
 }
 
 impl PendingImport {
@@ -205,6 +256,34 @@ impl PendingImport {
             self.increasing = false;
         }
         self.table.push(v);
+    }
+
+    fn push_table_range(&mut self, vs: std::ops::Range<u32>) {
+        if self.table.last().is_some_and(|&last| last >= vs.start) {
+            self.increasing = false;
+        }
+        self.table.extend(vs);
+    }
+
+    /// Maps a column of table positions to dense indexes, in place. When the table is one
+    /// run `base..base + len` (a fresh import) this is an addition, not a lookup.
+    fn map(&self, mut column: Vec<u32>) -> Result<Vec<u32>> {
+        let len = self.table.len() as u32;
+        let base = self.table.first().copied().unwrap_or(0);
+        let is_run = self.table.last().is_some_and(|&last| u64::from(last) == u64::from(base) + u64::from(len) - 1)
+            && self.increasing;
+        if column.par_iter().any(|&p| p >= len) {
+            return Err(Error::Corrupt(format!("an import edge names a position outside its table of {len}")));
+        }
+        if is_run {
+            if base != 0 {
+                column.par_iter_mut().for_each(|p| *p += base);
+            }
+        } else {
+            let table = &self.table;
+            column.par_iter_mut().for_each(|p| *p = table[*p as usize]);
+        }
+        Ok(column)
     }
 }
 
@@ -227,6 +306,7 @@ impl Staged {
         weight: Option<&[f32]>,
         time_ms: Option<&[i64]>,
         increasing: bool,
+        total: u64,
     ) {
         let before = self.src.len();
         let joins_sorted = match (self.src.last(), self.dst.last(), src.first(), dst.first()) {
@@ -235,10 +315,15 @@ impl Staged {
         };
         self.sorted = (before == 0 || self.sorted) && increasing && joins_sorted;
         let n = src.len();
-        if before == 0 {
+        if before == 0 && n as u64 >= total {
             self.src = src;
             self.dst = dst;
         } else {
+            if before == 0 {
+                // Sized once for the whole import; trimmed at its end if other kinds share it.
+                self.src.reserve_exact(total as usize);
+                self.dst.reserve_exact(total as usize);
+            }
             self.src.extend_from_slice(&src);
             self.dst.extend_from_slice(&dst);
         }
@@ -460,29 +545,27 @@ impl Graph {
     }
 
     /// Applies one event. Events come from the log, already decided, so a failure here means
-    /// the log and the rules disagree: it is reported as corruption.
-    pub fn apply(&mut self, event: &Event) -> Result<()> {
+    /// the log and the rules disagree: it is reported as corruption. Takes the event by value
+    /// so that an import's columns move into the store instead of being copied.
+    pub fn apply(&mut self, event: Event) -> Result<()> {
         match event {
             Event::VertexCreated { id, kind, props, external } => {
-                self.create_vertex(*id, *kind, props.clone(), external.as_deref())?;
+                self.create_vertex(id, kind, props, external.as_deref())?;
             }
             Event::PropsSet { id, props } => {
-                let v = self.require(*id)?;
-                let entry = self.vertices.props.entry(v).or_default();
-                for (key, value) in props {
-                    entry.insert(key.clone(), value.clone());
-                }
+                let v = self.require(id)?;
+                self.vertices.props.entry(v).or_default().extend(props);
             }
             Event::EdgeAdded { kind, src, dst, weight, time_ms } => {
-                let (s, d) = (self.require(*src)?, self.require(*dst)?);
-                let props = EdgeProps { weight: *weight, time_ms: *time_ms };
+                let (s, d) = (self.require(src)?, self.require(dst)?);
+                let props = EdgeProps { weight, time_ms };
                 if self.edges[kind.index()].upsert(s, d, props) {
-                    self.edge_added(*kind, s, d);
+                    self.edge_added(kind, s, d);
                 }
             }
             Event::EdgeRemoved { kind, src, dst } => {
-                let (s, d) = (self.require(*src)?, self.require(*dst)?);
-                if self.edges[kind.index()].remove(s, d) && *kind == EdgeKind::Owns {
+                let (s, d) = (self.require(src)?, self.require(dst)?);
+                if self.edges[kind.index()].remove(s, d) && kind == EdgeKind::Owns {
                     self.owners.remove(&d);
                     *self.masks_per_user.entry(s).or_default() -= 1;
                 }
@@ -515,43 +598,41 @@ impl Graph {
         }
     }
 
-    fn apply_bulk(&mut self, bulk: &Bulk) -> Result<()> {
+    fn apply_bulk(&mut self, bulk: Bulk) -> Result<()> {
         let outside = || Error::Corrupt("import part outside an import".into());
         match bulk {
-            Bulk::Begin { vertices, .. } => {
+            Bulk::Begin { vertices, edges, .. } => {
                 if self.pending.is_some() {
                     return Err(Error::Corrupt("import begins inside another".into()));
                 }
-                self.vertices.reserve(*vertices as usize);
+                self.vertices.reserve(vertices as usize);
                 self.pending = Some(Box::new(PendingImport {
-                    table: Vec::with_capacity(*vertices as usize),
+                    table: Vec::with_capacity(vertices as usize),
                     increasing: true,
                     edges: vec![Staged::default(); EDGE_KIND_COUNT],
+                    edges_total: edges,
                 }));
             }
             Bulk::Vertices { kind, ids, external, props } if props.is_empty() && external.len() == ids.0.len() => {
                 // The common bulk case: no properties, so no handle to index.
                 let mut pending = self.pending.take().ok_or_else(outside)?;
-                for v in self.vertices.push_many(&ids.0, *kind, external)? {
-                    pending.push_table(v);
-                }
+                let added = self.vertices.push_many(&ids.0, kind, &external)?;
+                pending.push_table_range(added);
                 self.pending = Some(pending);
             }
             Bulk::Vertices { kind, ids, external, props } => {
                 let mut pending = self.pending.take().ok_or_else(outside)?;
+                let mut props = props.into_iter();
                 for (i, &id) in ids.0.iter().enumerate() {
                     let ext = external.get(i).map(String::as_str).filter(|s| !s.is_empty());
-                    let v = match props.get(i).filter(|p| !p.is_empty()) {
-                        Some(p) => self.create_vertex(Id(id), *kind, p.clone(), ext)?,
-                        // The common bulk case: no properties, so no handle to index.
-                        None => self.vertices.push(Id(id), *kind, ext)?,
-                    };
+                    let v = self.create_vertex(Id(id), kind, props.next().unwrap_or_default(), ext)?;
                     pending.push_table(v);
                 }
                 self.pending = Some(pending);
             }
             Bulk::Refs { ids } => {
                 let mut pending = self.pending.take().ok_or_else(outside)?;
+                pending.table.reserve(ids.0.len());
                 for &id in &ids.0 {
                     let v = self
                         .vertices
@@ -563,25 +644,15 @@ impl Graph {
             }
             Bulk::Edges { kind, src, dst, weight, time_ms } => {
                 let pending = self.pending.as_mut().ok_or_else(outside)?;
-                let table = &pending.table;
-                let map = |column: &[u32]| -> Result<Vec<u32>> {
-                    column
-                        .par_iter()
-                        .map(|&p| {
-                            table.get(p as usize).copied().ok_or_else(|| {
-                                Error::Corrupt(format!("import edge names position {p} outside its table"))
-                            })
-                        })
-                        .collect()
-                };
-                let (s, d) = (map(&src.0)?, map(&dst.0)?);
-                let increasing = pending.increasing;
+                let (s, d) = (pending.map(src.0)?, pending.map(dst.0)?);
+                let (increasing, total) = (pending.increasing, pending.edges_total);
                 pending.edges[kind.index()].push_chunk(
                     s,
                     d,
                     weight.as_ref().map(|w| &w.0[..]),
                     time_ms.as_ref().map(|t| &t.0[..]),
                     increasing,
+                    total,
                 );
             }
             Bulk::End => {
@@ -600,7 +671,10 @@ impl Graph {
                         }
                     }
                     if staged.sorted && self.edges[k].len() == 0 {
-                        let Staged { src, dst, weight, time_ms, .. } = staged;
+                        let Staged { src, mut dst, weight, time_ms, .. } = staged;
+                        if dst.capacity() > dst.len() + dst.len() / 4 {
+                            dst.shrink_to_fit();
+                        }
                         self.edges[k] = Adjacency::build_sorted(&src, dst, weight, time_ms, vertices);
                     } else {
                         self.edges[k].extend(staged.into_raw(), vertices);
@@ -719,5 +793,19 @@ mod tests {
             assert_eq!(vertices.index_of(Id(missing)), None, "id {missing}");
         }
         assert!(vertices.push(Id(1050), VertexKind::Mask, None).is_err(), "a run's id is taken");
+
+        // Increasing decimal external ids become a numeric run, merged across chunks.
+        let numbers: Vec<String> = (0..100u64).map(|i| (i * 3).to_string()).collect();
+        let ids: Vec<u64> = (20_000..20_100).collect();
+        vertices.push_many(&ids[..50], VertexKind::Mask, &numbers[..50]).unwrap();
+        vertices.push_many(&ids[50..], VertexKind::Mask, &numbers[50..]).unwrap();
+        assert_eq!(vertices.numeric.len(), 1);
+        let first = vertices.index_of(Id(20_000)).unwrap();
+        assert_eq!(vertices.by_external("0"), Some(first));
+        assert_eq!(vertices.by_external("297"), Some(first + 99));
+        assert_eq!(vertices.by_external("298"), None);
+        assert_eq!(vertices.by_external("03"), None, "not canonical: a different id");
+        assert_eq!(vertices.external(first + 99), Some("297"));
+        assert!(vertices.push(Id(7), VertexKind::Mask, Some("297")).is_err(), "a numeric external id is taken");
     }
 }

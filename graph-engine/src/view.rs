@@ -160,12 +160,14 @@ impl View for GraphView<'_> {
 
 impl Graph {
     /// Decides `command` against this graph and applies its events, with no log: for graphs
-    /// held only in memory (researchers' analyses, benchmarks). Returns the events.
-    pub fn execute(&mut self, command: schema::Command, now_ms: i64) -> crate::Result<Vec<Event>> {
+    /// held only in memory (researchers' analyses, benchmarks). Returns how many events it
+    /// applied; [`schema::decide`] and [`Graph::apply`] give the events themselves.
+    pub fn execute(&mut self, command: schema::Command, now_ms: i64) -> crate::Result<usize> {
         let events = schema::decide(command, now_ms, &GraphView(self))?;
-        for event in &events {
+        let count = events.len();
+        for event in events {
             self.apply(event)?;
         }
-        Ok(events)
+        Ok(count)
     }
 }

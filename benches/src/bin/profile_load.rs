@@ -20,7 +20,7 @@ fn main() {
             schema::decide(schema::Command::Import(parsed.batch), 0, &graph_engine::GraphView(&graph)).unwrap();
         let t2 = t.elapsed().as_secs_f64();
         let mut marks = Vec::new();
-        for e in &events {
+        for e in events {
             graph.apply(e).unwrap();
             marks.push(t.elapsed().as_secs_f64());
         }
