@@ -339,10 +339,10 @@ async fn commit_group(shared: &Shared, jobs: Vec<Job>) {
         };
         let _ = reply.send(answer);
     }
-    if let (Ok(hashes), Some(events)) = (&result, for_subscribers) {
-        if !hashes.is_empty() {
-            let _ = shared.committed.send(Arc::new(Committed { first_seq: head.seq + 1, events }));
-        }
+    if let (Ok(hashes), Some(events)) = (&result, for_subscribers)
+        && !hashes.is_empty()
+    {
+        let _ = shared.committed.send(Arc::new(Committed { first_seq: head.seq + 1, events }));
     }
 }
 
