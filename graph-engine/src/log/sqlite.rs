@@ -26,6 +26,8 @@ pub struct SqliteLog {
 /// checkpoints are off: SQLite would run them inside the commit that crosses its threshold, and
 /// a bulk import would then write its bytes twice before it is acknowledged.
 pub const CHECKPOINT_BYTES: u64 = 64 << 20;
+/// How long a checkpoint waits after the commit that asked for it.
+const CHECKPOINT_DELAY: Duration = Duration::from_millis(1500);
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -71,7 +73,9 @@ impl SqliteLog {
         let pool = self.maintenance.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                // PASSIVE: copies what it can without waiting for readers or the writer.
+                // Let the commit that crossed the threshold be applied first; then copy what
+                // can be copied without waiting for readers or the writer (PASSIVE).
+                tokio::time::sleep(CHECKPOINT_DELAY).await;
                 let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await;
             });
         }
