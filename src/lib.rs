@@ -4,6 +4,7 @@
 //! Everything that touches stored data takes a [`DataConfig`]: the data directory and, when the
 //! log lives on PostgreSQL, its URL.
 
+pub mod analyze;
 pub mod exec;
 pub mod progress;
 pub mod stats;

@@ -54,6 +54,23 @@ enum Cmd {
     Exec,
     /// Generate the demo community into an empty data directory and show what it holds.
     Demo,
+    /// Run a reputation job on an edge file, no server or data directory needed.
+    Analyze {
+        /// trust | pagerank
+        job: String,
+        /// The edge file.
+        #[arg(long)]
+        edges: PathBuf,
+        /// snap | snap-signed | csv | jsonl
+        #[arg(long)]
+        format: String,
+        /// Trust seeds: one original id per line (trust only).
+        #[arg(long)]
+        seeds: Option<PathBuf>,
+        /// Write rows here (.csv or .json) instead of CSV on stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -151,6 +168,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("wrote {} edges to {}", src.len(), out.display());
         }
         Cmd::Exec => exec(&config).await?,
+        Cmd::Analyze { job, edges, format, seeds, out } => {
+            let format: Format = format.parse().map_err(anyhow::Error::msg)?;
+            daira::analyze::run(&job, &edges, format, seeds.as_deref(), out.as_deref())?;
+        }
         Cmd::Demo => demo(&config).await?,
     }
     Ok(ExitCode::SUCCESS)

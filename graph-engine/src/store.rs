@@ -521,6 +521,16 @@ impl Graph {
         }
     }
 
+    /// An opaque key that is equal for the masks of one user (and unique for a vertex no one
+    /// owns). For reputation jobs, which must not let a user's masks vouch for each other; the
+    /// key never leaves the process and no response may be derived from it.
+    pub fn owner_key(&self, v: u32) -> u32 {
+        match self.owners.get(&v) {
+            Some(&user) => user,
+            None => v,
+        }
+    }
+
     /// How many masks `user` owns.
     pub(crate) fn mask_count(&self, user: u32) -> usize {
         self.masks_per_user.get(&user).copied().unwrap_or(0) as usize

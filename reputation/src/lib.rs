@@ -1,1 +1,27 @@
-//! Placeholder: built by its own issue (see `issues`).
+//! DAIRA's reputation jobs: scores computed from the graph, deterministic and auditable.
+//!
+//! Each job reads a [`graph_engine::Graph`] (or a CSR snapshot of it) and returns scores
+//! stamped with an [`Epoch`]: the log position and hash they were computed at and every
+//! parameter, so anyone holding the log can recompute them bit for bit. Jobs run in parallel
+//! (rayon) and give bitwise the same result with one thread or many.
+//!
+//! - [`trust`] — EigenTrust / personalised PageRank over positive local trust, seeded,
+//!   sybil-resistant, explainable ([`TrustScores::explain`]).
+//! - [`pagerank`] — plain PageRank, the researchers' baseline.
+//!
+//! Contribution, alignment and clusters are the rest of issue 9. The math is in `README.md`.
+
+mod epoch;
+mod error;
+mod pagerank;
+mod power;
+mod trust;
+
+pub use epoch::Epoch;
+pub use error::{Error, Result};
+pub use pagerank::{DEFAULT_PAGERANK_DAMPING, PageRank, PageRankConfig, pagerank, pagerank_csr};
+pub use trust::{
+    DEFAULT_COLLABORATE_WEIGHT, DEFAULT_DAMPING, DEFAULT_DISTRUST_WEIGHT, DEFAULT_ENDORSE_WEIGHT,
+    DEFAULT_FOLLOW_WEIGHT, DEFAULT_ITERATIONS_MAX, DEFAULT_RATING_WEIGHT, DEFAULT_SYBIL_MIN_IN_DEGREE,
+    DEFAULT_SYBIL_RATIO, DEFAULT_TOLERANCE, DEFAULT_TRADE_WEIGHT, Explanation, TrustConfig, TrustScores, trust,
+};

@@ -111,3 +111,90 @@ fn exec_acknowledges_durable_writes_and_rejects_by_rule() {
     assert_eq!(s["vertices"]["world"], 1);
     assert_eq!(s["edges"]["moderates"], 1);
 }
+
+#[test]
+fn analyze_runs_on_researchers_files_with_their_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("unused");
+    let edges = write(
+        dir.path(),
+        "edges.csv",
+        "6,2,4,1289241911.72836\n6,5,2,1289241941\n1,15,-10,1289243140.39223\n2,6,8,1289243140\n",
+    );
+    let out = dir.path().join("trust.csv");
+    let seeds = write(dir.path(), "seeds.txt", "# trusted\n6\n");
+    let run_ok = run(
+        &data,
+        &[
+            "analyze",
+            "trust",
+            "--edges",
+            edges.to_str().unwrap(),
+            "--format",
+            "snap-signed",
+            "--seeds",
+            seeds.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(run_ok.status.success(), "{}", String::from_utf8_lossy(&run_ok.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("id,score"));
+    let ids: Vec<&str> = lines.map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(ids.len(), 5);
+    for id in ["1", "2", "5", "6", "15"] {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
+    assert!(!data.exists(), "analyze needs no data directory");
+
+    // Seeds absent from the graph are named.
+    let bad_seeds = write(dir.path(), "bad.txt", "6\n404\nnobody\n");
+    let r = run(
+        &data,
+        &[
+            "analyze",
+            "trust",
+            "--edges",
+            edges.to_str().unwrap(),
+            "--format",
+            "snap-signed",
+            "--seeds",
+            bad_seeds.to_str().unwrap(),
+        ],
+    );
+    assert!(!r.status.success());
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(stderr.contains("2 seed(s) not in the graph: 404, nobody"), "{stderr}");
+
+    // Without seeds, it says what it falls back to; JSON output keeps ids too.
+    let json = dir.path().join("pr.json");
+    let r = run(
+        &data,
+        &[
+            "analyze",
+            "trust",
+            "--edges",
+            edges.to_str().unwrap(),
+            "--format",
+            "snap-signed",
+            "--out",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert!(String::from_utf8_lossy(&r.stderr).contains("uniform pre-trust"));
+    let rows: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 5);
+    assert!(rows[0]["id"].is_string() && rows[0]["score"].is_number());
+
+    // A malformed file is named by line; an empty one gives an empty result.
+    let broken = write(dir.path(), "broken.txt", "1 2\n3\n");
+    let r = run(&data, &["analyze", "pagerank", "--edges", broken.to_str().unwrap(), "--format", "snap"]);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("broken.txt:2:"));
+    let empty = write(dir.path(), "empty.txt", "");
+    let r = run(&data, &["analyze", "pagerank", "--edges", empty.to_str().unwrap(), "--format", "snap"]);
+    assert!(r.status.success());
+    assert_eq!(String::from_utf8_lossy(&r.stdout), "id,score\n");
+}

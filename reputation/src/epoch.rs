@@ -1,0 +1,30 @@
+//! Epochs: every score set is stamped with what it was computed from, so anyone holding the
+//! log can recompute it exactly.
+
+use graph_engine::LogPosition;
+
+/// What a score set was computed from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Epoch {
+    /// The job ("trust", "pagerank", …).
+    pub job: &'static str,
+    /// The job's version: bumped whenever its results change for the same inputs.
+    pub job_version: u32,
+    /// The log position the graph was cut at.
+    pub log_seq: u64,
+    /// The chain hash at that position.
+    pub log_hash: [u8; 32],
+    /// Every parameter, by name, as text.
+    pub params: Vec<(&'static str, String)>,
+}
+
+impl Epoch {
+    pub(crate) fn new(
+        job: &'static str,
+        job_version: u32,
+        position: LogPosition,
+        params: Vec<(&'static str, String)>,
+    ) -> Epoch {
+        Epoch { job, job_version, log_seq: position.seq, log_hash: position.hash, params }
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the reputation jobs.
+
+mod trust;

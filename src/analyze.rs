@@ -1,0 +1,124 @@
+//! `daira analyze`: reputation jobs on researchers' own edge lists, in memory, with rows that
+//! keep the input's original ids.
+
+use crate::progress::StderrProgress;
+use anyhow::{Context, Result, bail};
+use graph_engine::import::{self, Format};
+use graph_engine::{Graph, Progress};
+use reputation::{PageRankConfig, TrustConfig};
+use schema::{Command, IdGenerator, VertexKind};
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::Path;
+
+/// The most seeds a seeds file may hold.
+pub const SEEDS_MAX: usize = 1_000_000;
+
+/// Loads `edges` into an in-memory graph (no log): the import's rules apply as they would to a
+/// data directory.
+pub fn load(edges: &Path, format: Format, progress: &dyn Progress) -> Result<Graph> {
+    let mut graph = Graph::new();
+    let ids = RefCell::new(IdGenerator::new(0));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let new_ids = |n: usize| {
+        let mut ids = ids.borrow_mut();
+        (0..n).map(|_| ids.next(now)).collect()
+    };
+    let parsed = import::parse_file(edges, format, &graph, &new_ids, progress)?;
+    let batch = parsed.batch.clone();
+    match graph.execute(Command::Import(batch), 0) {
+        Ok(_) => Ok(graph),
+        Err(graph_engine::Error::Rejected(r)) => Err(parsed.explain(r).into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads a seeds file (one original id per line; blank lines and `#` comments skipped) and
+/// resolves the ids, naming every one the graph lacks.
+pub fn read_seeds(path: &Path, graph: &Graph) -> Result<Vec<u32>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading seeds {}", path.display()))?;
+    let mut seeds = Vec::new();
+    let mut missing = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        if seeds.len() + missing.len() >= SEEDS_MAX {
+            bail!("{}: at most {SEEDS_MAX} seeds", path.display());
+        }
+        match graph.index_of_external(line).filter(|&v| graph.kind_at(v) == VertexKind::Mask) {
+            Some(v) => seeds.push(v),
+            None => missing.push(line.to_string()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(reputation::Error::SeedsNotFound { missing }).with_context(|| format!("seeds {}", path.display()));
+    }
+    Ok(seeds)
+}
+
+/// Runs `job` and writes `id,score` rows (to `out`, or CSV on stdout).
+pub fn run(job: &str, edges: &Path, format: Format, seeds: Option<&Path>, out: Option<&Path>) -> Result<()> {
+    match job {
+        "trust" | "pagerank" => {}
+        "contribution" | "alignment" | "clusters" => bail!("`analyze {job}` is not built yet (issue 9)"),
+        other => bail!("unknown job {other:?} (expected trust or pagerank)"),
+    }
+    if job == "pagerank" && seeds.is_some() {
+        bail!("--seeds applies to trust, not pagerank");
+    }
+    let graph = load(edges, format, &StderrProgress::new())?;
+    let scores: Vec<f64> = if job == "trust" {
+        let seeds = match seeds {
+            Some(path) => read_seeds(path, &graph)?,
+            None => {
+                eprintln!("no seeds given: trust falls back to uniform pre-trust over all masks");
+                Vec::new()
+            }
+        };
+        // Researchers' unsigned edge lists are trust statements: follows count 1.
+        let config = TrustConfig { follow_weight: 1.0, ..TrustConfig::default() };
+        let trust = reputation::trust(&graph, &seeds, &config)?;
+        let flagged = trust.sybil.iter().filter(|&&s| s).count();
+        eprintln!(
+            "trust: {} iterations, last change {:.3e}, {flagged} masks flagged as likely sybils",
+            trust.iterations, trust.delta
+        );
+        trust.trust
+    } else {
+        let pagerank = reputation::pagerank(&graph, &PageRankConfig::default())?;
+        eprintln!("pagerank: {} iterations, last change {:.3e}", pagerank.iterations, pagerank.delta);
+        pagerank.scores
+    };
+    let rows = masks(&graph).map(|v| (v, scores[v as usize])).collect();
+    write_rows(&graph, rows, out)
+}
+
+fn masks(graph: &Graph) -> impl Iterator<Item = u32> + '_ {
+    (0..graph.vertex_count() as u32).filter(|&v| graph.kind_at(v) == VertexKind::Mask)
+}
+
+fn write_rows(graph: &Graph, rows: Vec<(u32, f64)>, out: Option<&Path>) -> Result<()> {
+    let id = |v: u32| graph.external_at(v).map(str::to_owned).unwrap_or_else(|| graph.id_at(v).to_string());
+    let json = out.is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")));
+    let mut buffer = Vec::new();
+    if json {
+        let rows: Vec<serde_json::Value> =
+            rows.iter().map(|&(v, score)| serde_json::json!({ "id": id(v), "score": score })).collect();
+        serde_json::to_writer_pretty(&mut buffer, &rows)?;
+        buffer.push(b'\n');
+    } else {
+        writeln!(buffer, "id,score")?;
+        for &(v, score) in &rows {
+            let id = id(v);
+            // Quote ids that would break a CSV row.
+            if id.contains([',', '"', '\n']) {
+                writeln!(buffer, "\"{}\",{score}", id.replace('"', "\"\""))?;
+            } else {
+                writeln!(buffer, "{id},{score}")?;
+            }
+        }
+    }
+    match out {
+        Some(path) => std::fs::write(path, &buffer).with_context(|| format!("writing {}", path.display()))?,
+        None => std::io::stdout().write_all(&buffer)?,
+    }
+    Ok(())
+}
