@@ -285,6 +285,8 @@ pub struct TrustScores {
     pub iterations: u32,
     /// The last L1 change.
     pub delta: f64,
+    /// How long the power iterations took (diagnostics; not part of the scores).
+    pub iteration_time: std::time::Duration,
     before: Vec<f64>,
     teleport: Vec<f64>,
     dangling_mass: f64,
@@ -301,10 +303,12 @@ pub fn trust(graph: &Graph, seeds: &[u32], config: &TrustConfig) -> Result<Trust
     let local = local_trust(graph, config);
     let teleport = pretrust(graph, seeds);
     let inv_out: Vec<f64> = local.out_weight.par_iter().map(|&w| if w > 0.0 { 1.0 / w } else { 0.0 }).collect();
+    // Unit weights everywhere (an unsigned edge list) take the multiply-free path.
+    let unit = local.weights.par_iter().all(|&w| w == 1.0);
     let walk = Walk {
         in_offsets: &local.in_offsets,
         sources: &local.sources,
-        weights: Some(&local.weights),
+        weights: (!unit).then_some(&local.weights[..]),
         inv_out: &inv_out,
         teleport: &teleport,
         dangling_to: &teleport,
@@ -312,7 +316,9 @@ pub fn trust(graph: &Graph, seeds: &[u32], config: &TrustConfig) -> Result<Trust
         iterations_max: config.iterations_max,
         tolerance: config.tolerance,
     };
+    let started = std::time::Instant::now();
     let converged = iterate(&walk);
+    let iteration_time = started.elapsed();
     let before = converged.scores;
     let dangling_mass = det_sum(n, |u| if inv_out[u] == 0.0 { before[u] } else { 0.0 });
 
@@ -353,6 +359,7 @@ pub fn trust(graph: &Graph, seeds: &[u32], config: &TrustConfig) -> Result<Trust
         uniform_pretrust: seeds.is_empty(),
         iterations: converged.iterations,
         delta: converged.delta,
+        iteration_time,
         before,
         teleport,
         dangling_mass,
