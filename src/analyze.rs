@@ -57,14 +57,26 @@ pub fn read_seeds(path: &Path, graph: &Graph) -> Result<Vec<u32>> {
 /// Runs `job` and writes `id,score` rows (to `out`, or CSV on stdout).
 pub fn run(job: &str, edges: &Path, format: Format, seeds: Option<&Path>, out: Option<&Path>) -> Result<()> {
     match job {
-        "trust" | "pagerank" => {}
-        "contribution" | "alignment" | "clusters" => bail!("`analyze {job}` is not built yet (issue 9)"),
-        other => bail!("unknown job {other:?} (expected trust or pagerank)"),
+        "trust" | "pagerank" | "clusters" => {}
+        "contribution" | "alignment" => bail!("`analyze {job}` is not built yet (issue 9)"),
+        other => bail!("unknown job {other:?} (expected trust, pagerank or clusters)"),
     }
-    if job == "pagerank" && seeds.is_some() {
-        bail!("--seeds applies to trust, not pagerank");
+    if job != "trust" && seeds.is_some() {
+        bail!("--seeds applies to trust, not {job}");
     }
     let graph = load(edges, format, &StderrProgress::new())?;
+    if job == "clusters" {
+        let found = reputation::clusters(&graph, &reputation::ClusterConfig::default())?;
+        let summary = format!("modularity {:.6}, {} communities", found.modularity, found.count);
+        // The rows may be on stdout: the summary then goes to stderr.
+        if out.is_some() {
+            println!("{summary}");
+        } else {
+            eprintln!("{summary}");
+        }
+        let rows: Vec<(u32, String)> = masks(&graph).map(|v| (v, found.community[v as usize].to_string())).collect();
+        return write_rows(&graph, "community", rows, out);
+    }
     let scores: Vec<f64> = if job == "trust" {
         let seeds = match seeds {
             Some(path) => read_seeds(path, &graph)?,
@@ -87,32 +99,41 @@ pub fn run(job: &str, edges: &Path, format: Format, seeds: Option<&Path>, out: O
         eprintln!("pagerank: {} iterations, last change {:.3e}", pagerank.iterations, pagerank.delta);
         pagerank.scores
     };
-    let rows = masks(&graph).map(|v| (v, scores[v as usize])).collect();
-    write_rows(&graph, rows, out)
+    let rows = masks(&graph).map(|v| (v, scores[v as usize].to_string())).collect();
+    write_rows(&graph, "score", rows, out)
 }
 
 fn masks(graph: &Graph) -> impl Iterator<Item = u32> + '_ {
     (0..graph.vertex_count() as u32).filter(|&v| graph.kind_at(v) == VertexKind::Mask)
 }
 
-fn write_rows(graph: &Graph, rows: Vec<(u32, f64)>, out: Option<&Path>) -> Result<()> {
+/// Writes `id,COLUMN` rows: CSV, or JSON objects when `out` ends in `.json`.
+fn write_rows(graph: &Graph, column: &str, rows: Vec<(u32, String)>, out: Option<&Path>) -> Result<()> {
     let id = |v: u32| graph.external_at(v).map(str::to_owned).unwrap_or_else(|| graph.id_at(v).to_string());
     let json = out.is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")));
     let mut buffer = Vec::new();
     if json {
-        let rows: Vec<serde_json::Value> =
-            rows.iter().map(|&(v, score)| serde_json::json!({ "id": id(v), "score": score })).collect();
+        let rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(v, value)| {
+                let value: serde_json::Value = match value.parse::<u64>() {
+                    Ok(n) => n.into(),
+                    Err(_) => value.parse::<f64>().map_or(serde_json::Value::Null, serde_json::Value::from),
+                };
+                serde_json::json!({ "id": id(*v), column: value })
+            })
+            .collect();
         serde_json::to_writer_pretty(&mut buffer, &rows)?;
         buffer.push(b'\n');
     } else {
-        writeln!(buffer, "id,score")?;
-        for &(v, score) in &rows {
-            let id = id(v);
+        writeln!(buffer, "id,{column}")?;
+        for (v, value) in &rows {
+            let id = id(*v);
             // Quote ids that would break a CSV row.
             if id.contains([',', '"', '\n']) {
-                writeln!(buffer, "\"{}\",{score}", id.replace('"', "\"\""))?;
+                writeln!(buffer, "\"{}\",{value}", id.replace('"', "\"\""))?;
             } else {
-                writeln!(buffer, "{id},{score}")?;
+                writeln!(buffer, "{id},{value}")?;
             }
         }
     }

@@ -8,15 +8,22 @@
 //! - [`trust`] — EigenTrust / personalised PageRank over positive local trust, seeded,
 //!   sybil-resistant, explainable ([`TrustScores::explain`]).
 //! - [`pagerank`] — plain PageRank, the researchers' baseline.
+//! - [`clusters`] — Leiden communities with their modularity; label propagation as the fast
+//!   path; every community connected.
 //!
-//! Contribution, alignment and clusters are the rest of issue 9. The math is in `README.md`.
+//! Contribution and alignment are the rest of issue 9. The math is in `README.md`.
 
+mod clusters;
 mod epoch;
 mod error;
 mod pagerank;
 mod power;
 mod trust;
 
+pub use clusters::{
+    ClusterConfig, Clusters, DEFAULT_LPA_SWEEPS_MAX, DEFAULT_RESOLUTION, DEFAULT_ROUNDS_MAX, Method, Undirected,
+    clusters, clusters_of, nmi, undirected,
+};
 pub use epoch::Epoch;
 pub use error::{Error, Result};
 pub use pagerank::{DEFAULT_PAGERANK_DAMPING, PageRank, PageRankConfig, pagerank, pagerank_csr};

@@ -198,3 +198,34 @@ fn analyze_runs_on_researchers_files_with_their_ids() {
     assert!(r.status.success());
     assert_eq!(String::from_utf8_lossy(&r.stdout), "id,score\n");
 }
+
+#[test]
+fn analyze_clusters_prints_modularity_and_keeps_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two triangles joined by one edge: two communities.
+    let edges = write(dir.path(), "two.txt", "a b\nb c\nc a\nx y\ny z\nz x\nc x\n");
+    let out = dir.path().join("c.csv");
+    let r = run(
+        dir.path(),
+        &[
+            "analyze",
+            "clusters",
+            "--edges",
+            edges.to_str().unwrap(),
+            "--format",
+            "snap",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let summary = String::from_utf8_lossy(&r.stdout);
+    assert!(summary.contains("2 communities"), "{summary}");
+    assert!(summary.contains("modularity 0.357"), "{summary}");
+    let rows = std::fs::read_to_string(&out).unwrap();
+    let community = |id: &str| {
+        rows.lines().find(|l| l.starts_with(&format!("{id},"))).unwrap().split(',').nth(1).unwrap().to_string()
+    };
+    assert_eq!(community("a"), community("c"));
+    assert_ne!(community("a"), community("z"));
+}

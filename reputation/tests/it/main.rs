@@ -1,3 +1,4 @@
 //! Integration tests of the reputation jobs.
 
+mod clusters;
 mod trust;

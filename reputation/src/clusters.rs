@@ -1,0 +1,529 @@
+//! Communities: Leiden (local moving, refinement, aggregation) with modularity, and label
+//! propagation as the fast path. Every community is connected by construction: a final pass
+//! splits any community into its connected components, which can only raise modularity.
+//!
+//! Deterministic: nodes are visited in index order and ties go to the smallest community id,
+//! so the same graph always gives the same partition, whatever the thread count.
+
+use crate::{Epoch, Error, Result};
+use graph_engine::{Graph, LogPosition};
+use rayon::prelude::*;
+use schema::{EdgeKind, VertexKind};
+
+/// The modularity resolution γ (1 is standard modularity).
+pub const DEFAULT_RESOLUTION: f64 = 1.0;
+/// The most Leiden rounds (local moving, refinement, aggregation).
+pub const DEFAULT_ROUNDS_MAX: u32 = 32;
+/// The most label-propagation sweeps.
+pub const DEFAULT_LPA_SWEEPS_MAX: u32 = 30;
+
+/// Which algorithm finds the communities.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Leiden: the quality path.
+    Leiden,
+    /// Label propagation: the fast path.
+    LabelPropagation,
+}
+
+/// The parameters of the clusters job.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterConfig {
+    /// The algorithm.
+    pub method: Method,
+    /// See [`DEFAULT_RESOLUTION`].
+    pub resolution: f64,
+    /// See [`DEFAULT_ROUNDS_MAX`].
+    pub rounds_max: u32,
+    /// See [`DEFAULT_LPA_SWEEPS_MAX`].
+    pub lpa_sweeps_max: u32,
+    /// The edge kinds that tie vertices together (positive ratings only for `rates`).
+    pub kinds: Vec<EdgeKind>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> ClusterConfig {
+        ClusterConfig {
+            method: Method::Leiden,
+            resolution: DEFAULT_RESOLUTION,
+            rounds_max: DEFAULT_ROUNDS_MAX,
+            lpa_sweeps_max: DEFAULT_LPA_SWEEPS_MAX,
+            kinds: vec![
+                EdgeKind::Follows,
+                EdgeKind::Rates,
+                EdgeKind::Endorses,
+                EdgeKind::Collaborates,
+                EdgeKind::Traded,
+                EdgeKind::MemberOf,
+                EdgeKind::Moderates,
+                EdgeKind::Authored,
+                EdgeKind::RemixOf,
+                EdgeKind::Voted,
+            ],
+        }
+    }
+}
+
+/// A partition of the vertices into communities.
+#[derive(Clone, Debug)]
+pub struct Clusters {
+    /// What it was computed from.
+    pub epoch: Epoch,
+    /// The community of each dense vertex (communities numbered 0.. by their smallest vertex);
+    /// vertices with no tie at all are communities of their own.
+    pub community: Vec<u32>,
+    /// How many communities.
+    pub count: u32,
+    /// The partition's modularity (at resolution 1).
+    pub modularity: f64,
+}
+
+/// An undirected weighted graph as a symmetric matrix `A`: an edge {u, v} is stored in both
+/// rows, a self-loop once with weight `A_uu`; a node's degree is its row sum.
+#[derive(Clone, Debug, Default)]
+pub struct Undirected {
+    offsets: Vec<usize>,
+    targets: Vec<u32>,
+    weights: Vec<f64>,
+    /// Weighted degree (row sum) of each node.
+    degree: Vec<f64>,
+    /// Σ degree = 2m.
+    total: f64,
+}
+
+impl Undirected {
+    /// Builds from (u, v, w) pairs (any order, duplicates added up, w > 0).
+    pub fn from_edges(n: usize, edges: &[(u32, u32, f64)]) -> Undirected {
+        let mut pairs: Vec<(u32, u32, f64)> = Vec::with_capacity(edges.len() * 2);
+        for &(u, v, w) in edges {
+            if w <= 0.0 || !w.is_finite() {
+                continue;
+            }
+            pairs.push((u, v, w));
+            if u != v {
+                pairs.push((v, u, w));
+            }
+        }
+        pairs.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let mut offsets = vec![0usize; n + 1];
+        let mut targets = Vec::with_capacity(pairs.len());
+        let mut weights: Vec<f64> = Vec::with_capacity(pairs.len());
+        for (i, &(u, v, w)) in pairs.iter().enumerate() {
+            if i > 0 && pairs[i - 1].0 == u && pairs[i - 1].1 == v {
+                *weights.last_mut().expect("a previous edge") += w;
+            } else {
+                targets.push(v);
+                weights.push(w);
+                offsets[u as usize + 1] += 1;
+            }
+        }
+        for i in 1..=n {
+            offsets[i] += offsets[i - 1];
+        }
+        let degree: Vec<f64> = (0..n).map(|u| weights[offsets[u]..offsets[u + 1]].iter().sum()).collect();
+        let total = degree.iter().sum();
+        Undirected { offsets, targets, weights, degree, total }
+    }
+
+    /// The number of nodes.
+    pub fn len(&self) -> usize {
+        self.degree.len()
+    }
+
+    /// Whether there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.degree.is_empty()
+    }
+
+    /// The neighbours of `u` (with `u` itself when it has a self-loop).
+    pub fn neighbour_list(&self, u: usize) -> Vec<usize> {
+        self.neighbours(u).map(|(v, _)| v).collect()
+    }
+
+    fn neighbours(&self, u: usize) -> impl Iterator<Item = (usize, f64)> + '_ {
+        let range = self.offsets[u]..self.offsets[u + 1];
+        self.targets[range.clone()].iter().map(|&v| v as usize).zip(self.weights[range].iter().copied())
+    }
+
+    /// Modularity of a partition at resolution `gamma`.
+    pub fn modularity(&self, community: &[u32], gamma: f64) -> f64 {
+        if self.total == 0.0 {
+            return 0.0;
+        }
+        let k = community.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
+        let mut inside = vec![0f64; k];
+        let mut tot = vec![0f64; k];
+        for u in 0..self.len() {
+            let c = community[u] as usize;
+            tot[c] += self.degree[u];
+            for (v, w) in self.neighbours(u) {
+                if community[v] as usize == c {
+                    inside[c] += w;
+                }
+            }
+        }
+        let m2 = self.total;
+        (0..k).map(|c| inside[c] / m2 - gamma * (tot[c] / m2).powi(2)).sum()
+    }
+}
+
+/// Ties between vertices of `graph` for the clusters job.
+pub fn undirected(graph: &Graph, kinds: &[EdgeKind]) -> Undirected {
+    let n = graph.vertex_count();
+    let edges: Vec<(u32, u32, f64)> = (0..n as u32)
+        .into_par_iter()
+        .flat_map_iter(|u| {
+            let mut out = Vec::new();
+            if graph.kind_at(u) == VertexKind::User {
+                return out; // users are private; only their masks take part
+            }
+            for &kind in kinds {
+                for (v, p) in graph.out_edges(kind, u) {
+                    let w = if kind == EdgeKind::Rates { p.weight.map_or(1.0, f64::from) } else { 1.0 };
+                    if w > 0.0 && u != v {
+                        out.push((u, v, 1.0));
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    Undirected::from_edges(n, &edges)
+}
+
+/// Finds communities in `graph`.
+pub fn clusters(graph: &Graph, config: &ClusterConfig) -> Result<Clusters> {
+    if !(config.resolution.is_finite() && config.resolution > 0.0) {
+        return Err(Error::BadParameter { name: "resolution", value: config.resolution, range: "resolution > 0" });
+    }
+    let g = undirected(graph, &config.kinds);
+    Ok(clusters_of(&g, config, graph.position()))
+}
+
+/// Finds communities in an undirected graph (researchers' graphs, tests).
+pub fn clusters_of(g: &Undirected, config: &ClusterConfig, position: LogPosition) -> Clusters {
+    let raw = match config.method {
+        Method::Leiden => leiden(g, config.resolution, config.rounds_max),
+        Method::LabelPropagation => label_propagation(g, config.lpa_sweeps_max),
+    };
+    let community = split_disconnected(g, &raw);
+    let count = community.iter().map(|&c| c + 1).max().unwrap_or(0);
+    let modularity = g.modularity(&community, 1.0);
+    let params = vec![
+        ("method", format!("{:?}", config.method)),
+        ("resolution", config.resolution.to_string()),
+        ("rounds_max", config.rounds_max.to_string()),
+        ("lpa_sweeps_max", config.lpa_sweeps_max.to_string()),
+        ("kinds", config.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join("+")),
+    ];
+    Clusters { epoch: Epoch::new("clusters", 1, position, params), community, count, modularity }
+}
+
+/// Leiden (Traag, Waltman & van Eck 2019) with deterministic greedy choices.
+fn leiden(g: &Undirected, gamma: f64, rounds_max: u32) -> Vec<u32> {
+    let n = g.len();
+    // membership[v]: v's node in the current aggregate graph.
+    let mut membership: Vec<u32> = (0..n as u32).collect();
+    let mut graph = g.clone();
+    let mut partition: Vec<u32> = (0..n as u32).collect();
+    for _ in 0..rounds_max {
+        let moved = local_moving(&graph, &mut partition, gamma);
+        let refined = refine(&graph, &partition, gamma);
+        let refined_count = refined.iter().map(|&c| c + 1).max().unwrap_or(0) as usize;
+        if !moved && refined_count == graph.len() {
+            break;
+        }
+        // Aggregate on the refined partition; each aggregate node starts in its parent's community.
+        let (aggregate, parent) = aggregate(&graph, &refined, &partition);
+        for m in membership.iter_mut() {
+            *m = refined[*m as usize];
+        }
+        let stalled = aggregate.len() == graph.len();
+        partition = parent;
+        graph = aggregate;
+        if stalled {
+            break;
+        }
+    }
+    membership.iter().map(|&m| partition[m as usize]).collect()
+}
+
+/// Fast local moving: a queue of nodes; a node moves to the neighbouring community with the
+/// largest modularity gain; its neighbours outside that community are queued again.
+fn local_moving(g: &Undirected, partition: &mut [u32], gamma: f64) -> bool {
+    let n = g.len();
+    if g.total == 0.0 {
+        return false;
+    }
+    let m2 = g.total;
+    let mut tot = vec![0f64; n];
+    for u in 0..n {
+        tot[partition[u] as usize] += g.degree[u];
+    }
+    let mut queue: std::collections::VecDeque<usize> = (0..n).collect();
+    let mut queued = vec![true; n];
+    let mut to_community = vec![0f64; n];
+    let mut touched: Vec<usize> = Vec::new();
+    let mut moved_any = false;
+    while let Some(u) = queue.pop_front() {
+        queued[u] = false;
+        let current = partition[u] as usize;
+        for (v, w) in g.neighbours(u) {
+            if v != u {
+                let c = partition[v] as usize;
+                if to_community[c] == 0.0 {
+                    touched.push(c);
+                }
+                to_community[c] += w;
+            }
+        }
+        let k = g.degree[u];
+        tot[current] -= k;
+        let gain = |c: usize, w: f64| w - gamma * tot[c] * k / m2;
+        let mut best = current;
+        let mut best_gain = gain(current, to_community[current]);
+        touched.sort_unstable();
+        for &c in &touched {
+            let candidate = gain(c, to_community[c]);
+            if candidate > best_gain + 1e-12 {
+                best = c;
+                best_gain = candidate;
+            }
+        }
+        tot[best] += k;
+        for &c in &touched {
+            to_community[c] = 0.0;
+        }
+        touched.clear();
+        if best != current {
+            partition[u] = best as u32;
+            moved_any = true;
+            for (v, _) in g.neighbours(u) {
+                if partition[v] as usize != best && !queued[v] {
+                    queued[v] = true;
+                    queue.push_back(v);
+                }
+            }
+        }
+    }
+    renumber(partition);
+    moved_any
+}
+
+/// Leiden's refinement: inside each community, nodes start alone and merge greedily into
+/// well-connected sub-communities; the sub-communities are what gets aggregated, so every
+/// community stays connected.
+fn refine(g: &Undirected, partition: &[u32], gamma: f64) -> Vec<u32> {
+    let n = g.len();
+    let m2 = g.total.max(f64::MIN_POSITIVE);
+    let k = partition.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
+    let mut community_degree = vec![0f64; k];
+    for u in 0..n {
+        community_degree[partition[u] as usize] += g.degree[u];
+    }
+    // refined[u]: u's sub-community (named by a member). Start alone.
+    let mut refined: Vec<u32> = (0..n as u32).collect();
+    let mut sub_degree: Vec<f64> = g.degree.clone();
+    // Weight from each sub-community to the rest of its community.
+    let mut external: Vec<f64> = (0..n)
+        .map(|u| g.neighbours(u).filter(|&(v, _)| v != u && partition[v] == partition[u]).map(|(_, w)| w).sum())
+        .collect();
+    let mut singleton = vec![true; n];
+    let mut to_sub = vec![0f64; n];
+    let mut touched = Vec::new();
+    for u in 0..n {
+        if !singleton[u] {
+            continue;
+        }
+        let c = partition[u] as usize;
+        let (ku, kc) = (g.degree[u], community_degree[c]);
+        // Only a node well connected to its community moves.
+        if external[u] < gamma * ku * (kc - ku) / m2 {
+            continue;
+        }
+        for (v, w) in g.neighbours(u) {
+            if v != u && partition[v] as usize == c {
+                let s = refined[v] as usize;
+                if to_sub[s] == 0.0 {
+                    touched.push(s);
+                }
+                to_sub[s] += w;
+            }
+        }
+        touched.sort_unstable();
+        let mut best = u;
+        let mut best_gain = 0.0;
+        for &s in &touched {
+            if s == u {
+                continue;
+            }
+            // Only into a sub-community well connected to the rest of the community.
+            let ks = sub_degree[s];
+            if external[s] < gamma * ks * (kc - ks) / m2 {
+                continue;
+            }
+            let gain = to_sub[s] - gamma * ks * ku / m2;
+            if gain > best_gain + 1e-12 {
+                best = s;
+                best_gain = gain;
+            }
+        }
+        for &s in &touched {
+            to_sub[s] = 0.0;
+        }
+        let link = if best != u {
+            g.neighbours(u).filter(|&(v, _)| refined[v] as usize == best && v != u).map(|(_, w)| w).sum::<f64>()
+        } else {
+            0.0
+        };
+        touched.clear();
+        if best != u {
+            refined[u] = best as u32;
+            singleton[u] = false;
+            singleton[best] = false;
+            sub_degree[best] += ku;
+            external[best] = external[best] + external[u] - 2.0 * link;
+        }
+    }
+    renumber(&mut refined);
+    refined
+}
+
+/// The graph of sub-communities (`A_CD = Σ_{u∈C, v∈D} A_uv`, so degrees and internal weights
+/// are kept), and the community each starts in.
+fn aggregate(g: &Undirected, refined: &[u32], partition: &[u32]) -> (Undirected, Vec<u32>) {
+    let k = refined.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
+    let mut parent = vec![0u32; k];
+    for u in 0..g.len() {
+        parent[refined[u] as usize] = partition[u];
+    }
+    let mut entries: Vec<(u32, u32, f64)> = Vec::with_capacity(g.targets.len());
+    for u in 0..g.len() {
+        for (v, w) in g.neighbours(u) {
+            entries.push((refined[u], refined[v], w));
+        }
+    }
+    entries.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let mut offsets = vec![0usize; k + 1];
+    let mut targets = Vec::new();
+    let mut weights: Vec<f64> = Vec::new();
+    for (i, &(a, b, w)) in entries.iter().enumerate() {
+        if i > 0 && entries[i - 1].0 == a && entries[i - 1].1 == b {
+            *weights.last_mut().expect("a previous entry") += w;
+        } else {
+            targets.push(b);
+            weights.push(w);
+            offsets[a as usize + 1] += 1;
+        }
+    }
+    for i in 1..=k {
+        offsets[i] += offsets[i - 1];
+    }
+    let degree: Vec<f64> = (0..k).map(|c| weights[offsets[c]..offsets[c + 1]].iter().sum()).collect();
+    let total = degree.iter().sum();
+    renumber(&mut parent);
+    (Undirected { offsets, targets, weights, degree, total }, parent)
+}
+
+/// Label propagation: every node takes the label most of its neighbours' weight carries
+/// (ties to the smallest label), in index order, until nothing changes.
+fn label_propagation(g: &Undirected, sweeps_max: u32) -> Vec<u32> {
+    let n = g.len();
+    let mut label: Vec<u32> = (0..n as u32).collect();
+    let mut weight_of = vec![0f64; n];
+    let mut touched = Vec::new();
+    for _ in 0..sweeps_max {
+        let mut changed = false;
+        for u in 0..n {
+            for (v, w) in g.neighbours(u) {
+                if v != u {
+                    let l = label[v] as usize;
+                    if weight_of[l] == 0.0 {
+                        touched.push(l);
+                    }
+                    weight_of[l] += w;
+                }
+            }
+            touched.sort_unstable();
+            let current = label[u] as usize;
+            let mut best = current;
+            let mut best_weight = if touched.contains(&current) { weight_of[current] } else { 0.0 };
+            for &l in &touched {
+                if weight_of[l] > best_weight + 1e-12 {
+                    best = l;
+                    best_weight = weight_of[l];
+                }
+            }
+            for &l in &touched {
+                weight_of[l] = 0.0;
+            }
+            touched.clear();
+            if best != current {
+                label[u] = best as u32;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    label
+}
+
+/// Splits every community into its connected components and numbers communities by their
+/// smallest node.
+fn split_disconnected(g: &Undirected, community: &[u32]) -> Vec<u32> {
+    let n = g.len();
+    let mut out = vec![u32::MAX; n];
+    let mut next = 0u32;
+    let mut stack = Vec::new();
+    for start in 0..n {
+        if out[start] != u32::MAX {
+            continue;
+        }
+        out[start] = next;
+        stack.push(start);
+        while let Some(u) = stack.pop() {
+            for (v, _) in g.neighbours(u) {
+                if out[v] == u32::MAX && community[v] == community[start] {
+                    out[v] = next;
+                    stack.push(v);
+                }
+            }
+        }
+        next += 1;
+    }
+    out
+}
+
+/// Renames labels to 0.. in order of first appearance.
+fn renumber(labels: &mut [u32]) {
+    let mut map = std::collections::HashMap::new();
+    for l in labels.iter_mut() {
+        let next = map.len() as u32;
+        *l = *map.entry(*l).or_insert(next);
+    }
+}
+
+/// Normalised mutual information between two labellings of the same items (arithmetic-mean
+/// normalisation, as networkit and scikit-learn use by default).
+pub fn nmi(a: &[u32], b: &[u32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let n = a.len() as f64;
+    if a.is_empty() {
+        return 1.0;
+    }
+    let mut joint: std::collections::HashMap<(u32, u32), f64> = std::collections::HashMap::new();
+    let mut pa: std::collections::HashMap<u32, f64> = std::collections::HashMap::new();
+    let mut pb: std::collections::HashMap<u32, f64> = std::collections::HashMap::new();
+    for (&x, &y) in a.iter().zip(b) {
+        *joint.entry((x, y)).or_default() += 1.0;
+        *pa.entry(x).or_default() += 1.0;
+        *pb.entry(y).or_default() += 1.0;
+    }
+    let entropy =
+        |p: &std::collections::HashMap<u32, f64>| -> f64 { p.values().map(|&c| -(c / n) * (c / n).ln()).sum() };
+    let (ha, hb) = (entropy(&pa), entropy(&pb));
+    let mi: f64 = joint.iter().map(|(&(x, y), &c)| (c / n) * ((c / n) / ((pa[&x] / n) * (pb[&y] / n))).ln()).sum();
+    if ha + hb == 0.0 { 1.0 } else { 2.0 * mi / (ha + hb) }
+}
