@@ -57,12 +57,12 @@ pub fn read_seeds(path: &Path, graph: &Graph) -> Result<Vec<u32>> {
 /// Runs `job` and writes `id,score` rows (to `out`, or CSV on stdout).
 pub fn run(job: &str, edges: &Path, format: Format, seeds: Option<&Path>, out: Option<&Path>) -> Result<()> {
     match job {
-        "trust" | "pagerank" | "clusters" => {}
-        "contribution" | "alignment" => bail!("`analyze {job}` is not built yet (issue 9)"),
-        other => bail!("unknown job {other:?} (expected trust, pagerank or clusters)"),
+        "trust" | "pagerank" | "clusters" | "contribution" => {}
+        "alignment" => bail!("`analyze alignment` is not built yet (issue 9)"),
+        other => bail!("unknown job {other:?} (expected trust, pagerank, contribution or clusters)"),
     }
-    if job != "trust" && seeds.is_some() {
-        bail!("--seeds applies to trust, not {job}");
+    if !matches!(job, "trust" | "contribution") && seeds.is_some() {
+        bail!("--seeds applies to trust and contribution, not {job}");
     }
     let graph = load(edges, format, &StderrProgress::new())?;
     if job == "clusters" {
@@ -77,7 +77,7 @@ pub fn run(job: &str, edges: &Path, format: Format, seeds: Option<&Path>, out: O
         let rows: Vec<(u32, String)> = masks(&graph).map(|v| (v, found.community[v as usize].to_string())).collect();
         return write_rows(&graph, "community", rows, out);
     }
-    let scores: Vec<f64> = if job == "trust" {
+    let scores: Vec<f64> = if job == "trust" || job == "contribution" {
         let seeds = match seeds {
             Some(path) => read_seeds(path, &graph)?,
             None => {
@@ -93,7 +93,12 @@ pub fn run(job: &str, edges: &Path, format: Format, seeds: Option<&Path>, out: O
             "trust: {} iterations, last change {:.3e}, {flagged} masks flagged as likely sybils",
             trust.iterations, trust.delta
         );
-        trust.trust
+        if job == "contribution" {
+            let found = reputation::contribution(&graph, &trust, &reputation::ContributionConfig::default())?;
+            found.score
+        } else {
+            trust.trust
+        }
     } else {
         let pagerank = reputation::pagerank(&graph, &PageRankConfig::default())?;
         eprintln!("pagerank: {} iterations, last change {:.3e}", pagerank.iterations, pagerank.delta);

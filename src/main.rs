@@ -56,7 +56,7 @@ enum Cmd {
     Demo,
     /// Run a reputation job on an edge file, no server or data directory needed.
     Analyze {
-        /// trust | pagerank
+        /// trust | pagerank | contribution | clusters
         job: String,
         /// The edge file.
         #[arg(long)]
@@ -64,7 +64,7 @@ enum Cmd {
         /// snap | snap-signed | csv | jsonl
         #[arg(long)]
         format: String,
-        /// Trust seeds: one original id per line (trust only).
+        /// Trust seeds: one original id per line (trust and contribution).
         #[arg(long)]
         seeds: Option<PathBuf>,
         /// Write rows here (.csv or .json) instead of CSV on stdout.

@@ -104,7 +104,7 @@ impl Undirected {
                 pairs.push((v, u, w));
             }
         }
-        pairs.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        pairs.par_sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         let mut offsets = vec![0usize; n + 1];
         let mut targets = Vec::with_capacity(pairs.len());
         let mut weights: Vec<f64> = Vec::with_capacity(pairs.len());
@@ -403,7 +403,7 @@ fn aggregate(g: &Undirected, refined: &[u32], partition: &[u32]) -> (Undirected,
             entries.push((refined[u], refined[v], w));
         }
     }
-    entries.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    entries.par_sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     let mut offsets = vec![0usize; k + 1];
     let mut targets = Vec::new();
     let mut weights: Vec<f64> = Vec::new();

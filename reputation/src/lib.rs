@@ -8,12 +8,15 @@
 //! - [`trust`] — EigenTrust / personalised PageRank over positive local trust, seeded,
 //!   sybil-resistant, explainable ([`TrustScores::explain`]).
 //! - [`pagerank`] — plain PageRank, the researchers' baseline.
+//! - [`contribution`] — credit over the creative graph: trusted endorsements, remix credit
+//!   upstream, shares among authors, collaborations, trades and votes, with time decay.
 //! - [`clusters`] — Leiden communities with their modularity; label propagation as the fast
 //!   path; every community connected.
 //!
-//! Contribution and alignment are the rest of issue 9. The math is in `README.md`.
+//! Alignment is the rest of issue 9. The math is in `README.md`.
 
 mod clusters;
+mod contribution;
 mod epoch;
 mod error;
 mod pagerank;
@@ -23,6 +26,10 @@ mod trust;
 pub use clusters::{
     ClusterConfig, Clusters, DEFAULT_LPA_SWEEPS_MAX, DEFAULT_RESOLUTION, DEFAULT_ROUNDS_MAX, Method, Undirected,
     clusters, clusters_of, nmi, undirected,
+};
+pub use contribution::{
+    Contribution, ContributionConfig, ContributionExplanation, DEFAULT_COLLABORATION_CREDIT, DEFAULT_HALF_LIFE_DAYS,
+    DEFAULT_TRADE_CREDIT, DEFAULT_UPSTREAM_SHARE, DEFAULT_VOTE_CREDIT, contribution,
 };
 pub use epoch::Epoch;
 pub use error::{Error, Result};

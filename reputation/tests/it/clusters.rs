@@ -153,6 +153,12 @@ fn the_fixtures_planted_communities_are_found() {
     .unwrap();
     graph.execute(schema::Command::Import(parsed.batch), 0).unwrap();
     let found = reputation::clusters(&graph, &ClusterConfig::default()).unwrap();
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let again = pool.install(|| reputation::clusters(&graph, &ClusterConfig::default()).unwrap());
+        assert_eq!(again.community, found.community, "{threads} thread(s)");
+        assert_eq!(again.modularity.to_bits(), found.modularity.to_bits());
+    }
     let (ours, planted): (Vec<u32>, Vec<u32>) = truth
         .communities
         .iter()

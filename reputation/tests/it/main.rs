@@ -1,4 +1,5 @@
 //! Integration tests of the reputation jobs.
 
 mod clusters;
+mod contribution;
 mod trust;
