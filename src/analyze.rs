@@ -57,9 +57,8 @@ pub fn read_seeds(path: &Path, graph: &Graph) -> Result<Vec<u32>> {
 /// Runs `job` and writes `id,score` rows (to `out`, or CSV on stdout).
 pub fn run(job: &str, edges: &Path, format: Format, seeds: Option<&Path>, out: Option<&Path>) -> Result<()> {
     match job {
-        "trust" | "pagerank" | "clusters" | "contribution" => {}
-        "alignment" => bail!("`analyze alignment` is not built yet (issue 9)"),
-        other => bail!("unknown job {other:?} (expected trust, pagerank, contribution or clusters)"),
+        "trust" | "pagerank" | "clusters" | "contribution" | "alignment" => {}
+        other => bail!("unknown job {other:?} (expected trust, pagerank, contribution, alignment or clusters)"),
     }
     if !matches!(job, "trust" | "contribution") && seeds.is_some() {
         bail!("--seeds applies to trust and contribution, not {job}");
@@ -76,6 +75,21 @@ pub fn run(job: &str, edges: &Path, format: Format, seeds: Option<&Path>, out: O
         }
         let rows: Vec<(u32, String)> = masks(&graph).map(|v| (v, found.community[v as usize].to_string())).collect();
         return write_rows(&graph, "community", rows, out);
+    }
+    if job == "alignment" {
+        // Masks get their viewpoint factor; judged items (proposals, works) their intercept,
+        // "valued across viewpoints".
+        let model = reputation::alignment(&graph, &reputation::AlignmentConfig::default())?;
+        let rows: Vec<(u32, String)> = (0..graph.vertex_count() as u32)
+            .filter_map(|v| match graph.kind_at(v) {
+                VertexKind::Mask => Some((v, model.mask_factor[v as usize].to_string())),
+                VertexKind::Proposal | VertexKind::Work if model.item_intercept[v as usize] != 0.0 => {
+                    Some((v, model.item_intercept[v as usize].to_string()))
+                }
+                _ => None,
+            })
+            .collect();
+        return write_rows(&graph, "score", rows, out);
     }
     let scores: Vec<f64> = if job == "trust" || job == "contribution" {
         let seeds = match seeds {

@@ -56,7 +56,7 @@ enum Cmd {
     Demo,
     /// Run a reputation job on an edge file, no server or data directory needed.
     Analyze {
-        /// trust | pagerank | contribution | clusters
+        /// trust | pagerank | contribution | alignment | clusters
         job: String,
         /// The edge file.
         #[arg(long)]

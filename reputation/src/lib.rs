@@ -10,11 +10,15 @@
 //! - [`pagerank`] — plain PageRank, the researchers' baseline.
 //! - [`contribution`] — credit over the creative graph: trusted endorsements, remix credit
 //!   upstream, shares among authors, collaborations, trades and votes, with time decay.
+//! - [`alignment`] — a bridging model of votes and endorsements (item intercepts: valued across
+//!   viewpoints; viewpoint factors), pairwise alignment, world coherence.
 //! - [`clusters`] — Leiden communities with their modularity; label propagation as the fast
 //!   path; every community connected.
 //!
-//! Alignment is the rest of issue 9. The math is in `README.md`.
+//! What remains of issue 9: epochs recomputed in the background of the running system, and the
+//! peers' benchmarks for clusters. The math is in `README.md`.
 
+mod alignment;
 mod clusters;
 mod contribution;
 mod epoch;
@@ -23,6 +27,9 @@ mod pagerank;
 mod power;
 mod trust;
 
+pub use alignment::{
+    Alignment, AlignmentConfig, DEFAULT_FACTOR_REG, DEFAULT_INTERCEPT_REG, DEFAULT_SWEEPS, Pairwise, alignment,
+};
 pub use clusters::{
     ClusterConfig, Clusters, DEFAULT_LPA_SWEEPS_MAX, DEFAULT_RESOLUTION, DEFAULT_ROUNDS_MAX, Method, Undirected,
     clusters, clusters_of, nmi, undirected,

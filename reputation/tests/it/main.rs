@@ -1,5 +1,6 @@
 //! Integration tests of the reputation jobs.
 
+mod alignment;
 mod clusters;
 mod contribution;
 mod trust;
