@@ -15,13 +15,14 @@
 //! - [`clusters`] — Leiden communities with their modularity; label propagation as the fast
 //!   path; every community connected.
 //!
-//! What remains of issue 9: epochs recomputed in the background of the running system, and the
-//! peers' benchmarks for clusters. The math is in `README.md`.
+//! [`spawn_recompute`] keeps [`Epochs`] of every score in the running system, recomputed in the
+//! background on a copy of the graph, each diffable against an earlier one ([`ScoreSet::diff`]). The math is in `README.md`.
 
 mod alignment;
 mod clusters;
 mod contribution;
 mod epoch;
+mod epochs;
 mod error;
 mod pagerank;
 mod power;
@@ -39,6 +40,10 @@ pub use contribution::{
     DEFAULT_TRADE_CREDIT, DEFAULT_UPSTREAM_SHARE, DEFAULT_VOTE_CREDIT, contribution,
 };
 pub use epoch::Epoch;
+pub use epochs::{
+    Change, DEFAULT_EPOCHS_KEPT, DEFAULT_MIN_EVENTS, DEFAULT_MIN_INTERVAL, Epochs, Recompute, RecomputePolicy,
+    ScoreSet, compute_now, curators, spawn_recompute,
+};
 pub use error::{Error, Result};
 pub use pagerank::{DEFAULT_PAGERANK_DAMPING, PageRank, PageRankConfig, pagerank, pagerank_csr};
 pub use trust::{

@@ -3,4 +3,5 @@
 mod alignment;
 mod clusters;
 mod contribution;
+mod epochs;
 mod trust;
