@@ -1,0 +1,78 @@
+//! Clusters on an LFR benchmark graph beside networkit's PLM (issue 9's quality and speed
+//! targets), in one run:
+//!
+//! ```text
+//! benches/networkit/run.sh lfr --nodes 1000000 --avg-degree 20 --max-degree 200 --mu 0.3 \
+//!     --seed 1 --out-edges /tmp/lfr.snap --out-truth /tmp/lfr.truth
+//! cargo run --release -p benches --bin clusters -- /tmp/lfr.snap /tmp/lfr.truth
+//! ```
+//!
+//! With `DAIRA_NETWORKIT=1` it also runs `benches/networkit/run.sh plm` on the same files and
+//! prints the ratios. Times are of the clustering alone (the graph already in memory).
+
+use graph_engine::LogPosition;
+use graph_engine::import::{Format, parse_file};
+use reputation::{ClusterConfig, Method, clusters_of, nmi, undirected};
+use schema::{Command, EdgeKind};
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (edges, truth) = match &args[..] {
+        [e, t, ..] => (std::path::PathBuf::from(e), std::path::PathBuf::from(t)),
+        _ => {
+            eprintln!("usage: clusters EDGES.snap TRUTH (node<TAB>community per line)");
+            std::process::exit(2);
+        }
+    };
+    let mut graph = graph_engine::Graph::new();
+    let ids = std::cell::RefCell::new(schema::IdGenerator::new(7));
+    let new_ids = |n: usize| (0..n).map(|_| ids.borrow_mut().next(schema::EPOCH_MS + 1)).collect();
+    let parsed = parse_file(&edges, Format::Snap, &graph, &new_ids, &graph_engine::NoProgress).expect("edges");
+    graph.execute(Command::Import(parsed.batch), 0).expect("import");
+    let text = std::fs::read_to_string(&truth).expect("truth file");
+    let planted: std::collections::HashMap<String, u32> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let mut parts = l.split_whitespace();
+            (parts.next().expect("node").to_string(), parts.next().expect("community").parse().expect("a number"))
+        })
+        .collect();
+    let t = Instant::now();
+    let g = undirected(&graph, &[EdgeKind::Follows]);
+    let build_s = t.elapsed().as_secs_f64();
+    println!("threads: {}; {} vertices, {} edges (directed as read)", rayon::current_num_threads(), graph.vertex_count(), graph.edge_count(EdgeKind::Follows));
+    let mut results = Vec::new();
+    for method in [Method::Leiden, Method::LabelPropagation] {
+        let t = Instant::now();
+        let found = clusters_of(&g, &ClusterConfig { method, ..ClusterConfig::default() }, LogPosition::default());
+        let seconds = t.elapsed().as_secs_f64();
+        let (ours, theirs): (Vec<u32>, Vec<u32>) = (0..graph.vertex_count() as u32)
+            .filter_map(|v| planted.get(graph.external_at(v)?).map(|&c| (found.community[v as usize], c)))
+            .unzip();
+        let score = nmi(&ours, &theirs);
+        println!("{method:?}: {seconds:.2} s (+{build_s:.2} s to build the undirected graph), modularity {:.4}, NMI {score:.4}, {} communities", found.modularity, found.count);
+        results.push((method, seconds + build_s, found.modularity, score));
+    }
+    if std::env::var("DAIRA_NETWORKIT").is_ok_and(|v| v == "1") {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("networkit/run.sh");
+        let out = std::process::Command::new("bash").arg(&script).arg("plm").arg(&edges).arg(&truth).output().expect("networkit runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let Some(json) = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')) else {
+            println!("networkit failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+            return;
+        };
+        let field = |name: &str| -> f64 {
+            json.split(&format!("\"{name}\":")).nth(1).and_then(|r| r.split([',', '}']).next()).and_then(|v| v.trim().parse().ok()).unwrap_or(f64::NAN)
+        };
+        let (plm_s, plm_q, plm_nmi) = (field("plm_s"), field("plm_modularity"), field("plm_nmi"));
+        println!("networkit PLM (refine): {plm_s:.2} s, modularity {plm_q:.4}, NMI {plm_nmi:.4}");
+        let (_, leiden_s, leiden_q, leiden_nmi) = results[0];
+        println!(
+            "Leiden vs PLM: {:.2}x faster (target >= 2x), modularity {:+.4} (target >= 0), NMI {leiden_nmi:.4} (target >= 0.93)",
+            plm_s / leiden_s,
+            leiden_q - plm_q
+        );
+    }
+}
