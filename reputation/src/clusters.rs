@@ -167,28 +167,56 @@ impl Undirected {
     }
 }
 
-/// Ties between vertices of `graph` for the clusters job.
+/// Ties between vertices of `graph` for the clusters job: each vertex's row is its out- and
+/// in-neighbours over `kinds`, merged (a tie both ways weighs 2), built in parallel straight from
+/// the graph's sorted adjacency.
 pub fn undirected(graph: &Graph, kinds: &[EdgeKind]) -> Undirected {
     let n = graph.vertex_count();
-    let edges: Vec<(u32, u32, f64)> = (0..n as u32)
+    let tie = |u: u32, v: u32, kind: EdgeKind, outward: bool| -> bool {
+        if u == v || graph.kind_at(v) == VertexKind::User {
+            return false;
+        }
+        if kind != EdgeKind::Rates {
+            return true;
+        }
+        let (s, d) = if outward { (u, v) } else { (v, u) };
+        graph.edge(kind, s, d).and_then(|p| p.weight).is_none_or(|w| w > 0.0)
+    };
+    let rows: Vec<Vec<(u32, f64)>> = (0..n as u32)
         .into_par_iter()
-        .flat_map_iter(|u| {
-            let mut out = Vec::new();
+        .map(|u| {
             if graph.kind_at(u) == VertexKind::User {
-                return out; // users are private; only their masks take part
+                return Vec::new(); // users are private; only their masks take part
             }
+            let mut row: Vec<(u32, f64)> = Vec::new();
             for &kind in kinds {
-                for (v, p) in graph.out_edges(kind, u) {
-                    let w = if kind == EdgeKind::Rates { p.weight.map_or(1.0, f64::from) } else { 1.0 };
-                    if w > 0.0 && u != v {
-                        out.push((u, v, 1.0));
-                    }
+                row.extend(graph.out(kind, u).filter(|&v| tie(u, v, kind, true)).map(|v| (v, 1.0)));
+                row.extend(graph.inn(kind, u).filter(|&v| tie(u, v, kind, false)).map(|v| (v, 1.0)));
+            }
+            row.sort_by_key(|&(v, _)| v);
+            let mut merged: Vec<(u32, f64)> = Vec::with_capacity(row.len());
+            for (v, w) in row {
+                match merged.last_mut() {
+                    Some(last) if last.0 == v => last.1 += w,
+                    _ => merged.push((v, w)),
                 }
             }
-            out
+            merged
         })
         .collect();
-    Undirected::from_edges(n, &edges)
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0usize);
+    let total_len: usize = rows.iter().map(Vec::len).sum();
+    let mut targets = Vec::with_capacity(total_len);
+    let mut weights = Vec::with_capacity(total_len);
+    for row in &rows {
+        targets.extend(row.iter().map(|&(v, _)| v));
+        weights.extend(row.iter().map(|&(_, w)| w));
+        offsets.push(targets.len());
+    }
+    let degree: Vec<f64> = (0..n).into_par_iter().map(|u| weights[offsets[u]..offsets[u + 1]].iter().sum()).collect();
+    let total = degree.iter().sum();
+    Undirected { offsets, targets, weights, degree, total }
 }
 
 /// Finds communities in `graph`.
@@ -282,10 +310,10 @@ fn local_moving(g: &Undirected, partition: &mut [u32], gamma: f64) -> bool {
         let gain = |c: usize, w: f64| w - gamma * tot[c] * k / m2;
         let mut best = current;
         let mut best_gain = gain(current, to_community[current]);
-        touched.sort_unstable();
+        // Ties go to the smallest community, whatever order the neighbours came in.
         for &c in &touched {
             let candidate = gain(c, to_community[c]);
-            if candidate > best_gain + 1e-12 {
+            if candidate > best_gain + 1e-12 || (candidate > best_gain - 1e-12 && c < best && best != current) {
                 best = c;
                 best_gain = candidate;
             }
@@ -390,34 +418,57 @@ fn refine(g: &Undirected, partition: &[u32], gamma: f64) -> Vec<u32> {
 }
 
 /// The graph of sub-communities (`A_CD = Σ_{u∈C, v∈D} A_uv`, so degrees and internal weights
-/// are kept), and the community each starts in.
+/// are kept), and the community each starts in. Members are grouped by sub-community with a
+/// counting pass, and each sub-community's row is gathered and merged on its own, in parallel.
 fn aggregate(g: &Undirected, refined: &[u32], partition: &[u32]) -> (Undirected, Vec<u32>) {
     let k = refined.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
     let mut parent = vec![0u32; k];
     for u in 0..g.len() {
         parent[refined[u] as usize] = partition[u];
     }
-    let mut entries: Vec<(u32, u32, f64)> = Vec::with_capacity(g.targets.len());
-    for u in 0..g.len() {
-        for (v, w) in g.neighbours(u) {
-            entries.push((refined[u], refined[v], w));
-        }
+    let mut start = vec![0usize; k + 1];
+    for &c in refined {
+        start[c as usize + 1] += 1;
     }
-    entries.par_sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    let mut offsets = vec![0usize; k + 1];
+    for c in 0..k {
+        start[c + 1] += start[c];
+    }
+    let mut members = vec![0u32; g.len()];
+    let mut cursor = start.clone();
+    for (u, &c) in refined.iter().enumerate() {
+        members[cursor[c as usize]] = u as u32;
+        cursor[c as usize] += 1;
+    }
+    let rows: Vec<(Vec<u32>, Vec<f64>)> = (0..k)
+        .into_par_iter()
+        .map(|c| {
+            let mut row: Vec<(u32, f64)> = Vec::new();
+            for &u in &members[start[c]..start[c + 1]] {
+                row.extend(g.neighbours(u as usize).map(|(v, w)| (refined[v], w)));
+            }
+            // Stable, so equal targets add up in a fixed order.
+            row.sort_by_key(|&(d, _)| d);
+            let mut targets = Vec::with_capacity(row.len());
+            let mut weights: Vec<f64> = Vec::with_capacity(row.len());
+            for (d, w) in row {
+                if targets.last() == Some(&d) {
+                    *weights.last_mut().expect("a weight per target") += w;
+                } else {
+                    targets.push(d);
+                    weights.push(w);
+                }
+            }
+            (targets, weights)
+        })
+        .collect();
+    let mut offsets = Vec::with_capacity(k + 1);
+    offsets.push(0usize);
     let mut targets = Vec::new();
-    let mut weights: Vec<f64> = Vec::new();
-    for (i, &(a, b, w)) in entries.iter().enumerate() {
-        if i > 0 && entries[i - 1].0 == a && entries[i - 1].1 == b {
-            *weights.last_mut().expect("a previous entry") += w;
-        } else {
-            targets.push(b);
-            weights.push(w);
-            offsets[a as usize + 1] += 1;
-        }
-    }
-    for i in 1..=k {
-        offsets[i] += offsets[i - 1];
+    let mut weights = Vec::new();
+    for (t, w) in rows {
+        targets.extend_from_slice(&t);
+        weights.extend_from_slice(&w);
+        offsets.push(targets.len());
     }
     let degree: Vec<f64> = (0..k).map(|c| weights[offsets[c]..offsets[c + 1]].iter().sum()).collect();
     let total = degree.iter().sum();

@@ -42,7 +42,12 @@ fn main() {
     let t = Instant::now();
     let g = undirected(&graph, &[EdgeKind::Follows]);
     let build_s = t.elapsed().as_secs_f64();
-    println!("threads: {}; {} vertices, {} edges (directed as read)", rayon::current_num_threads(), graph.vertex_count(), graph.edge_count(EdgeKind::Follows));
+    println!(
+        "threads: {}; {} vertices, {} edges (directed as read)",
+        rayon::current_num_threads(),
+        graph.vertex_count(),
+        graph.edge_count(EdgeKind::Follows)
+    );
     let mut results = Vec::new();
     for method in [Method::Leiden, Method::LabelPropagation] {
         let t = Instant::now();
@@ -52,19 +57,32 @@ fn main() {
             .filter_map(|v| planted.get(graph.external_at(v)?).map(|&c| (found.community[v as usize], c)))
             .unzip();
         let score = nmi(&ours, &theirs);
-        println!("{method:?}: {seconds:.2} s (+{build_s:.2} s to build the undirected graph), modularity {:.4}, NMI {score:.4}, {} communities", found.modularity, found.count);
+        println!(
+            "{method:?}: {seconds:.2} s (+{build_s:.2} s to build the undirected graph), modularity {:.4}, NMI {score:.4}, {} communities",
+            found.modularity, found.count
+        );
         results.push((method, seconds + build_s, found.modularity, score));
     }
     if std::env::var("DAIRA_NETWORKIT").is_ok_and(|v| v == "1") {
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("networkit/run.sh");
-        let out = std::process::Command::new("bash").arg(&script).arg("plm").arg(&edges).arg(&truth).output().expect("networkit runs");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("plm")
+            .arg(&edges)
+            .arg(&truth)
+            .output()
+            .expect("networkit runs");
         let stdout = String::from_utf8_lossy(&out.stdout);
         let Some(json) = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')) else {
             println!("networkit failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
             return;
         };
         let field = |name: &str| -> f64 {
-            json.split(&format!("\"{name}\":")).nth(1).and_then(|r| r.split([',', '}']).next()).and_then(|v| v.trim().parse().ok()).unwrap_or(f64::NAN)
+            json.split(&format!("\"{name}\":"))
+                .nth(1)
+                .and_then(|r| r.split([',', '}']).next())
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(f64::NAN)
         };
         let (plm_s, plm_q, plm_nmi) = (field("plm_s"), field("plm_modularity"), field("plm_nmi"));
         println!("networkit PLM (refine): {plm_s:.2} s, modularity {plm_q:.4}, NMI {plm_nmi:.4}");
