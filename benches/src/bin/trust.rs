@@ -6,7 +6,9 @@
 //! ```
 //!
 //! The job reports the time of its power iterations apart from the rest (gathering local
-//! trust, the discount, the flags); each figure is the median of 3 runs.
+//! trust, the discount, the flags); each figure is the median of 3 runs. With
+//! `DAIRA_NETWORKIT=1` networkit's PageRank (20 iterations) and igraph's run on the same edges
+//! (`benches/networkit/run.sh pagerank`, which installs them into a virtual environment).
 
 use graph_engine::{Csr, KindWeight};
 use rayon::prelude::*;
@@ -40,6 +42,14 @@ fn bare(transposed: &Csr, out_degree: &[u32], iterations: u32) -> Vec<f64> {
 fn main() {
     let scale: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20);
     let (src, dst) = benches::rmat(scale, 16, 1);
+    let peers_file = std::env::var("DAIRA_NETWORKIT").is_ok_and(|v| v == "1").then(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("rmat.snap");
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+        fixtures::write_snap(&mut w, &src, &dst, "rmat").expect("write");
+        drop(w);
+        (dir, path)
+    });
     let graph = benches::engine_load(src, dst);
     let m = graph.edge_count(EdgeKind::Follows);
     println!(
@@ -76,4 +86,20 @@ fn main() {
     println!("{:<58} {:>8.3} s", "trust job, setup (local trust, transpose, discount, flags)", without_s);
     println!("{:<58} {:>8.2}x (target <= 1.25x)", "trust iterations / bare loop", iterate_s / bare_s);
     println!("{:<58} {:>8.1} GB/s", "bytes touched by the iterations / their time", bytes / iterate_s / 1e9);
+    if let Some((_dir, path)) = peers_file {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("networkit/run.sh");
+        let out = std::process::Command::new("bash").arg(&script).arg("pagerank").arg(&path).output().expect("networkit runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let Some(json) = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')) else {
+            println!("networkit failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+            return;
+        };
+        let field = |name: &str| -> f64 {
+            json.split(&format!("\"{name}\":")).nth(1).and_then(|r| r.split([',', '}']).next()).and_then(|v| v.trim().parse().ok()).unwrap_or(f64::NAN)
+        };
+        let (nk, ig) = (field("networkit_pagerank_20_s"), field("igraph_pagerank_s"));
+        println!("{:<58} {:>8.3} s", "networkit PageRank, 20 iterations (same edges)", nk);
+        println!("{:<58} {:>8.3} s", "igraph PageRank (PRPACK, to convergence)", ig);
+        println!("{:<58} {:>8.2}x (target >= 3x)", "networkit / trust iterations", nk / iterate_s);
+    }
 }
