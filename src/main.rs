@@ -130,7 +130,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             import_file(&config, &file, format).await?;
         }
         Cmd::Stats { json } => {
-            let engine = open(&config).await?;
+            let mut engine_config = config.engine();
+            engine_config.read_only = true;
+            let engine = Engine::open(&engine_config, &StderrProgress::new())
+                .await
+                .with_context(|| format!("opening {}", config.data.display()))?;
             let graph = engine.read();
             if json {
                 println!("{}", serde_json::to_string_pretty(&daira::stats::stats_json(&graph))?);

@@ -30,12 +30,15 @@ pub struct EngineConfig {
     pub pg_schema: Option<String>,
     /// This writer's node id (in generated ids).
     pub node: u16,
+    /// Open for reading only: no writer, no lock on the data directory (`daira stats` beside a
+    /// running server).
+    pub read_only: bool,
 }
 
 impl EngineConfig {
     /// The embedded default: a SQLite log in `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
-        EngineConfig { data_dir: data_dir.into(), database_url: None, pg_schema: None, node: 0 }
+        EngineConfig { data_dir: data_dir.into(), database_url: None, pg_schema: None, node: 0, read_only: false }
     }
 
     /// Opens the configured log without replaying it.
@@ -128,6 +131,36 @@ pub struct Engine {
     shared: Arc<Shared>,
     queue: mpsc::Sender<Job>,
     writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The data directory's writer lock, held while the engine lives (SQLite logs only).
+    _lock: Option<std::fs::File>,
+}
+
+/// The file in a data directory that one writing process holds locked.
+pub const WRITER_LOCK_FILE: &str = "writer.lock";
+
+/// Takes the data directory's writer lock, or says who has it.
+fn lock_data_dir(config: &EngineConfig) -> Result<Option<std::fs::File>> {
+    if config.read_only || config.database_url.is_some() {
+        return Ok(None);
+    }
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
+    let path = dir.join(WRITER_LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Config(format!(
+            "another daira process is writing to {} (it holds {}); stop it, or read with a read-only command",
+            dir.display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(source)) => Err(Error::Io { path: path.display().to_string(), source }),
+    }
 }
 
 fn now_ms() -> i64 {
@@ -137,6 +170,7 @@ fn now_ms() -> i64 {
 impl Engine {
     /// Opens the log, replays it into a fresh graph and starts the writer.
     pub async fn open(config: &EngineConfig, progress: &dyn Progress) -> Result<Engine> {
+        let lock = lock_data_dir(config)?;
         let log = config.open_log().await?;
         let graph = replay(&log, progress).await?;
         let last_own = (0..graph.vertex_count() as u32)
@@ -153,8 +187,9 @@ impl Engine {
             stats: Mutex::new(WriterStats::default()),
         });
         let (queue, jobs) = mpsc::channel(WRITE_QUEUE_MAX);
-        let writer = tokio::spawn(write_loop(shared.clone(), jobs));
-        Ok(Engine { shared, queue, writer: Mutex::new(Some(writer)) })
+        // A read-only engine has no writer: its queue is closed and `execute` says so.
+        let writer = (!config.read_only).then(|| tokio::spawn(write_loop(shared.clone(), jobs)));
+        Ok(Engine { shared, queue, writer: Mutex::new(writer), _lock: lock })
     }
 
     /// A consistent, read-only view of the graph. Hold it briefly: the writer waits for it to
@@ -183,6 +218,9 @@ impl Engine {
             mpsc::error::TrySendError::Full(_) => {
                 Error::LimitExceeded { what: "queued writes", limit: WRITE_QUEUE_MAX as u64 }
             }
+            mpsc::error::TrySendError::Closed(_) if self.writer.lock().is_none() => {
+                Error::Config("this engine was opened read-only".into())
+            }
             mpsc::error::TrySendError::Closed(_) => Error::Shutdown,
         })?;
         answer.await.map_err(|_| Error::Shutdown)?
@@ -210,7 +248,7 @@ impl Engine {
 
     /// Stops taking commands, lets the writer finish what it accepted, and closes the log.
     pub async fn shutdown(self) {
-        let Engine { shared, queue, writer } = self;
+        let Engine { shared, queue, writer, _lock } = self;
         drop(queue);
         let handle = writer.lock().take();
         if let Some(handle) = handle {

@@ -229,3 +229,30 @@ fn analyze_clusters_prints_modularity_and_keeps_ids() {
     assert_eq!(community("a"), community("c"));
     assert_ne!(community("a"), community("z"));
 }
+
+#[test]
+fn one_writer_per_data_directory_and_readers_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let good = write(dir.path(), "good.txt", "1 2\n");
+    let mut writer = crate::daira(&data)
+        .arg("exec")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut session = crate::crash::Session::new(&mut writer);
+    session.send("{\"register_user\":{}}");
+    // A second writer is refused with a reason, not a sequence conflict later.
+    let second = run(&data, &["import", good.to_str().unwrap(), "--format", "snap"]);
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another daira process is writing to"), "{stderr}");
+    // Readers are welcome while it writes.
+    assert_eq!(stats(&data)["vertices"]["user"], 1);
+    assert!(run(&data, &["audit", "verify"]).status.success());
+    drop(session);
+    drop(writer.stdin.take());
+    assert!(writer.wait().unwrap().success());
+    assert!(run(&data, &["import", good.to_str().unwrap(), "--format", "snap"]).status.success());
+}

@@ -88,14 +88,23 @@ fn main() {
     println!("{:<58} {:>8.1} GB/s", "bytes touched by the iterations / their time", bytes / iterate_s / 1e9);
     if let Some((_dir, path)) = peers_file {
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("networkit/run.sh");
-        let out = std::process::Command::new("bash").arg(&script).arg("pagerank").arg(&path).output().expect("networkit runs");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("pagerank")
+            .arg(&path)
+            .output()
+            .expect("networkit runs");
         let stdout = String::from_utf8_lossy(&out.stdout);
         let Some(json) = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')) else {
             println!("networkit failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
             return;
         };
         let field = |name: &str| -> f64 {
-            json.split(&format!("\"{name}\":")).nth(1).and_then(|r| r.split([',', '}']).next()).and_then(|v| v.trim().parse().ok()).unwrap_or(f64::NAN)
+            json.split(&format!("\"{name}\":"))
+                .nth(1)
+                .and_then(|r| r.split([',', '}']).next())
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(f64::NAN)
         };
         let (nk, ig) = (field("networkit_pagerank_20_s"), field("igraph_pagerank_s"));
         println!("{:<58} {:>8.3} s", "networkit PageRank, 20 iterations (same edges)", nk);
