@@ -2,8 +2,10 @@
 //! propagation as the fast path. Every community is connected by construction: a final pass
 //! splits any community into its connected components, which can only raise modularity.
 //!
-//! Deterministic: nodes are visited in index order and ties go to the smallest community id,
-//! so the same graph always gives the same partition, whatever the thread count.
+//! Deterministic: nodes are visited in index order and ties go to the smallest community id;
+//! on large graphs local moving runs in parallel over colour classes of nodes, each class
+//! deciding from the same state and applying its moves in node order. The same graph always
+//! gives the same partition, whatever the thread count.
 
 use crate::{Epoch, Error, Result};
 use graph_engine::{Graph, LogPosition};
@@ -255,7 +257,11 @@ fn leiden(g: &Undirected, gamma: f64, rounds_max: u32) -> Vec<u32> {
     let mut graph = g.clone();
     let mut partition: Vec<u32> = (0..n as u32).collect();
     for _ in 0..rounds_max {
-        let moved = local_moving(&graph, &mut partition, gamma);
+        let moved = if graph.len() >= PARALLEL_MOVING_MIN {
+            local_moving_parallel(&graph, &mut partition, gamma)
+        } else {
+            local_moving(&graph, &mut partition, gamma)
+        };
         let refined = refine(&graph, &partition, gamma);
         let refined_count = refined.iter().map(|&c| c + 1).max().unwrap_or(0) as usize;
         if !moved && refined_count == graph.len() {
@@ -274,6 +280,101 @@ fn leiden(g: &Undirected, gamma: f64, rounds_max: u32) -> Vec<u32> {
         }
     }
     membership.iter().map(|&m| partition[m as usize]).collect()
+}
+
+/// Graphs at least this large move nodes in parallel (see [`local_moving_parallel`]).
+const PARALLEL_MOVING_MIN: usize = 50_000;
+/// Colour classes of the parallel local moving.
+const COLOURS: u64 = 8;
+/// The most passes of the parallel local moving.
+const PARALLEL_PASSES_MAX: u32 = 16;
+
+/// Local moving in parallel, still deterministic: nodes fall into colour classes by a hash of
+/// their index; for one class at a time every active node's best move is computed from the
+/// same state in parallel, then the moves are applied in node order and the movers' neighbours
+/// become active again. Nothing depends on the thread count.
+fn local_moving_parallel(g: &Undirected, partition: &mut [u32], gamma: f64) -> bool {
+    let n = g.len();
+    if g.total == 0.0 {
+        return false;
+    }
+    let m2 = g.total;
+    let mut tot = vec![0f64; n];
+    for u in 0..n {
+        tot[partition[u] as usize] += g.degree[u];
+    }
+    let colour = |u: usize| {
+        let mut z = (u as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) % COLOURS
+    };
+    let classes: Vec<Vec<u32>> =
+        (0..COLOURS).map(|c| (0..n).filter(|&u| colour(u) == c).map(|u| u as u32).collect()).collect();
+    let mut active = vec![true; n];
+    let mut moved_any = false;
+    for _ in 0..PARALLEL_PASSES_MAX {
+        let mut moved = 0usize;
+        for class in &classes {
+            let (tot_now, part_now, active_now) = (&tot, &*partition, &active);
+            let moves: Vec<(u32, u32)> = class
+                .par_iter()
+                .filter(|&&u| active_now[u as usize])
+                .map_init(Vec::new, |scratch: &mut Vec<(u32, f64)>, &u| {
+                    let u = u as usize;
+                    scratch.clear();
+                    scratch.extend(g.neighbours(u).filter(|&(v, _)| v != u).map(|(v, w)| (part_now[v], w)));
+                    scratch.sort_unstable_by_key(|&(c, _)| c);
+                    let current = part_now[u];
+                    let k = g.degree[u];
+                    let gain = |c: u32, w: f64| {
+                        let t = tot_now[c as usize] - if c == current { k } else { 0.0 };
+                        w - gamma * t * k / m2
+                    };
+                    let w_current: f64 = scratch.iter().filter(|&&(c, _)| c == current).map(|&(_, w)| w).sum();
+                    let (mut best, mut best_gain) = (current, gain(current, w_current));
+                    let mut i = 0;
+                    while i < scratch.len() {
+                        let c = scratch[i].0;
+                        let mut w = 0.0;
+                        while i < scratch.len() && scratch[i].0 == c {
+                            w += scratch[i].1;
+                            i += 1;
+                        }
+                        let candidate = gain(c, w);
+                        // Strictly better only: on ties the node stays, else the smallest id wins
+                        // (the runs come in increasing community order).
+                        if c != current && candidate > best_gain + 1e-12 {
+                            best = c;
+                            best_gain = candidate;
+                        }
+                    }
+                    (u as u32, best)
+                })
+                .filter(|&(u, best)| best != part_now[u as usize])
+                .collect();
+            for &u in class {
+                active[u as usize] = false;
+            }
+            for &(u, best) in &moves {
+                let u = u as usize;
+                let k = g.degree[u];
+                tot[partition[u] as usize] -= k;
+                tot[best as usize] += k;
+                partition[u] = best;
+                for (v, _) in g.neighbours(u) {
+                    active[v] = true;
+                }
+            }
+            moved += moves.len();
+        }
+        moved_any |= moved > 0;
+        if moved == 0 {
+            break;
+        }
+    }
+    renumber(partition);
+    moved_any
 }
 
 /// Fast local moving: a queue of nodes; a node moves to the neighbouring community with the

@@ -84,10 +84,7 @@ fn karate_club_modularity_reaches_the_known_optimum_region() {
     );
 }
 
-#[test]
-fn planted_communities_are_found() {
-    // Ten planted groups of 200 nodes; 90% of each node's ties inside its group.
-    let (groups, size, degree) = (10u32, 200u32, 16u32);
+fn planted(groups: u32, size: u32, degree: u32) -> (Undirected, Vec<u32>) {
     let mut state = 11u64;
     let mut next = |n: u32| {
         state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -108,11 +105,34 @@ fn planted_communities_are_found() {
     }
     let g = Undirected::from_edges(n as usize, &edges);
     let truth: Vec<u32> = (0..n).map(|u| u / size).collect();
+    (g, truth)
+}
+
+#[test]
+fn planted_communities_are_found() {
+    // Ten planted groups of 200 nodes; 90% of each node's ties inside its group.
+    let (g, truth) = planted(10, 200, 16);
     let found = clusters_of(&g, &ClusterConfig::default(), LogPosition::default());
     let score = nmi(&found.community, &truth);
     eprintln!("planted: NMI {score:.4}, modularity {:.4}, {} communities", found.modularity, found.count);
     assert!(score >= 0.9, "NMI {score}, modularity {}", found.modularity);
     assert!(connected(&g, &found.community));
+}
+
+#[test]
+fn large_graphs_move_in_parallel_and_stay_deterministic() {
+    // Large enough for the parallel local moving: 300 groups of 200 nodes.
+    let (g, truth) = planted(300, 200, 12);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| clusters_of(&g, &ClusterConfig::default(), LogPosition::default()))
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(one.community, two.community);
+    assert_eq!(one.modularity.to_bits(), two.modularity.to_bits());
+    let score = nmi(&two.community, &truth);
+    assert!(score >= 0.9, "NMI {score}");
+    assert!(connected(&g, &two.community));
 }
 
 proptest! {
