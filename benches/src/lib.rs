@@ -96,3 +96,30 @@ pub fn engine_load(src: Vec<u64>, dst: Vec<u64>) -> graph_engine::Graph {
     graph.execute(schema::Command::Import(parsed.batch), 0).expect("rmat import is valid");
     graph
 }
+
+/// The figures a peer's bench script printed: its last line that is a JSON object.
+pub struct PeerFigures(String);
+
+impl PeerFigures {
+    /// A numeric field, NaN when absent.
+    pub fn get(&self, name: &str) -> f64 {
+        self.0
+            .split(&format!("\"{name}\":"))
+            .nth(1)
+            .and_then(|rest| rest.split([',', '}']).next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(f64::NAN)
+    }
+}
+
+/// Runs `benches/SCRIPT` (a bash script that installs its peer into `benches/.venv`) with
+/// `args`, and returns what it printed, or the last line of its errors.
+pub fn run_peer(script: &str, args: &[&std::ffi::OsStr]) -> Result<PeerFigures, String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let out = std::process::Command::new("bash").arg(&path).args(args).output().map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match stdout.lines().rev().find(|l| l.trim_start().starts_with('{')) {
+        Some(json) => Ok(PeerFigures(json.to_string())),
+        None => Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("no output").to_string()),
+    }
+}

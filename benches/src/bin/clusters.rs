@@ -64,27 +64,14 @@ fn main() {
         results.push((method, seconds + build_s, found.modularity, score));
     }
     if std::env::var("DAIRA_NETWORKIT").is_ok_and(|v| v == "1") {
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("networkit/run.sh");
-        let out = std::process::Command::new("bash")
-            .arg(&script)
-            .arg("plm")
-            .arg(&edges)
-            .arg(&truth)
-            .output()
-            .expect("networkit runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let Some(json) = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')) else {
-            println!("networkit failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
-            return;
+        let plm = match benches::run_peer("networkit/run.sh", &["plm".as_ref(), edges.as_os_str(), truth.as_os_str()]) {
+            Ok(plm) => plm,
+            Err(e) => {
+                println!("networkit failed: {e}");
+                return;
+            }
         };
-        let field = |name: &str| -> f64 {
-            json.split(&format!("\"{name}\":"))
-                .nth(1)
-                .and_then(|r| r.split([',', '}']).next())
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(f64::NAN)
-        };
-        let (plm_s, plm_q, plm_nmi) = (field("plm_s"), field("plm_modularity"), field("plm_nmi"));
+        let (plm_s, plm_q, plm_nmi) = (plm.get("plm_s"), plm.get("plm_modularity"), plm.get("plm_nmi"));
         println!("networkit PLM (refine): {plm_s:.2} s, modularity {plm_q:.4}, NMI {plm_nmi:.4}");
         let (_, leiden_s, leiden_q, leiden_nmi) = results[0];
         println!(

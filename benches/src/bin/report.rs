@@ -252,24 +252,9 @@ fn main() {
         let csv = dir.path().join("rmat.csv");
         let text = std::fs::read_to_string(&file).expect("snap file");
         std::fs::write(&csv, text.replace('\t', ",")).expect("csv");
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kuzu/run.sh");
-        let out = std::process::Command::new("bash")
-            .arg(&script)
-            .arg(&csv)
-            .args(["--queries", "2000"])
-            .output()
-            .expect("kuzu bench runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        match stdout.lines().rev().find(|l| l.trim_start().starts_with('{')) {
-            Some(json) => {
-                let field = |name: &str| -> f64 {
-                    json.split(&format!("\"{name}\":"))
-                        .nth(1)
-                        .and_then(|r| r.split([',', '}']).next())
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(f64::NAN)
-                };
-                let kuzu_rate = field("copy_edges_per_s");
+        match benches::run_peer("kuzu/run.sh", &[csv.as_os_str(), "--queries".as_ref(), "2000".as_ref()]) {
+            Ok(kuzu) => {
+                let kuzu_rate = kuzu.get("copy_edges_per_s");
                 let ours = m as f64 / import_s;
                 row(
                     "Kuzu COPY of the same edges (edges/s)",
@@ -278,15 +263,11 @@ fn main() {
                 );
                 row(
                     "Kuzu 1-hop median (us), 2-hop median (us)",
-                    format!("{:.0}", field("hop1_median_us")),
-                    format!("2-hop {:.0} us (Python client, per query)", field("hop2_median_us")),
+                    format!("{:.0}", kuzu.get("hop1_median_us")),
+                    format!("2-hop {:.0} us (Python client, per query)", kuzu.get("hop2_median_us")),
                 );
             }
-            None => row(
-                "Kuzu",
-                "failed".into(),
-                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("").to_string(),
-            ),
+            Err(e) => row("Kuzu", "failed".into(), e),
         }
     }
     std::hint::black_box(total);

@@ -87,26 +87,14 @@ fn main() {
     println!("{:<58} {:>8.2}x (target <= 1.25x)", "trust iterations / bare loop", iterate_s / bare_s);
     println!("{:<58} {:>8.1} GB/s", "bytes touched by the iterations / their time", bytes / iterate_s / 1e9);
     if let Some((_dir, path)) = peers_file {
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("networkit/run.sh");
-        let out = std::process::Command::new("bash")
-            .arg(&script)
-            .arg("pagerank")
-            .arg(&path)
-            .output()
-            .expect("networkit runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let Some(json) = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')) else {
-            println!("networkit failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
-            return;
+        let peers = match benches::run_peer("networkit/run.sh", &["pagerank".as_ref(), path.as_os_str()]) {
+            Ok(peers) => peers,
+            Err(e) => {
+                println!("networkit failed: {e}");
+                return;
+            }
         };
-        let field = |name: &str| -> f64 {
-            json.split(&format!("\"{name}\":"))
-                .nth(1)
-                .and_then(|r| r.split([',', '}']).next())
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(f64::NAN)
-        };
-        let (nk, ig) = (field("networkit_pagerank_20_s"), field("igraph_pagerank_s"));
+        let (nk, ig) = (peers.get("networkit_pagerank_20_s"), peers.get("igraph_pagerank_s"));
         println!("{:<58} {:>8.3} s", "networkit PageRank, 20 iterations (same edges)", nk);
         println!("{:<58} {:>8.3} s", "igraph PageRank (PRPACK, to convergence)", ig);
         println!("{:<58} {:>8.2}x (target >= 3x)", "networkit / trust iterations", nk / iterate_s);

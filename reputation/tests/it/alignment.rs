@@ -2,7 +2,6 @@
 
 use graph_engine::Graph;
 use reputation::{AlignmentConfig, alignment};
-use schema::Command;
 
 /// Two factions of 20 masks voting on divisive proposals, and a few bridging proposals both
 /// approve. World wA holds faction A; wMix half of each.
@@ -47,21 +46,7 @@ fn factions() -> Graph {
         lines.push(format!(r#"{{"edge":"member_of","src":"a{i}","dst":"wMix"}}"#));
         lines.push(format!(r#"{{"edge":"member_of","src":"b{i}","dst":"wMix"}}"#));
     }
-    let text = lines.join("\n") + "\n";
-    let mut graph = Graph::new();
-    let ids = std::cell::RefCell::new(schema::IdGenerator::new(5));
-    let new_ids = |n: usize| (0..n).map(|_| ids.borrow_mut().next(schema::EPOCH_MS + 9)).collect();
-    let parsed = graph_engine::import::parse_bytes(
-        "f.jsonl",
-        text.as_bytes(),
-        graph_engine::import::Format::Jsonl,
-        &graph,
-        &new_ids,
-        &graph_engine::NoProgress,
-    )
-    .unwrap();
-    graph.execute(Command::Import(parsed.batch), 0).unwrap();
-    graph
+    crate::support::load_jsonl((lines.join("\n") + "\n").as_bytes())
 }
 
 #[test]

@@ -159,19 +159,7 @@ proptest! {
 fn the_fixtures_planted_communities_are_found() {
     let mut bytes = Vec::new();
     let truth = fixtures::generate(fixtures::Size::Demo, 5, &mut bytes).unwrap();
-    let mut graph = graph_engine::Graph::new();
-    let ids = std::cell::RefCell::new(schema::IdGenerator::new(3));
-    let new_ids = |n: usize| (0..n).map(|_| ids.borrow_mut().next(schema::EPOCH_MS + 9)).collect();
-    let parsed = graph_engine::import::parse_bytes(
-        "demo.jsonl",
-        &bytes,
-        graph_engine::import::Format::Jsonl,
-        &graph,
-        &new_ids,
-        &graph_engine::NoProgress,
-    )
-    .unwrap();
-    graph.execute(schema::Command::Import(parsed.batch), 0).unwrap();
+    let graph = crate::support::load_jsonl(&bytes);
     let found = reputation::clusters(&graph, &ClusterConfig::default()).unwrap();
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();

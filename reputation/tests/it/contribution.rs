@@ -2,7 +2,6 @@
 
 use graph_engine::Graph;
 use reputation::{ContributionConfig, TrustConfig, contribution, trust};
-use schema::Command;
 
 const DAY: i64 = 86_400;
 
@@ -61,20 +60,7 @@ fn community() -> String {
 }
 
 fn load(text: &str) -> Graph {
-    let mut graph = Graph::new();
-    let ids = std::cell::RefCell::new(schema::IdGenerator::new(4));
-    let new_ids = |n: usize| (0..n).map(|_| ids.borrow_mut().next(schema::EPOCH_MS + 9)).collect();
-    let parsed = graph_engine::import::parse_bytes(
-        "c.jsonl",
-        text.as_bytes(),
-        graph_engine::import::Format::Jsonl,
-        &graph,
-        &new_ids,
-        &graph_engine::NoProgress,
-    )
-    .unwrap();
-    graph.execute(Command::Import(parsed.batch), 0).unwrap();
-    graph
+    crate::support::load_jsonl(text.as_bytes())
 }
 
 #[test]

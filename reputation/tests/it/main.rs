@@ -4,4 +4,5 @@ mod alignment;
 mod clusters;
 mod contribution;
 mod epochs;
+mod support;
 mod trust;
