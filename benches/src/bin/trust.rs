@@ -86,6 +86,22 @@ fn main() {
     println!("{:<58} {:>8.3} s", "trust job, setup (local trust, transpose, discount, flags)", without_s);
     println!("{:<58} {:>8.2}x (target <= 1.25x)", "trust iterations / bare loop", iterate_s / bare_s);
     println!("{:<58} {:>8.1} GB/s", "bytes touched by the iterations / their time", bytes / iterate_s / 1e9);
+    // The floor: the same bytes at the machine's streaming read bandwidth (a parallel sum over
+    // 512 MiB, median of 3), which the random reads of a pull iteration cannot beat.
+    let big: Vec<f64> = (0..64usize << 20).into_par_iter().map(|i| i as f64).collect();
+    let bandwidth = median(
+        (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(big.par_iter().sum::<f64>());
+                (big.len() * 8) as f64 / t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    );
+    drop(big);
+    let floor_s = bytes / bandwidth;
+    println!("{:<58} {:>8.1} GB/s", "streaming read bandwidth (parallel sum over 512 MiB)", bandwidth / 1e9);
+    println!("{:<58} {:>8.3} s ({:.2}x of it)", "bandwidth floor of 20 iterations", floor_s, iterate_s / floor_s);
     if let Some((_dir, path)) = peers_file {
         let peers = match benches::run_peer("networkit/run.sh", &["pagerank".as_ref(), path.as_os_str()]) {
             Ok(peers) => peers,
