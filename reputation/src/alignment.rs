@@ -245,6 +245,30 @@ impl Alignment {
         self.coherence(&members)
     }
 
+    /// The judgements that placed mask `m`'s viewpoint: per item, the judgement, the item's
+    /// factor and its share of the pull on the mask's factor
+    /// (`|f_i · (r − μ − b_i − b_u)|`, normalised), largest first.
+    pub fn explain(&self, m: u32, top: usize) -> Vec<(Id, f64, f64, f64)> {
+        let m = m as usize;
+        let pulls: Vec<(u32, f64, f64)> = self.judgements[m]
+            .iter()
+            .map(|&(i, r)| {
+                let residual = r - self.mean - self.item_intercept[i as usize] - self.mask_intercept[m];
+                (i, r, (self.item_factor[i as usize] * residual).abs())
+            })
+            .collect();
+        let total: f64 = pulls.iter().map(|p| p.2).sum();
+        let mut rows: Vec<(Id, f64, f64, f64)> = pulls
+            .into_iter()
+            .map(|(i, r, pull)| {
+                (self.ids[i as usize], r, self.item_factor[i as usize], if total > 0.0 { pull / total } else { 0.0 })
+            })
+            .collect();
+        rows.sort_by(|a, b| b.3.total_cmp(&a.3).then(a.0.cmp(&b.0)));
+        rows.truncate(top);
+        rows
+    }
+
     /// The item with dense index `i`, its id.
     pub fn id(&self, v: u32) -> Id {
         self.ids[v as usize]

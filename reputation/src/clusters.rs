@@ -80,6 +80,41 @@ pub struct Clusters {
     pub modularity: f64,
 }
 
+/// Why a vertex sits in its community: its ties, and how much of their weight stays inside.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MembershipExplanation {
+    /// The community.
+    pub community: u32,
+    /// The share of the vertex's tie weight that goes to its own community, in [0, 1].
+    pub inside_share: f64,
+    /// Its heaviest ties: (neighbour, weight, whether the neighbour is in the same community),
+    /// heaviest first.
+    pub ties: Vec<(schema::Id, f64, bool)>,
+}
+
+impl Clusters {
+    /// Explains vertex `v`'s community from `graph`'s ties (the same `kinds` the job used).
+    pub fn explain(&self, graph: &Graph, kinds: &[EdgeKind], v: u32, top: usize) -> MembershipExplanation {
+        let mut weights: std::collections::BTreeMap<u32, f64> = std::collections::BTreeMap::new();
+        for &kind in kinds {
+            for w in graph.out(kind, v).chain(graph.inn(kind, v)) {
+                if w != v && graph.kind_at(w) != VertexKind::User {
+                    *weights.entry(w).or_default() += 1.0;
+                }
+            }
+        }
+        let community = self.community[v as usize];
+        let total: f64 = weights.values().sum();
+        let inside: f64 =
+            weights.iter().filter(|&(&w, _)| self.community[w as usize] == community).map(|(_, x)| x).sum();
+        let mut ties: Vec<(schema::Id, f64, bool)> =
+            weights.into_iter().map(|(w, x)| (graph.id_at(w), x, self.community[w as usize] == community)).collect();
+        ties.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ties.truncate(top);
+        MembershipExplanation { community, inside_share: if total > 0.0 { inside / total } else { 0.0 }, ties }
+    }
+}
+
 /// An undirected weighted graph as a symmetric matrix `A`: an edge {u, v} is stored in both
 /// rows, a self-loop once with weight `A_uu`; a node's degree is its row sum.
 #[derive(Clone, Debug, Default)]

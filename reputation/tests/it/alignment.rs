@@ -69,6 +69,13 @@ fn bridging_items_rise_and_factions_separate() {
     let (coherent, mixed) = (model.world_coherence(&graph, v("wA")), model.world_coherence(&graph, v("wMix")));
     assert!(coherent > mixed + 0.3, "coherence {coherent} vs {mixed}");
     assert_eq!(model.epoch.job, "alignment");
+    // The divisive proposals, not the bridging ones, place a mask's viewpoint.
+    let why = model.explain(v("a3"), 3);
+    assert_eq!(why.len(), 3);
+    let bridges = [graph.id_at(v("bridge0")), graph.id_at(v("bridge1"))];
+    assert!(why.iter().all(|(item, _, _, _)| !bridges.contains(item)), "{why:?}");
+    let total: f64 = model.explain(v("a3"), 100).iter().map(|r| r.3).sum();
+    assert!((total - 1.0).abs() < 1e-9);
 }
 
 #[test]
