@@ -265,7 +265,6 @@ pub async fn replay<L: EventLog>(log: &L, progress: &dyn Progress) -> Result<Gra
     let head = log.head().await?;
     let mut graph = Graph::new();
     let mut position = LogPosition::default();
-    let started = Instant::now();
     let mut last_report = Instant::now();
     log.scan(1, |record| {
         check_link(&position, &record)?;
@@ -285,7 +284,6 @@ pub async fn replay<L: EventLog>(log: &L, progress: &dyn Progress) -> Result<Gra
     if head.seq > 0 {
         progress.update("replay", head.seq, head.seq);
     }
-    let _ = started;
     Ok(graph)
 }
 

@@ -119,11 +119,10 @@ impl State<'_> {
             VertexKind::Mask => self.mask_props(n, &mut props)?,
             VertexKind::Work => {
                 if let Some(Value::Str(world)) = props.get("world").cloned() {
-                    let (p, k) = self.resolve(n, &world)?;
+                    let (_, k) = self.resolve(n, &world)?;
                     if k != VertexKind::World {
                         return Err(self.err(n, format!("props.world: {world:?} is a {k}, not a world")));
                     }
-                    let _ = p;
                 }
             }
             _ => {}

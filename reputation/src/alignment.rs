@@ -80,10 +80,7 @@ fn judgements(graph: &Graph) -> Vec<Vec<(u32, f64)>> {
 
 /// A deterministic small starting factor from a vertex index.
 fn start(v: usize) -> f64 {
-    let mut z = (v as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 * 0.2 - 0.1
+    (crate::power::mix64(v as u64) >> 11) as f64 / (1u64 << 53) as f64 * 0.2 - 0.1
 }
 
 /// Ridge solve of `r ≈ b + f · x` over observations (x, r): returns (b, f).

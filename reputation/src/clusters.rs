@@ -334,16 +334,8 @@ fn local_moving_parallel(g: &Undirected, partition: &mut [u32], gamma: f64) -> b
         return false;
     }
     let m2 = g.total;
-    let mut tot = vec![0f64; n];
-    for u in 0..n {
-        tot[partition[u] as usize] += g.degree[u];
-    }
-    let colour = |u: usize| {
-        let mut z = (u as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) % COLOURS
-    };
+    let mut tot = community_totals(g, partition, n);
+    let colour = |u: usize| crate::power::mix64(u as u64) % COLOURS;
     let classes: Vec<Vec<u32>> =
         (0..COLOURS).map(|c| (0..n).filter(|&u| colour(u) == c).map(|u| u as u32).collect()).collect();
     let mut active = vec![true; n];
@@ -412,6 +404,15 @@ fn local_moving_parallel(g: &Undirected, partition: &mut [u32], gamma: f64) -> b
     moved_any
 }
 
+/// The total degree of each of `count` communities.
+fn community_totals(g: &Undirected, partition: &[u32], count: usize) -> Vec<f64> {
+    let mut tot = vec![0f64; count];
+    for (u, &c) in partition.iter().enumerate() {
+        tot[c as usize] += g.degree[u];
+    }
+    tot
+}
+
 /// Fast local moving: a queue of nodes; a node moves to the neighbouring community with the
 /// largest modularity gain; its neighbours outside that community are queued again.
 fn local_moving(g: &Undirected, partition: &mut [u32], gamma: f64) -> bool {
@@ -420,10 +421,7 @@ fn local_moving(g: &Undirected, partition: &mut [u32], gamma: f64) -> bool {
         return false;
     }
     let m2 = g.total;
-    let mut tot = vec![0f64; n];
-    for u in 0..n {
-        tot[partition[u] as usize] += g.degree[u];
-    }
+    let mut tot = community_totals(g, partition, n);
     let mut queue: std::collections::VecDeque<usize> = (0..n).collect();
     let mut queued = vec![true; n];
     let mut to_community = vec![0f64; n];
@@ -481,10 +479,7 @@ fn refine(g: &Undirected, partition: &[u32], gamma: f64) -> Vec<u32> {
     let n = g.len();
     let m2 = g.total.max(f64::MIN_POSITIVE);
     let k = partition.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
-    let mut community_degree = vec![0f64; k];
-    for u in 0..n {
-        community_degree[partition[u] as usize] += g.degree[u];
-    }
+    let community_degree = community_totals(g, partition, k);
     // refined[u]: u's sub-community (named by a member). Start alone.
     let mut refined: Vec<u32> = (0..n as u32).collect();
     let mut sub_degree: Vec<f64> = g.degree.clone();

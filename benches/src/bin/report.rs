@@ -191,7 +191,6 @@ fn main() {
     drop(indra);
     drop(pet);
     let graph = lock.into_inner().expect("lock");
-    let live_hash = graph.state_hash();
     drop(graph);
 
     // --- durable import from a SNAP file through the SQLite log, then restart ---
@@ -247,7 +246,6 @@ fn main() {
     });
     row("restart to a ready graph (s)", format!("{restart_s:.2}"), format!("{edges_after} edges; target <= 5 s"));
     row("replay state hash == live state hash", format!("{}", hash_after_restart == hash_after_import), String::new());
-    let _ = live_hash;
     if std::env::var("DAIRA_KUZU").is_ok_and(|v| v == "1") {
         let csv = dir.path().join("rmat.csv");
         let text = std::fs::read_to_string(&file).expect("snap file");
