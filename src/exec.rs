@@ -13,6 +13,8 @@
 //! {"publish_work": {"user": ID, "mask": ID, "title": "…", "description": "…", "world": ID?}}
 //! {"remix": {"user": ID, "mask": ID, "original": ID, "title": "…", "description": "…"}}
 //! {"collaborate": {"user": ID, "mask": ID, "other": ID}}
+//! {"edit": {"user": ID, "mask": ID, "target": ID, "fields": {"title": "…", "description": "…"}}}
+//! {"hide": {"user": ID, "mask": ID, "target": ID, "hidden": true}}
 //! ```
 //!
 //! IDs are the 16-hex-digit ids the acknowledgements print. The answer to each line is one line:
@@ -108,6 +110,23 @@ pub fn parse_line(line: &str, engine: &Engine) -> Result<Parsed, String> {
             (command, Some(fresh))
         }
         "collaborate" => (Command::Collaborate { actor: actor()?, other: id("other")? }, None),
+        "edit" => {
+            let fields = args
+                .get("fields")
+                .and_then(Value::as_object)
+                .ok_or(format!("{name}.fields: expected an object of texts"))?
+                .iter()
+                .map(|(k, v)| {
+                    v.as_str().map(|v| (k.clone(), v.to_owned())).ok_or(format!("{name}.fields.{k}: expected a string"))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            (Command::Edit { actor: actor()?, target: id("target")?, fields }, None)
+        }
+        "hide" => {
+            let hidden =
+                args.get("hidden").and_then(Value::as_bool).ok_or(format!("{name}.hidden: expected true or false"))?;
+            (Command::Hide { actor: actor()?, target: id("target")?, hidden }, None)
+        }
         other => return Err(format!("unknown command {other:?}")),
     };
     Ok(Parsed { command, created })

@@ -1,10 +1,11 @@
 //! The `daira` command's library: wires schema, graph-engine and fixtures into the commands a
-//! user runs (`import`, `stats`, `audit verify`, `exec`, `fixtures generate`, `demo`).
+//! user runs (`import`, `stats`, `audit verify`, `exec`, `fixtures generate`, `demo`, `search`).
 //!
 //! Everything that touches stored data takes a [`DataConfig`]: the data directory and, when the
 //! log lives on PostgreSQL, its URL.
 
 pub mod analyze;
+pub mod discovery;
 pub mod exec;
 pub mod progress;
 pub mod stats;

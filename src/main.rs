@@ -54,6 +54,26 @@ enum Cmd {
     Exec,
     /// Generate the demo community into an empty data directory and show what it holds.
     Demo,
+    /// Search worlds, works and public masks (Arabic, Egyptian dialect, Arabizi, English).
+    Search {
+        /// The query.
+        query: String,
+        /// Only this kind: world | work | mask.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this world (its id, or its id in the imported file).
+        #[arg(long)]
+        world: Option<String>,
+        /// Only this language: ar | en | arabizi.
+        #[arg(long)]
+        lang: Option<String>,
+        /// How many hits (1..=100).
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Print a JSON array of hits: id, kind, title, score.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a reputation job on an edge file, no server or data directory needed.
     Analyze {
         /// trust | pagerank | contribution | alignment | clusters
@@ -177,6 +197,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             daira::analyze::run(&job, &edges, format, seeds.as_deref(), out.as_deref())?;
         }
         Cmd::Demo => demo(&config).await?,
+        Cmd::Search { query, kind, world, lang, limit, json } => {
+            search_command(&config, query, kind, world, lang, limit, json).await?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -206,6 +229,8 @@ async fn import_file(config: &DataConfig, file: &std::path::Path, format: Format
         Err(e) => return Err(e.into()),
     };
     progress.update("commit", report.edges, report.edges);
+    let index = daira::discovery::open_index(&daira::discovery::index_dir(&config.data))?;
+    daira::discovery::catch_up(&engine, &index, &progress).await?;
     println!(
         "imported {}: {} vertices, {} edges as events {}..={} (head {})",
         file.display(),
@@ -280,5 +305,64 @@ async fn demo(config: &DataConfig) -> Result<()> {
     let engine = open(config).await?;
     print!("{}", daira::stats::stats_text(&engine.read()));
     engine.shutdown().await;
+    Ok(())
+}
+
+async fn search_command(
+    config: &DataConfig,
+    query: String,
+    kind: Option<String>,
+    world: Option<String>,
+    lang: Option<String>,
+    limit: usize,
+    json: bool,
+) -> Result<()> {
+    use daira::discovery;
+    let mut request = search::Request::new(query);
+    request.limit = limit;
+    request.kind = match kind.as_deref() {
+        None => None,
+        Some(k) => {
+            Some(search::DocKind::parse(k).with_context(|| format!("--kind {k:?}: expected world, work or mask"))?)
+        }
+    };
+    request.lang = match lang.as_deref() {
+        None => None,
+        Some(l) => Some(search::Lang::parse(l).with_context(|| format!("--lang {l:?}: expected ar, en or arabizi"))?),
+    };
+    let mut engine_config = config.engine();
+    engine_config.read_only = true;
+    let progress = StderrProgress::new();
+    let engine =
+        Engine::open(&engine_config, &progress).await.with_context(|| format!("opening {}", config.data.display()))?;
+    if let Some(w) = world {
+        let graph = engine.read();
+        let v = graph
+            .index_of_external(&w)
+            .or_else(|| w.parse::<schema::Id>().ok().and_then(|id| graph.index_of(id)))
+            .filter(|&v| graph.kind_at(v) == schema::VertexKind::World)
+            .with_context(|| format!("--world {w:?}: no such world"))?;
+        request.world = Some(graph.id_at(v));
+    }
+    let index = discovery::open_index(&discovery::index_dir(&config.data))?;
+    if discovery::catch_up(&engine, &index, &progress).await? == discovery::CatchUp::Behind {
+        eprintln!("note: the search index is behind the log; the process that writes it is catching up");
+    }
+    let priors = discovery::priors_now(&engine.read())?;
+    let hits = index.search(&request, &priors, &search::Blend::default())?;
+    let id_of = |hit: &search::Hit| hit.external.clone().unwrap_or_else(|| hit.id.to_string());
+    if json {
+        let rows: Vec<serde_json::Value> = hits
+            .iter()
+            .map(|h| serde_json::json!({"id": id_of(h), "kind": h.kind.as_str(), "title": h.title, "score": h.score}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else if hits.is_empty() {
+        println!("no hits");
+    } else {
+        for (rank, h) in hits.iter().enumerate() {
+            println!("{:>3}. {:<5} {:<18} {:.3}  {}", rank + 1, h.kind.as_str(), id_of(h), h.score, h.title);
+        }
+    }
     Ok(())
 }

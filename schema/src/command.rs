@@ -136,6 +136,27 @@ pub enum Command {
         /// The collaborator.
         other: Id,
     },
+    /// Change the text of a world (its moderators), a work (its authors) or a mask (itself):
+    /// `name`/`description` of a world, `title`/`description` of a work, `display_name`/`bio`
+    /// of a mask.
+    Edit {
+        /// Who edits.
+        actor: Actor,
+        /// The world, work or mask.
+        target: Id,
+        /// The fields that change, with their new text.
+        fields: Vec<(String, String)>,
+    },
+    /// Hide a world (its moderators), a work (its authors) or a mask (itself) from discovery and
+    /// listings, or show it again. Nothing is erased: the log keeps the history.
+    Hide {
+        /// Who hides.
+        actor: Actor,
+        /// The world, work or mask.
+        target: Id,
+        /// `true` hides, `false` shows again.
+        hidden: bool,
+    },
     /// A bulk import (researchers' edge lists, fixtures): all of it or none of it.
     Import(ImportBatch),
 }

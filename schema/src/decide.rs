@@ -300,7 +300,67 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
             }
             Ok(vec![edge(EdgeKind::Collaborates, actor.mask, other, None)])
         }
+        Command::Edit { actor, target, fields } => {
+            acting(view, actor)?;
+            let kind = may_change(view, actor, target)?;
+            let allowed: &[&str] = match kind {
+                VertexKind::World => &["name", "description"],
+                VertexKind::Work => &["title", "description"],
+                _ => &["display_name", "bio"],
+            };
+            if fields.is_empty() {
+                return Err(Rejection::InvalidInput { field: "fields".into(), reason: "nothing to change".into() });
+            }
+            let mut props = Props::new();
+            for (key, text) in fields {
+                if !allowed.contains(&key.as_str()) {
+                    return Err(Rejection::InvalidInput {
+                        field: key.chars().take(64).collect(),
+                        reason: format!(
+                            "a {kind} has no editable field of that name (editable: {})",
+                            allowed.join(", ")
+                        ),
+                    });
+                }
+                if matches!(key.as_str(), "name" | "title" | "display_name") {
+                    non_empty(&key, &text)?;
+                }
+                props.insert(key, Value::Str(text));
+            }
+            check_props(&props)?;
+            Ok(vec![Event::PropsSet { id: target, props }])
+        }
+        Command::Hide { actor, target, hidden } => {
+            acting(view, actor)?;
+            may_change(view, actor, target)?;
+            let props: Props = [("hidden".to_owned(), Value::Bool(hidden))].into_iter().collect();
+            Ok(vec![Event::PropsSet { id: target, props }])
+        }
         Command::Import(batch) => decide_import(batch, view),
+    }
+}
+
+/// Whether the actor may edit or hide `target`: a world's moderators, a work's authors, a
+/// mask itself. Anyone else is told the target does not exist, as when it does not.
+fn may_change(view: &dyn View, actor: Actor, target: Id) -> Result<VertexKind, Rejection> {
+    let kind = view.vertex_kind(target);
+    let allowed = match kind {
+        Some(VertexKind::World) => view.has_edge(EdgeKind::Moderates, actor.mask, target),
+        Some(VertexKind::Work) => view.has_edge(EdgeKind::Authored, actor.mask, target),
+        Some(VertexKind::Mask) => {
+            if target != actor.mask {
+                return Err(Rejection::MaskNotFound { mask: target });
+            }
+            true
+        }
+        _ => false,
+    };
+    match kind {
+        Some(kind) if allowed => Ok(kind),
+        _ => Err(Rejection::NotFound {
+            kind: kind.filter(|k| *k != VertexKind::User).unwrap_or(VertexKind::Work),
+            id: target,
+        }),
     }
 }
 

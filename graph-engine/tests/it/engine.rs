@@ -128,6 +128,39 @@ async fn rules_hold_through_the_write_path_on_every_backend() {
         assert_eq!(r, Rejection::OwnMasks { action: "endorse" });
         engine.execute(Command::Endorse { actor: nour.actor(), target: remix }).await.unwrap();
 
+        // Edits and hiding: only authors (works), moderators (worlds) and the mask itself; to
+        // anyone else the target does not exist.
+        let edit = |actor: Actor, target, key: &str, text: &str| Command::Edit {
+            actor,
+            target,
+            fields: vec![(key.to_owned(), text.to_owned())],
+        };
+        engine.execute(edit(nour.actor(), original, "title", "خط عربي جديد")).await.unwrap();
+        assert_eq!(
+            rejected(engine.execute(edit(omar.actor(), original, "title", "x")).await),
+            Rejection::NotFound { kind: schema::VertexKind::Work, id: original }
+        );
+        let r = rejected(engine.execute(edit(nour.actor(), original, "owner", "x")).await);
+        assert!(matches!(r, Rejection::InvalidInput { ref field, .. } if field == "owner"), "{r:?}");
+        let r = rejected(engine.execute(edit(nour.actor(), original, "title", " ")).await);
+        assert!(matches!(r, Rejection::InvalidInput { .. }), "{r:?}");
+        engine.execute(edit(nour.actor(), nour.mask, "bio", "فنانة")).await.unwrap();
+        assert_eq!(
+            rejected(engine.execute(edit(nour.actor(), omar.mask, "bio", "x")).await),
+            Rejection::MaskNotFound { mask: omar.mask }
+        );
+        engine.execute(Command::Hide { actor: nour.actor(), target: original, hidden: true }).await.unwrap();
+        assert_eq!(
+            rejected(engine.execute(Command::Hide { actor: omar.actor(), target: world, hidden: true }).await),
+            Rejection::NotFound { kind: schema::VertexKind::World, id: world }
+        );
+        {
+            let g = engine.read();
+            let v = g.public_vertex(g.index_of(original).unwrap()).unwrap();
+            assert!(v.props.iter().any(|(k, v)| *k == "hidden" && **v == schema::Value::Bool(true)));
+            assert!(v.props.iter().any(|(k, v)| *k == "title" && v.as_str() == Some("خط عربي جديد")));
+        }
+
         // Restart: the replayed graph is the live graph.
         let live = engine.read().state_hash();
         let position = engine.read().position();

@@ -1,0 +1,301 @@
+//! Discovery wired to the engine: the Tantivy index in `DATA/search`, kept at the graph's
+//! position by catching up from the log on open and by following the event stream while the
+//! engine runs; reputation priors from a trust epoch.
+//!
+//! The index is derived data. Its commits are stamped with the log position they cover
+//! (sequence and chain hash). On open, a stamp that the log confirms is caught up from the
+//! events after it (only the entities they touch are re-indexed); a missing stamp, a stamp the
+//! log does not confirm (another log) or another analysis version rebuilds the index from the
+//! graph.
+
+use crate::hex;
+use graph_engine::{Engine, EventLog, Graph, Progress};
+use parking_lot::Mutex;
+use schema::{EdgeKind, Id, VertexKind};
+use search::{Doc, Entity, PriorTable, SearchIndex, WriterOptions};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The index's directory inside the data directory.
+pub const SEARCH_DIR: &str = "search";
+
+/// How often the follower commits what it has indexed: new content is searchable within this
+/// (plus the commit itself, a few milliseconds).
+pub const FOLLOW_COMMIT_EVERY: Duration = Duration::from_millis(250);
+
+/// Documents handed to the index writer at a time during a rebuild.
+const REBUILD_CHUNK: usize = 4096;
+
+/// The index directory of a data directory.
+pub fn index_dir(data: &Path) -> PathBuf {
+    data.join(SEARCH_DIR)
+}
+
+/// Opens the index for writing, or read-only when another process (a running server) holds
+/// its writer.
+pub fn open_index(dir: &Path) -> anyhow::Result<SearchIndex> {
+    match SearchIndex::open(dir, WriterOptions::default()) {
+        Ok(index) => Ok(index),
+        Err(search::Error::Index(tantivy_error)) if tantivy_error.to_string().contains("ockBusy") => {
+            Ok(SearchIndex::open_read_only(dir)?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The document of vertex `v`, if it is searchable.
+pub fn document(graph: &Graph, v: u32) -> Option<Doc> {
+    let kind = graph.kind_at(v);
+    if !matches!(kind, VertexKind::World | VertexKind::Work | VertexKind::Mask) {
+        return None;
+    }
+    let view = graph.public_vertex(v)?;
+    Doc::from_entity(&Entity { id: view.id, kind: view.kind, external: view.external, props: &view.props })
+}
+
+/// What [`catch_up`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CatchUp {
+    /// The index was at the graph's position already.
+    Fresh,
+    /// Entities touched since the stamp were re-indexed.
+    Incremental {
+        /// Entities re-indexed (or removed).
+        entities: usize,
+    },
+    /// The index was rebuilt from the graph.
+    Rebuilt {
+        /// Documents indexed.
+        documents: usize,
+    },
+    /// The index is behind but another process writes it.
+    Behind,
+}
+
+/// Brings the index to the graph's position.
+pub async fn catch_up(engine: &Engine, index: &SearchIndex, progress: &dyn Progress) -> anyhow::Result<CatchUp> {
+    let position = engine.read().position();
+    let stamp = index.stamp();
+    if let Some(s) = &stamp
+        && s.seq == position.seq
+        && s.hash == hex(&position.hash)
+    {
+        return Ok(CatchUp::Fresh);
+    }
+    if !index.writable() {
+        return Ok(CatchUp::Behind);
+    }
+    let confirmed = match &stamp {
+        Some(s) if s.seq == 0 => true,
+        Some(s) if s.seq < position.seq => {
+            engine.log().get(s.seq).await?.is_some_and(|record| hex(&record.hash) == s.hash)
+        }
+        _ => false,
+    };
+    if confirmed {
+        let from = stamp.as_ref().map_or(1, |s| s.seq + 1);
+        let mut touched = HashSet::new();
+        engine
+            .log()
+            .scan(from, |record| {
+                search::touched(&record.event()?, |id| {
+                    touched.insert(id);
+                });
+                Ok(())
+            })
+            .await?;
+        // A large import is cheaper to rebuild than to re-index entity by entity.
+        if touched.len() <= engine.read().vertex_count() / 2 {
+            let entities = touched.len();
+            let (seq, hash) = reindex(&engine.read(), index, touched)?;
+            index.commit(seq, &hash)?;
+            return Ok(CatchUp::Incremental { entities });
+        }
+    }
+    let documents = rebuild(&engine.read(), index, progress)?;
+    Ok(CatchUp::Rebuilt { documents })
+}
+
+/// Re-indexes `ids` from the graph (removing those that are gone or hidden), returning the
+/// graph's position.
+fn reindex(graph: &Graph, index: &SearchIndex, ids: impl IntoIterator<Item = Id>) -> anyhow::Result<(u64, [u8; 32])> {
+    for id in ids {
+        match graph.index_of(id).and_then(|v| document(graph, v)) {
+            Some(doc) => index.upsert(&doc)?,
+            None => index.remove(id)?,
+        }
+    }
+    let position = graph.position();
+    Ok((position.seq, position.hash))
+}
+
+/// Rebuilds the index from the graph and commits it at the graph's position.
+pub fn rebuild(graph: &Graph, index: &SearchIndex, progress: &dyn Progress) -> anyhow::Result<usize> {
+    index.clear()?;
+    let total = graph.vertex_count();
+    let mut chunk = Vec::with_capacity(REBUILD_CHUNK);
+    let mut documents = 0;
+    for v in 0..total as u32 {
+        if let Some(doc) = document(graph, v) {
+            chunk.push(doc);
+        }
+        if chunk.len() == REBUILD_CHUNK {
+            documents += chunk.len();
+            index.add_new(&chunk)?;
+            chunk.clear();
+            progress.update("search index", u64::from(v) + 1, total as u64);
+        }
+    }
+    documents += chunk.len();
+    index.add_new(&chunk)?;
+    let position = graph.position();
+    index.commit(position.seq, &position.hash)?;
+    progress.update("search index", total as u64, total as u64);
+    Ok(documents)
+}
+
+/// Reputation priors for ranking, from trust over the graph (see `search::rank`): a mask's
+/// trust (0 when flagged as a likely sybil); a work's creator trust (its most trusted author);
+/// a world's vitality (the trust of its members plus the creator trust of its works).
+pub fn priors(graph: &Graph, trust: &[f64], sybil: &[bool]) -> PriorTable {
+    let n = graph.vertex_count().min(trust.len());
+    let mask_trust = |v: u32| if sybil.get(v as usize).copied().unwrap_or(false) { 0.0 } else { trust[v as usize] };
+    let mut masks = Vec::new();
+    let mut works = Vec::new();
+    let mut vitality: std::collections::HashMap<u32, f64> = std::collections::HashMap::new();
+    for v in 0..n as u32 {
+        match graph.kind_at(v) {
+            VertexKind::Mask => masks.push((graph.id_at(v), mask_trust(v))),
+            VertexKind::Work => {
+                let creator = graph.inn(EdgeKind::Authored, v).map(mask_trust).fold(0.0, f64::max);
+                works.push((graph.id_at(v), creator));
+                if let Some(world) = graph
+                    .public_vertex(v)
+                    .and_then(|view| view.props.iter().find(|(k, _)| *k == "world").and_then(|(_, w)| w.as_str()))
+                    .and_then(|w| w.parse::<Id>().ok())
+                    .and_then(|w| graph.index_of(w))
+                {
+                    *vitality.entry(world).or_default() += creator;
+                }
+            }
+            VertexKind::World => {
+                let members: f64 = graph.inn(EdgeKind::MemberOf, v).map(mask_trust).sum();
+                *vitality.entry(v).or_default() += members;
+            }
+            _ => {}
+        }
+    }
+    let worlds = vitality.into_iter().map(|(v, score)| (graph.id_at(v), score)).collect();
+    PriorTable::from_groups(graph.position().seq, vec![masks, works, worlds])
+}
+
+/// Priors from a fresh trust computation on the graph (for the command line, which has no
+/// running epoch).
+pub fn priors_now(graph: &Graph) -> anyhow::Result<PriorTable> {
+    let seeds = reputation::curators(graph);
+    let trust = reputation::trust(graph, &seeds, &reputation::TrustConfig::default())?;
+    Ok(priors(graph, &trust.trust, &trust.sybil))
+}
+
+/// A running follower of the event stream (see [`follow`]).
+pub struct Follower {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    errors: Arc<Mutex<Option<String>>>,
+}
+
+impl Follower {
+    /// Stops following, after committing what was indexed.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// The last error the follower met, if any (it keeps going: the next commit retries).
+    pub fn last_error(&self) -> Option<String> {
+        self.errors.lock().clone()
+    }
+}
+
+/// Keeps the index at the engine's position: catches up, then re-indexes the entities each
+/// committed batch touches and commits every [`FOLLOW_COMMIT_EVERY`]. If it falls so far
+/// behind that the stream drops batches, it rebuilds from the graph.
+pub async fn follow(engine: Arc<Engine>, index: Arc<SearchIndex>) -> anyhow::Result<Follower> {
+    let mut stream = engine.subscribe();
+    catch_up(&engine, &index, &graph_engine::NoProgress).await?;
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let errors = Arc::new(Mutex::new(None));
+    let last_error = errors.clone();
+    let task = tokio::spawn(async move {
+        let mut pending: HashSet<Id> = HashSet::new();
+        let mut received: Option<u64> = None;
+        let mut lagged = false;
+        let mut tick = tokio::time::interval(FOLLOW_COMMIT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let finish = tokio::select! {
+                message = stream.recv() => match message {
+                    Ok(batch) => {
+                        for event in &batch.events {
+                            search::touched(event, |id| { pending.insert(id); });
+                        }
+                        received = Some(batch.first_seq + batch.events.len() as u64 - 1);
+                        continue;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => { lagged = true; continue; }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => true,
+                },
+                _ = tick.tick() => false,
+                _ = stopped.changed() => true,
+            };
+            if lagged || received.is_some() {
+                let result = flush(&engine, &index, std::mem::take(&mut pending), received.take(), lagged).await;
+                lagged = false;
+                *last_error.lock() = result.err().map(|e| format!("{e:#}"));
+            }
+            if finish {
+                break;
+            }
+        }
+    });
+    Ok(Follower { stop, task, errors })
+}
+
+/// Indexes what the follower collected and commits it, stamped with the last sequence number
+/// received (whose hash the log gives): the graph the documents come from is at least there.
+async fn flush(
+    engine: &Engine,
+    index: &Arc<SearchIndex>,
+    pending: HashSet<Id>,
+    received: Option<u64>,
+    lagged: bool,
+) -> anyhow::Result<()> {
+    if lagged {
+        let engine_index = index.clone();
+        let graph = engine.read().clone();
+        return tokio::task::spawn_blocking(move || {
+            rebuild(&graph, &engine_index, &graph_engine::NoProgress).map(|_| ())
+        })
+        .await?;
+    }
+    let Some(seq) = received else { return Ok(()) };
+    let hash = engine.log().get(seq).await?.map(|r| r.hash).unwrap_or([0; 32]);
+    let docs: Vec<(Id, Option<Doc>)> = {
+        let graph = engine.read();
+        pending.into_iter().map(|id| (id, graph.index_of(id).and_then(|v| document(&graph, v)))).collect()
+    };
+    let index = index.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        for (id, doc) in docs {
+            match doc {
+                Some(doc) => index.upsert(&doc)?,
+                None => index.remove(id)?,
+            }
+        }
+        index.commit(seq, &hash)?;
+        Ok(())
+    })
+    .await?
+}
