@@ -1,7 +1,8 @@
-//! End-to-end tests of the `daira` binary: imports, stats, audit, bad input, and crashes.
+//! End-to-end tests of the `daira` binary: imports, stats, audit, bad input, crashes, and discovery.
 
 mod cli;
 mod crash;
+mod search;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
