@@ -27,9 +27,10 @@ pub const QUERY_WORDS_MAX: usize = 24;
 /// The most hits one request may ask for.
 pub const LIMIT_MAX: usize = 100;
 
-/// Boosts of the fields a query word is looked up in.
-const TITLE_BOOST: f32 = 2.0;
-const BODY_BOOST: f32 = 1.0;
+/// How many times a title is written into the text field: a title word counts as much as
+/// that many body words (before BM25's saturation).
+const TITLE_REPEAT: usize = 2;
+/// The boost of the skeleton field, shared by a word's candidates.
 const SKELETON_BOOST: f32 = 0.6;
 
 #[derive(Clone, Copy)]
@@ -40,7 +41,7 @@ struct Fields {
     lang: Field,
     external: Field,
     title: Field,
-    body: Field,
+    text: Field,
     skeleton: Field,
 }
 
@@ -56,11 +57,8 @@ fn schema() -> (Schema, Fields) {
         world: b.add_u64_field("world", INDEXED),
         lang: b.add_text_field("lang", STRING),
         external: b.add_text_field("external", STORED),
-        title: b.add_text_field(
-            "title",
-            text(analysis::TEXT_ANALYZER, IndexRecordOption::WithFreqsAndPositions).set_stored(),
-        ),
-        body: b.add_text_field("body", text(analysis::TEXT_ANALYZER, IndexRecordOption::WithFreqs)),
+        title: b.add_text_field("title", STORED),
+        text: b.add_text_field("text", text(analysis::TEXT_ANALYZER, IndexRecordOption::WithFreqs)),
         skeleton: b.add_text_field("skeleton", text(analysis::SKELETON_ANALYZER, IndexRecordOption::WithFreqs)),
     };
     (b.build(), fields)
@@ -239,7 +237,10 @@ impl SearchIndex {
             d.add_text(f.external, external);
         }
         d.add_text(f.title, &doc.title);
-        d.add_text(f.body, &doc.body);
+        for _ in 0..TITLE_REPEAT {
+            d.add_text(f.text, &doc.title);
+        }
+        d.add_text(f.text, &doc.body);
         d.add_text(f.skeleton, &doc.title);
         d.add_text(f.skeleton, &doc.body);
         d
@@ -355,8 +356,7 @@ impl SearchIndex {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for w in words {
             for t in &w.text {
-                clauses.push(term(f.title, t, TITLE_BOOST));
-                clauses.push(term(f.body, t, BODY_BOOST));
+                clauses.push(term(f.text, t, 1.0));
             }
             // Skeleton candidates of one word are alternatives: each scores, but a word's
             // candidates together should not outweigh a real match, so they share the boost.
@@ -392,7 +392,9 @@ impl SearchIndex {
         if let Some(lang) = request.lang {
             must.push(filter(Term::from_field_text(f.lang, lang.as_str())));
         }
-        let query = BooleanQuery::new(must);
+        // Unfiltered, the text query goes alone so that tantivy can prune with block-max WAND.
+        let query: Box<dyn Query> =
+            if must.len() == 1 { must.pop().expect("one clause").1 } else { Box::new(BooleanQuery::new(must)) };
         let searcher = self.reader.searcher();
         let candidates = blend.candidates(request.limit);
         let top = searcher.search(&query, &TopDocs::with_limit(candidates).order_by_score())?;

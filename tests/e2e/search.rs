@@ -21,8 +21,11 @@ fn search_command_over_an_imported_community() {
     // A world's name from the file, searched in its own script: the world is among the hits,
     // named by the id it had in the file.
     let jsonl = std::fs::read_to_string(&file).unwrap();
-    let world: serde_json::Value =
-        jsonl.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).find(|v| v["vertex"] == "world").unwrap();
+    let world: serde_json::Value = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["vertex"] == "world")
+        .unwrap();
     let name = world["props"]["name"].as_str().unwrap();
     let out = run(&data, &["search", name, "--kind", "world", "--json", "--limit", "5"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -37,7 +40,9 @@ fn search_command_over_an_imported_community() {
     // No hit is a private or shadow mask, and no user ever appears.
     let hidden: Vec<&str> = jsonl
         .lines()
-        .filter(|l| l.contains("\"vertex\":\"user\"") || l.contains("\"kind\":\"shadow\"") || l.contains("\"kind\":\"private\""))
+        .filter(|l| {
+            l.contains("\"vertex\":\"user\"") || l.contains("\"kind\":\"shadow\"") || l.contains("\"kind\":\"private\"")
+        })
         .map(|l| l.split("\"id\":\"").nth(1).unwrap().split('"').next().unwrap())
         .collect();
     for query in ["street art", "قهوة", "7elwa", "art"] {

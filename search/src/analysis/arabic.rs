@@ -57,27 +57,22 @@ pub fn strip_egyptian_verb_prefix(word: &str) -> Option<&str> {
     (matches!(next, 'ي' | 'ت' | 'ن' | 'ا') && char_len(rest) >= 3).then_some(rest)
 }
 
-/// The stems of a folded Arabic word: its light stem first, then its Egyptian verb reading
-/// when that differs. Never empty.
-pub fn stems(word: &str) -> ([String; 2], usize) {
+/// The stems of a folded Arabic word: its light stem, and its Egyptian verb reading when that
+/// differs. Both are slices of `word`.
+pub fn stems(word: &str) -> (&str, Option<&str>) {
     let base = strip_prefixes(word);
-    let first = strip_suffix(base).to_owned();
-    if let Some(verb) = strip_egyptian_verb_prefix(base) {
-        let second = strip_suffix(verb);
-        if second != first {
-            return ([first, second.to_owned()], 2);
-        }
-    }
-    ([first, String::new()], 1)
+    let first = strip_suffix(base);
+    let second = strip_egyptian_verb_prefix(base).map(strip_suffix).filter(|s| *s != first);
+    (first, second)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn all(word: &str) -> Vec<String> {
-        let (s, n) = stems(word);
-        s[..n].to_vec()
+    fn all(word: &str) -> Vec<&str> {
+        let (first, second) = stems(word);
+        std::iter::once(first).chain(second).collect()
     }
 
     #[test]

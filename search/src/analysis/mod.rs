@@ -24,7 +24,7 @@ pub use words::{Script, Word};
 /// How many skeleton candidates a Latin word puts in the index.
 pub const INDEX_SKELETONS: usize = 3;
 /// How many skeleton candidates a Latin word of a query asks for.
-pub const QUERY_SKELETONS: usize = 8;
+pub const QUERY_SKELETONS: usize = 4;
 
 /// The name of the analyzer of text fields, as registered with tantivy.
 pub const TEXT_ANALYZER: &str = "daira_text";
@@ -151,37 +151,63 @@ impl Default for Analyzer {
 }
 
 impl Analyzer {
-    /// The terms of one word. `skeletons` bounds the Latin skeleton candidates.
-    pub fn word_terms(&self, word: &Word, skeletons: usize, out: &mut Terms) {
-        out.text.clear();
-        out.skeletons.clear();
+    /// Calls `emit` with each text-field term of one word (all at one position).
+    pub fn text_terms(&self, word: &Word, mut emit: impl FnMut(&str)) {
         match word.script {
             Script::Arabic => {
                 if let Some(group) = dialect::group_of(&word.text) {
-                    out.text.push(group.to_owned());
+                    emit(group);
                 } else {
-                    let (stems, n) = arabic::stems(&word.text);
-                    out.text.extend(stems.into_iter().take(n));
-                }
-                if let Some(s) = skeleton::arabic(arabic::strip_prefixes(&word.text)) {
-                    out.skeletons.push(s);
+                    let (first, second) = arabic::stems(&word.text);
+                    emit(first);
+                    if let Some(second) = second {
+                        emit(second);
+                    }
                 }
             }
             Script::Latin => {
-                if let Some(group) = dialect::group_of(&word.text) {
-                    out.text.push(group.to_owned());
+                let group = dialect::group_of(&word.text);
+                if let Some(group) = group {
+                    emit(group);
                 }
-                let stem = self.english.stem(&word.text).into_owned();
-                if !out.text.contains(&stem) {
-                    out.text.push(stem);
+                let stem = self.english.stem(&word.text);
+                if group != Some(&*stem) {
+                    emit(&stem);
                 }
-                skeleton::latin(&word.text, skeletons, &mut out.skeletons);
             }
-            Script::Digits => out.text.push(word.text.clone()),
+            Script::Digits => emit(&word.text),
         }
     }
 
-    /// Every word of `text` with its terms.
+    /// Calls `emit` with each skeleton of one word; a Latin word gives at most `max`.
+    pub fn skeleton_terms(&self, word: &Word, max: usize, buffer: &mut Vec<String>, mut emit: impl FnMut(&str)) {
+        match word.script {
+            Script::Arabic => {
+                let mut classes = Vec::new();
+                if skeleton::arabic_into(arabic::strip_prefixes(&word.text), &mut classes) {
+                    emit(std::str::from_utf8(&classes).expect("ASCII classes"));
+                }
+            }
+            Script::Latin => {
+                buffer.clear();
+                skeleton::latin(&word.text, max, buffer);
+                buffer.iter().for_each(|s| emit(s));
+            }
+            Script::Digits => {}
+        }
+    }
+
+    /// The terms of one word, both streams (for queries). `skeletons` bounds the Latin
+    /// skeleton candidates.
+    pub fn word_terms(&self, word: &Word, skeletons: usize, out: &mut Terms) {
+        out.text.clear();
+        out.skeletons.clear();
+        self.text_terms(word, |t| out.text.push(t.to_owned()));
+        let mut buffer = Vec::new();
+        self.skeleton_terms(word, skeletons, &mut buffer, |s| out.skeletons.push(s.to_owned()));
+    }
+
+    /// Every word of `text` but stop words, with its terms.
     pub fn analyze(&self, text: &str, skeletons: usize, mut visit: impl FnMut(&Word, &Terms)) {
         let mut terms = Terms::default();
         words::split(text, |word| {
@@ -199,19 +225,23 @@ impl Analyzer {
 pub struct DairaTokenizer {
     analyzer: Analyzer,
     stream: Stream,
+    /// Tokens of the current text: the first `used` are live; the rest keep their buffers for
+    /// the next text, so indexing allocates little.
     tokens: Vec<Token>,
+    used: usize,
+    candidates: Vec<String>,
 }
 
 impl DairaTokenizer {
     /// A tokenizer of `stream`.
     pub fn new(stream: Stream) -> DairaTokenizer {
-        DairaTokenizer { analyzer: Analyzer::default(), stream, tokens: Vec::new() }
+        DairaTokenizer { analyzer: Analyzer::default(), stream, tokens: Vec::new(), used: 0, candidates: Vec::new() }
     }
 }
 
 /// The tokens of one text, produced eagerly.
 pub struct DairaTokenStream<'a> {
-    tokens: &'a mut Vec<Token>,
+    tokens: &'a mut [Token],
     next: usize,
 }
 
@@ -219,27 +249,33 @@ impl Tokenizer for DairaTokenizer {
     type TokenStream<'a> = DairaTokenStream<'a>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> DairaTokenStream<'a> {
-        self.tokens.clear();
+        let DairaTokenizer { analyzer, stream, tokens, used, candidates } = self;
+        *used = 0;
         let mut position = 0;
-        let stream = self.stream;
-        let tokens = &mut self.tokens;
-        self.analyzer.analyze(text, INDEX_SKELETONS, |word, terms| {
-            let list = match stream {
-                Stream::Text => &terms.text,
-                Stream::Skeleton => &terms.skeletons,
+        words::split(text, |word| {
+            if is_stop_word(&word.text) {
+                return;
+            }
+            let mut emit = |term: &str| {
+                if *used == tokens.len() {
+                    tokens.push(Token::default());
+                }
+                let token = &mut tokens[*used];
+                token.offset_from = word.from;
+                token.offset_to = word.to;
+                token.position = position;
+                token.position_length = 1;
+                token.text.clear();
+                token.text.push_str(term);
+                *used += 1;
             };
-            for term in list {
-                tokens.push(Token {
-                    offset_from: word.from,
-                    offset_to: word.to,
-                    position,
-                    text: term.clone(),
-                    position_length: 1,
-                });
+            match stream {
+                Stream::Text => analyzer.text_terms(&word, &mut emit),
+                Stream::Skeleton => analyzer.skeleton_terms(&word, INDEX_SKELETONS, candidates, &mut emit),
             }
             position += 1;
         });
-        DairaTokenStream { tokens: &mut self.tokens, next: 0 }
+        DairaTokenStream { tokens: &mut self.tokens[..self.used], next: 0 }
     }
 }
 

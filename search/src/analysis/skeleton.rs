@@ -58,18 +58,32 @@ fn finish(mut classes: Vec<u8>) -> Option<String> {
 
 /// The skeleton of a folded Arabic word (its article already stripped), if long enough.
 pub fn arabic(word: &str) -> Option<String> {
-    let letters: Vec<char> = word.chars().collect();
-    let mut out = Vec::with_capacity(letters.len());
-    for (i, &c) in letters.iter().enumerate() {
-        let Some(class) = arabic_class(c) else { continue };
-        let last = i + 1 == letters.len();
+    let mut out = Vec::with_capacity(word.len() / 2);
+    arabic_into(word, &mut out).then(|| String::from_utf8(out).expect("ASCII classes"))
+}
+
+/// Writes the skeleton of a folded Arabic word into `out` (cleared first); `false` when it is
+/// too short to index.
+pub fn arabic_into(word: &str, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let mut chars = word.chars().peekable();
+    let mut first = true;
+    while let Some(c) = chars.next() {
+        let last = chars.peek().is_none();
+        let Some(class) = arabic_class(c) else {
+            first = false;
+            continue;
+        };
         match class {
-            b'w' | b'y' if i > 0 => continue,
-            b'h' if last && i > 0 => continue,
-            _ => push(&mut out, class),
+            b'w' | b'y' if !first => {}
+            b'h' if last && !first => {}
+            _ => push(out, class),
         }
+        first = false;
     }
-    finish(out)
+    // Dropped letters can bring equal classes together (بيب): collapse again.
+    out.dedup();
+    out.len() >= SKELETON_MIN
 }
 
 /// One position of a Latin word: the classes it may stand for, most likely first; `0` means
@@ -79,7 +93,9 @@ type Options = &'static [u8];
 const DROP: Options = &[0];
 const LEADING_VOWEL: Options = &[0, b'3'];
 
-/// Reads a Latin word into per-position options.
+/// Reads a Latin word into per-position options. (Options are lists of class codes, with 0
+/// for "nothing", not text: hence slices of bytes rather than byte strings.)
+#[allow(clippy::byte_char_slices)]
 fn latin_options(word: &[u8]) -> Vec<Options> {
     let mut out = Vec::with_capacity(word.len());
     let mut i = 0;

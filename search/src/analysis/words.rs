@@ -151,13 +151,13 @@ pub fn split(text: &str, mut visit: impl FnMut(Word)) {
             Class::Silent => continue,
             Class::Apostrophe => {
                 // Kept only where it completes an Arabizi letter: 3' 7' 9' 6'.
-                if script == Some(Script::Latin) || script == Some(Script::Digits) {
-                    if matches!(current.chars().last(), Some('3' | '7' | '9' | '6')) {
-                        current.push('\'');
-                        chars += 1;
-                        to = at + c.len_utf8();
-                        continue;
-                    }
+                if matches!(script, Some(Script::Latin | Script::Digits))
+                    && matches!(current.chars().last(), Some('3' | '7' | '9' | '6'))
+                {
+                    current.push('\'');
+                    chars += 1;
+                    to = at + c.len_utf8();
+                    continue;
                 }
                 flush(&mut current, &mut script, from, to, &mut chars);
                 continue;
