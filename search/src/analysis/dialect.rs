@@ -1,4 +1,4 @@
-//! Egyptian dialect ↔ Modern Standard Arabic word pairs, in both scripts.
+//! Egyptian dialect ↔ Modern Standard Arabic word pairs, and names of places, in both scripts.
 //!
 //! Each group holds words that mean the same: the standard form first (it names the group in the
 //! index), then its inflections, then the Egyptian words in Arabic script and in Arabizi. Words
@@ -82,11 +82,43 @@ const GROUPS: &[&[&str]] = &[
     &["صغير", "صغيره", "صغنن", "soghayar", "so8ayar", "sghayar", "soghayara"],
 ];
 
+/// Names of places (and of the country and its people) in Arabic script, English and Arabizi:
+/// names the consonant skeleton cannot join because their spellings drifted apart (Luxor and
+/// الأقصر, Cairo and القاهرة) or are too short to match safely (Siwa).
+const PLACE_GROUPS: &[&[&str]] = &[
+    &["القاهره", "قاهره", "cairo", "kairo", "2ahera", "el2ahera", "qahira", "alqahira"],
+    &["الاسكندريه", "اسكندريه", "alexandria", "alex", "eskenderia", "eskendereya", "eskendereyya", "iskandariya"],
+    &["الاقصر", "اقصر", "luxor", "lo2sor", "lu2sor"],
+    &["اسوان", "aswan", "asswan"],
+    &["الجيزه", "جيزه", "giza", "geeza"],
+    &["سيوه", "siwa", "sewa"],
+    &["دمياط", "damietta", "domyat", "dumyat"],
+    &["الفيوم", "فيوم", "fayoum", "faiyum", "fayum"],
+    &["النوبه", "نوبه", "nubia", "nuba", "noba"],
+    &["السويس", "سويس", "suez", "swees"],
+    &["المنصوره", "منصوره", "mansoura", "mansura"],
+    &["طنطا", "tanta"],
+    &["المنيا", "منيا", "minya", "menya"],
+    &["اسيوط", "asyut", "assiut", "asiut"],
+    &["دهب", "dahab"],
+    &["الزمالك", "زمالك", "zamalek"],
+    &["شبرا", "shubra", "shobra"],
+    &["امبابه", "imbaba", "embaba"],
+    &["بورسعيد", "portsaid", "borsa3id"],
+    &["الاسماعيليه", "اسماعيليه", "ismailia", "esma3ileya"],
+    &["الزقازيق", "زقازيق", "zagazig", "za2azi2"],
+    &["سوهاج", "sohag"],
+    &["قنا", "qena", "2ena"],
+    &["مصر", "egypt", "masr", "misr"],
+    &["مصري", "مصريه", "مصريين", "egyptian", "egyptians", "masry", "masri", "masreya", "masryeen"],
+    &["النيل", "نيل", "nile", "nil"],
+];
+
 fn table() -> &'static HashMap<&'static str, &'static str> {
     static TABLE: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut table = HashMap::new();
-        for group in GROUPS {
+        for group in GROUPS.iter().chain(PLACE_GROUPS) {
             for word in *group {
                 let previous = table.insert(*word, group[0]);
                 debug_assert!(previous.is_none(), "{word} is in two dialect groups");
@@ -94,6 +126,12 @@ fn table() -> &'static HashMap<&'static str, &'static str> {
         }
         table
     })
+}
+
+/// Whether a folded Latin word is an Arabizi member of a dialect group (place names, written
+/// the same in English and Arabizi, do not count).
+pub fn is_arabizi_dialect(word: &str) -> bool {
+    GROUPS.iter().any(|g| g.contains(&word)) && word.is_ascii()
 }
 
 /// The group a folded word belongs to, by the group's name. Tries the word as written, then
@@ -129,7 +167,7 @@ mod tests {
     #[test]
     fn no_word_is_in_two_groups_and_every_word_is_folded() {
         let mut seen = std::collections::HashSet::new();
-        for group in GROUPS {
+        for group in GROUPS.iter().chain(PLACE_GROUPS) {
             for word in *group {
                 assert!(seen.insert(*word), "{word} twice");
                 assert_eq!(fold(word), *word, "{word} is not written folded");
@@ -160,6 +198,18 @@ mod tests {
             assert!(d.is_some(), "{dialect} has no group");
             assert_eq!(d, group_of(&fold(standard)), "{dialect} vs {standard}");
         }
+    }
+
+    #[test]
+    fn places_meet_across_scripts() {
+        for (a, b) in
+            [("Luxor", "الأقصر"), ("Cairo", "القاهرة"), ("alex", "الإسكندرية"), ("Siwa", "سيوة"), ("masr", "مصر")]
+        {
+            let a = group_of(&fold(a));
+            assert!(a.is_some());
+            assert_eq!(a, group_of(&fold(b)));
+        }
+        assert_eq!(group_of(&fold("بالقاهرة")), group_of("cairo"), "with an attached preposition and article");
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub fn word_lang(word: &Word) -> Option<Lang> {
         Script::Latin => {
             let arabizi = word.text.bytes().any(|b| matches!(b, b'2' | b'3' | b'5' | b'6' | b'7' | b'8' | b'9'))
                 || ARABIZI_MARKERS.contains(&word.text.as_str())
-                || dialect::group_of(&word.text).is_some();
+                || dialect::is_arabizi_dialect(&word.text);
             Some(if arabizi { Lang::Arabizi } else { Lang::En })
         }
     }
