@@ -182,25 +182,38 @@ impl Undirected {
         self.targets[range.clone()].iter().map(|&v| v as usize).zip(self.weights[range].iter().copied())
     }
 
-    /// Modularity of a partition at resolution `gamma`.
+    /// Modularity of a partition at resolution `gamma`. The weight inside communities is
+    /// summed over fixed chunks of nodes in parallel and the chunks' sums added in order, so the
+    /// result does not depend on the thread count.
     pub fn modularity(&self, community: &[u32], gamma: f64) -> f64 {
         if self.total == 0.0 {
             return 0.0;
         }
-        let k = community.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
-        let mut inside = vec![0f64; k];
-        let mut tot = vec![0f64; k];
-        for u in 0..self.len() {
-            let c = community[u] as usize;
-            tot[c] += self.degree[u];
-            for (v, w) in self.neighbours(u) {
-                if community[v] as usize == c {
-                    inside[c] += w;
+        const CHUNK: usize = 1 << 14;
+        let n = self.len();
+        let chunks: Vec<f64> = (0..n.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|chunk| {
+                let mut inside = 0.0;
+                for u in chunk * CHUNK..((chunk + 1) * CHUNK).min(n) {
+                    let c = community[u];
+                    for (v, w) in self.neighbours(u) {
+                        if community[v] == c {
+                            inside += w;
+                        }
+                    }
                 }
-            }
+                inside
+            })
+            .collect();
+        let inside: f64 = chunks.iter().sum();
+        let k = community.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
+        let mut tot = vec![0f64; k];
+        for u in 0..n {
+            tot[community[u] as usize] += self.degree[u];
         }
         let m2 = self.total;
-        (0..k).map(|c| inside[c] / m2 - gamma * (tot[c] / m2).powi(2)).sum()
+        inside / m2 - gamma * tot.iter().map(|t| (t / m2).powi(2)).sum::<f64>()
     }
 }
 
@@ -475,7 +488,139 @@ fn local_moving(g: &Undirected, partition: &mut [u32], gamma: f64) -> bool {
 /// Leiden's refinement: inside each community, nodes start alone and merge greedily into
 /// well-connected sub-communities; the sub-communities are what gets aggregated, so every
 /// community stays connected.
+///
+/// A node only ever merges with nodes of its own community, so communities are refined
+/// independently, in parallel, each visiting its nodes in increasing order: the result is the
+/// one a single pass over all nodes in order gives ([`refine_sequential`] in the tests), whatever
+/// the thread count.
 fn refine(g: &Undirected, partition: &[u32], gamma: f64) -> Vec<u32> {
+    let n = g.len();
+    let m2 = g.total.max(f64::MIN_POSITIVE);
+    let k = partition.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
+    let community_degree = community_totals(g, partition, k);
+    let (start, members) = group_by(partition, k);
+    let representatives: Vec<u32> = (0..k)
+        .into_par_iter()
+        .flat_map_iter(|c| {
+            let m = &members[start[c]..start[c + 1]];
+            refine_community(g, partition, c as u32, m, community_degree[c], gamma, m2).into_iter()
+        })
+        .collect();
+    // `representatives` follows `members`; put it back in node order.
+    let mut refined = vec![0u32; n];
+    for (&u, &r) in members.iter().zip(&representatives) {
+        refined[u as usize] = r;
+    }
+    renumber(&mut refined);
+    refined
+}
+
+/// Refines one community (its members in increasing order); returns each member's
+/// sub-community, named by a member's node index.
+fn refine_community(
+    g: &Undirected,
+    partition: &[u32],
+    c: u32,
+    members: &[u32],
+    kc: f64,
+    gamma: f64,
+    m2: f64,
+) -> Vec<u32> {
+    let s = members.len();
+    if s == 1 {
+        return members.to_vec();
+    }
+    let local = |v: usize| members.binary_search(&(v as u32)).expect("a member of the community");
+    // Sub-communities by local index of their first member; start alone.
+    let mut refined: Vec<u32> = (0..s as u32).collect();
+    let mut sub_degree: Vec<f64> = members.iter().map(|&u| g.degree[u as usize]).collect();
+    let mut external: Vec<f64> = members
+        .iter()
+        .map(|&u| {
+            let u = u as usize;
+            g.neighbours(u).filter(|&(v, _)| v != u && partition[v] == c).map(|(_, w)| w).sum()
+        })
+        .collect();
+    let mut singleton = vec![true; s];
+    let mut to_sub = vec![0f64; s];
+    let mut touched: Vec<usize> = Vec::new();
+    for i in 0..s {
+        if !singleton[i] {
+            continue;
+        }
+        let u = members[i] as usize;
+        let ku = g.degree[u];
+        if external[i] < gamma * ku * (kc - ku) / m2 {
+            continue;
+        }
+        for (v, w) in g.neighbours(u) {
+            if v != u && partition[v] == c {
+                let t = refined[local(v)] as usize;
+                if to_sub[t] == 0.0 {
+                    touched.push(t);
+                }
+                to_sub[t] += w;
+            }
+        }
+        touched.sort_unstable();
+        let mut best = i;
+        let mut best_gain = 0.0;
+        for &t in &touched {
+            if t == i {
+                continue;
+            }
+            let kt = sub_degree[t];
+            if external[t] < gamma * kt * (kc - kt) / m2 {
+                continue;
+            }
+            let gain = to_sub[t] - gamma * kt * ku / m2;
+            if gain > best_gain + 1e-12 {
+                best = t;
+                best_gain = gain;
+            }
+        }
+        for &t in &touched {
+            to_sub[t] = 0.0;
+        }
+        touched.clear();
+        if best != i {
+            let link: f64 = g
+                .neighbours(u)
+                .filter(|&(v, _)| v != u && partition[v] == c && refined[local(v)] as usize == best)
+                .map(|(_, w)| w)
+                .sum();
+            refined[i] = best as u32;
+            singleton[i] = false;
+            singleton[best] = false;
+            sub_degree[best] += ku;
+            external[best] = external[best] + external[i] - 2.0 * link;
+        }
+    }
+    refined.iter().map(|&t| members[t as usize]).collect()
+}
+
+/// Nodes grouped by label (`0..count`), each group in increasing node order: the group of
+/// label `l` is `members[start[l]..start[l + 1]]`.
+fn group_by(labels: &[u32], count: usize) -> (Vec<usize>, Vec<u32>) {
+    let mut start = vec![0usize; count + 1];
+    for &l in labels {
+        start[l as usize + 1] += 1;
+    }
+    for l in 0..count {
+        start[l + 1] += start[l];
+    }
+    let mut members = vec![0u32; labels.len()];
+    let mut cursor = start.clone();
+    for (u, &l) in labels.iter().enumerate() {
+        members[cursor[l as usize]] = u as u32;
+        cursor[l as usize] += 1;
+    }
+    (start, members)
+}
+
+#[cfg(test)]
+/// The refinement one node at a time over the whole graph: the definition [`refine`] must match.
+fn refine_sequential(g: &Undirected, partition: &[u32], gamma: f64) -> Vec<u32> {
     let n = g.len();
     let m2 = g.total.max(f64::MIN_POSITIVE);
     let k = partition.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
@@ -557,19 +702,7 @@ fn aggregate(g: &Undirected, refined: &[u32], partition: &[u32]) -> (Undirected,
     for u in 0..g.len() {
         parent[refined[u] as usize] = partition[u];
     }
-    let mut start = vec![0usize; k + 1];
-    for &c in refined {
-        start[c as usize + 1] += 1;
-    }
-    for c in 0..k {
-        start[c + 1] += start[c];
-    }
-    let mut members = vec![0u32; g.len()];
-    let mut cursor = start.clone();
-    for (u, &c) in refined.iter().enumerate() {
-        members[cursor[c as usize]] = u as u32;
-        cursor[c as usize] += 1;
-    }
+    let (start, members) = group_by(refined, k);
     let rows: Vec<(Vec<u32>, Vec<f64>)> = (0..k)
         .into_par_iter()
         .map(|c| {
@@ -653,37 +786,59 @@ fn label_propagation(g: &Undirected, sweeps_max: u32) -> Vec<u32> {
 }
 
 /// Splits every community into its connected components and numbers communities by their
-/// smallest node.
+/// smallest node. Communities are searched independently, in parallel.
 fn split_disconnected(g: &Undirected, community: &[u32]) -> Vec<u32> {
     let n = g.len();
-    let mut out = vec![u32::MAX; n];
-    let mut next = 0u32;
-    let mut stack = Vec::new();
-    for start in 0..n {
-        if out[start] != u32::MAX {
-            continue;
-        }
-        out[start] = next;
-        stack.push(start);
-        while let Some(u) = stack.pop() {
-            for (v, _) in g.neighbours(u) {
-                if out[v] == u32::MAX && community[v] == community[start] {
-                    out[v] = next;
-                    stack.push(v);
+    let k = community.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
+    let (start, members) = group_by(community, k);
+    let representatives: Vec<u32> = (0..k)
+        .into_par_iter()
+        .flat_map_iter(|c| {
+            let m = &members[start[c]..start[c + 1]];
+            let mut component = vec![u32::MAX; m.len()];
+            let mut stack = Vec::new();
+            for first in 0..m.len() {
+                if component[first] != u32::MAX {
+                    continue;
+                }
+                // Members come in increasing order: `first` is its component's smallest node.
+                component[first] = m[first];
+                stack.push(m[first] as usize);
+                while let Some(u) = stack.pop() {
+                    for (v, _) in g.neighbours(u) {
+                        if community[v] as usize == c {
+                            let i = m.binary_search(&(v as u32)).expect("a member");
+                            if component[i] == u32::MAX {
+                                component[i] = m[first];
+                                stack.push(v);
+                            }
+                        }
+                    }
                 }
             }
-        }
-        next += 1;
+            component.into_iter()
+        })
+        .collect();
+    let mut out = vec![0u32; n];
+    for (&u, &r) in members.iter().zip(&representatives) {
+        out[u as usize] = r;
     }
+    renumber(&mut out);
     out
 }
 
 /// Renames labels to 0.. in order of first appearance.
 fn renumber(labels: &mut [u32]) {
-    let mut map = std::collections::HashMap::new();
+    let size = labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+    let mut map = vec![u32::MAX; size];
+    let mut next = 0;
     for l in labels.iter_mut() {
-        let next = map.len() as u32;
-        *l = *map.entry(*l).or_insert(next);
+        let slot = &mut map[*l as usize];
+        if *slot == u32::MAX {
+            *slot = next;
+            next += 1;
+        }
+        *l = *slot;
     }
 }
 
@@ -708,4 +863,80 @@ pub fn nmi(a: &[u32], b: &[u32]) -> f64 {
     let (ha, hb) = (entropy(&pa), entropy(&pb));
     let mi: f64 = joint.iter().map(|(&(x, y), &c)| (c / n) * ((c / n) / ((pa[&x] / n) * (pb[&y] / n))).ln()).sum();
     if ha + hb == 0.0 { 1.0 } else { 2.0 * mi / (ha + hb) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A random graph with planted groups, and the partition local moving finds on it.
+    fn planted(n: usize, seed: u64) -> (Undirected, Vec<u32>) {
+        let mut edges = Vec::new();
+        let mut x = seed;
+        let mut next = || {
+            x = crate::power::mix64(x.wrapping_add(0x9E37_79B9_7F4A_7C15));
+            x
+        };
+        for u in 0..n as u32 {
+            for _ in 0..6 {
+                let r = next();
+                // Mostly inside the node's group of 25, sometimes anywhere.
+                let v = if r % 5 == 0 { (r >> 8) % n as u64 } else { (u as u64 / 25) * 25 + (r >> 8) % 25 } as u32;
+                if (v as usize) < n && v != u {
+                    edges.push((u, v, 1.0 + (r >> 40) as f64 % 3.0));
+                }
+            }
+        }
+        let g = Undirected::from_edges(n, &edges);
+        let mut partition: Vec<u32> = (0..n as u32).collect();
+        local_moving(&g, &mut partition, 1.0);
+        (g, partition)
+    }
+
+    #[test]
+    fn parallel_refinement_is_the_sequential_refinement() {
+        for (n, seed) in [(50, 1), (1_000, 2), (5_000, 3)] {
+            let (g, partition) = planted(n, seed);
+            for gamma in [0.5, 1.0, 2.0] {
+                assert_eq!(refine(&g, &partition, gamma), refine_sequential(&g, &partition, gamma), "n {n} γ {gamma}");
+            }
+            // Also from singletons and from one community holding everything.
+            let alone: Vec<u32> = (0..n as u32).collect();
+            assert_eq!(refine(&g, &alone, 1.0), refine_sequential(&g, &alone, 1.0));
+            let one = vec![0u32; n];
+            assert_eq!(refine(&g, &one, 1.0), refine_sequential(&g, &one, 1.0));
+        }
+    }
+
+    #[test]
+    fn disconnected_communities_split_and_are_numbered_by_their_smallest_node() {
+        // 0-1 and 3-4 share community 7 but no edge; 2 is alone in community 1.
+        let g = Undirected::from_edges(5, &[(0, 1, 1.0), (3, 4, 1.0), (1, 2, 1.0)]);
+        assert_eq!(split_disconnected(&g, &[7, 7, 1, 7, 7]), [0, 0, 1, 2, 2]);
+        let (g, partition) = planted(2_000, 9);
+        let split = split_disconnected(&g, &partition);
+        // Every community of the result is connected, and refines the input.
+        for c in 0..split.iter().max().map_or(0, |&m| m + 1) {
+            let nodes: Vec<usize> = (0..g.len()).filter(|&u| split[u] == c).collect();
+            let mut seen = vec![false; g.len()];
+            let mut stack = vec![nodes[0]];
+            seen[nodes[0]] = true;
+            while let Some(u) = stack.pop() {
+                for (v, _) in g.neighbours(u) {
+                    if split[v] == c && !seen[v] {
+                        seen[v] = true;
+                        stack.push(v);
+                    }
+                }
+            }
+            assert!(nodes.iter().all(|&u| seen[u] && partition[u] == partition[nodes[0]]));
+        }
+    }
+
+    #[test]
+    fn renumbering_follows_first_appearance() {
+        let mut labels = vec![7, 3, 7, 0, 3, 9];
+        renumber(&mut labels);
+        assert_eq!(labels, [0, 1, 0, 2, 1, 3]);
+    }
 }
