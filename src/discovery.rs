@@ -38,9 +38,7 @@ pub fn index_dir(data: &Path) -> PathBuf {
 pub fn open_index(dir: &Path) -> anyhow::Result<SearchIndex> {
     match SearchIndex::open(dir, WriterOptions::default()) {
         Ok(index) => Ok(index),
-        Err(search::Error::Index(tantivy_error)) if tantivy_error.to_string().contains("ockBusy") => {
-            Ok(SearchIndex::open_read_only(dir)?)
-        }
+        Err(search::Error::Busy) => Ok(SearchIndex::open_read_only(dir)?),
         Err(e) => Err(e.into()),
     }
 }

@@ -150,7 +150,16 @@ impl SearchIndex {
     fn from_index(index: Index, fields: Fields, writer: Option<WriterOptions>) -> Result<SearchIndex> {
         register(&index);
         let writer = match writer {
-            Some(o) => Some(index.writer_with_num_threads(o.threads, o.memory_bytes.max(o.threads * (16 << 20)))?),
+            Some(o) => {
+                Some(index.writer_with_num_threads(o.threads, o.memory_bytes.max(o.threads * (16 << 20))).map_err(
+                    |e| match e {
+                        tantivy::TantivyError::LockFailure(tantivy::directory::error::LockError::LockBusy, _) => {
+                            Error::Busy
+                        }
+                        e => Error::Index(e),
+                    },
+                )?)
+            }
             None => None,
         };
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;

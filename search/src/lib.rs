@@ -44,6 +44,9 @@ pub enum Error {
         /// What happened.
         source: std::io::Error,
     },
+    /// Another writer (another process) holds the index.
+    #[error("another process is writing this search index")]
+    Busy,
     /// A write through a read-only handle.
     #[error("this search index was opened read-only")]
     ReadOnly,

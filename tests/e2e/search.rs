@@ -162,3 +162,26 @@ async fn the_index_follows_the_event_stream() {
     assert!(!find(&index, "جرافيتي").contains(&world));
     assert_eq!(discovery::catch_up(&engine, &index, &NoProgress).await.unwrap(), CatchUp::Fresh);
 }
+
+#[test]
+fn a_second_opener_reads_while_the_first_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = discovery::open_index(dir.path()).unwrap();
+    assert!(writer.writable());
+    writer.commit(0, &[0; 32]).unwrap();
+    let reader = discovery::open_index(dir.path()).unwrap();
+    assert!(!reader.writable(), "the writer's lock is held");
+    assert!(matches!(
+        reader.upsert(&search::Doc {
+            id: schema::Id(1),
+            external: None,
+            kind: search::DocKind::Work,
+            world: None,
+            title: "x".into(),
+            body: String::new(),
+        }),
+        Err(search::Error::ReadOnly)
+    ));
+    drop(writer);
+    assert!(discovery::open_index(dir.path()).unwrap().writable(), "free again once the writer is gone");
+}
