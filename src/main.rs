@@ -74,6 +74,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Rebuild the search index from the log (it is derived data; search keeps it up to date).
+    Reindex,
     /// Run a reputation job on an edge file, no server or data directory needed.
     Analyze {
         /// trust | pagerank | contribution | alignment | clusters
@@ -197,6 +199,30 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             daira::analyze::run(&job, &edges, format, seeds.as_deref(), out.as_deref())?;
         }
         Cmd::Demo => demo(&config).await?,
+        Cmd::Reindex => {
+            let mut engine_config = config.engine();
+            engine_config.read_only = true;
+            let progress = StderrProgress::new();
+            let engine = Engine::open(&engine_config, &progress)
+                .await
+                .with_context(|| format!("opening {}", config.data.display()))?;
+            let dir = daira::discovery::index_dir(&config.data);
+            let index = search::SearchIndex::open(&dir, search::WriterOptions::default()).map_err(|e| match e {
+                search::Error::Busy => {
+                    anyhow::anyhow!("a running daira process writes {}; stop it first", dir.display())
+                }
+                e => e.into(),
+            })?;
+            let started = std::time::Instant::now();
+            let documents = daira::discovery::rebuild(&engine.read(), &index, &progress)?;
+            let position = engine.read().position();
+            println!(
+                "indexed {documents} documents in {:.2} s at log position {} ({})",
+                started.elapsed().as_secs_f64(),
+                position.seq,
+                hex(&position.hash)
+            );
+        }
         Cmd::Search { query, kind, world, lang, limit, json } => {
             search_command(&config, query, kind, world, lang, limit, json).await?;
         }
