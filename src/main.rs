@@ -152,11 +152,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             import_file(&config, &file, format).await?;
         }
         Cmd::Stats { json } => {
-            let mut engine_config = config.engine();
-            engine_config.read_only = true;
-            let engine = Engine::open(&engine_config, &StderrProgress::new())
-                .await
-                .with_context(|| format!("opening {}", config.data.display()))?;
+            let engine = open_read_only(&config, &StderrProgress::new()).await?;
             let graph = engine.read();
             if json {
                 println!("{}", serde_json::to_string_pretty(&daira::stats::stats_json(&graph))?);
@@ -200,12 +196,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Demo => demo(&config).await?,
         Cmd::Reindex => {
-            let mut engine_config = config.engine();
-            engine_config.read_only = true;
             let progress = StderrProgress::new();
-            let engine = Engine::open(&engine_config, &progress)
-                .await
-                .with_context(|| format!("opening {}", config.data.display()))?;
+            let engine = open_read_only(&config, &progress).await?;
             let dir = daira::discovery::index_dir(&config.data);
             let index = search::SearchIndex::open(&dir, search::WriterOptions::default()).map_err(|e| match e {
                 search::Error::Busy => {
@@ -233,6 +225,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 async fn open(config: &DataConfig) -> Result<Engine> {
     let progress = StderrProgress::new();
     Engine::open(&config.engine(), &progress).await.with_context(|| format!("opening {}", config.data.display()))
+}
+
+/// Opens the engine without a writer: for commands that only read, beside a running writer.
+async fn open_read_only(config: &DataConfig, progress: &dyn Progress) -> Result<Engine> {
+    let mut engine_config = config.engine();
+    engine_config.read_only = true;
+    Engine::open(&engine_config, progress).await.with_context(|| format!("opening {}", config.data.display()))
 }
 
 async fn import_file(config: &DataConfig, file: &std::path::Path, format: Format) -> Result<()> {
@@ -356,11 +355,8 @@ async fn search_command(
         None => None,
         Some(l) => Some(search::Lang::parse(l).with_context(|| format!("--lang {l:?}: expected ar, en or arabizi"))?),
     };
-    let mut engine_config = config.engine();
-    engine_config.read_only = true;
     let progress = StderrProgress::new();
-    let engine =
-        Engine::open(&engine_config, &progress).await.with_context(|| format!("opening {}", config.data.display()))?;
+    let engine = open_read_only(config, &progress).await?;
     if let Some(w) = world {
         let graph = engine.read();
         let v = graph

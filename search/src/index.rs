@@ -317,14 +317,6 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Waits for background merges, so that the index on disk is compact.
-    pub fn wait_merging(self) -> Result<()> {
-        if let Some(w) = self.writer.lock().take() {
-            w.wait_merging_threads()?;
-        }
-        Ok(())
-    }
-
     /// The query a request's text becomes: each word looked up in the title, the body and the
     /// skeleton field, with every variant of the word; words are alternatives (a document with
     /// more of them scores higher).
@@ -443,9 +435,4 @@ impl SearchIndex {
 
 fn hex(bytes: &[u8; 32]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The hex form of a chain hash, as stamps hold it.
-pub fn hash_hex(bytes: &[u8; 32]) -> String {
-    hex(bytes)
 }

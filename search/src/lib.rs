@@ -23,7 +23,6 @@ pub use analysis::Lang;
 pub use doc::{Doc, DocKind, Entity, HIDDEN, mask_is_discoverable, touched};
 pub use index::{
     ANALYSIS_VERSION, Hit, LIMIT_MAX, QUERY_BYTES_MAX, QUERY_WORDS_MAX, Request, SearchIndex, Stamp, WriterOptions,
-    hash_hex,
 };
 pub use rank::{Blend, NoSignals, PriorTable, Signals};
 

@@ -137,16 +137,12 @@ pub fn is_stop_word(word: &str) -> bool {
 /// The analyzer: stateless but for its English stemmer.
 #[derive(Clone)]
 pub struct Analyzer {
-    english: tantivy_stemmer::Stemmer,
-}
-
-mod tantivy_stemmer {
-    pub use frostem::{Algorithm, Stemmer};
+    english: frostem::Stemmer,
 }
 
 impl Default for Analyzer {
     fn default() -> Self {
-        Analyzer { english: tantivy_stemmer::Stemmer::new(tantivy_stemmer::Algorithm::English) }
+        Analyzer { english: frostem::Stemmer::new(frostem::Algorithm::English) }
     }
 }
 

@@ -103,7 +103,6 @@ fn latin_options(word: &[u8]) -> Vec<Options> {
         let c = word[i];
         let next = word.get(i + 1).copied();
         let first = i == 0;
-        let last = i + 1 == word.len();
         let (options, used): (Options, usize) = match (c, next) {
             (b's' | b'c', Some(b'h')) => (&[b'S'], 2),
             (b'k', Some(b'h')) => (&[b'5'], 2),
@@ -147,13 +146,10 @@ fn latin_options(word: &[u8]) -> Vec<Options> {
             (b'y', _) if first => (&[b'y'], 1),
             _ => (DROP, 1),
         };
+        out.push(options);
         if c == b'x' {
-            out.push(options);
             out.push(&[b's']);
-        } else {
-            out.push(options);
         }
-        let _ = last;
         i += used;
     }
     out
