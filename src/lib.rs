@@ -5,11 +5,11 @@
 //! log lives on PostgreSQL, its URL.
 
 pub mod analyze;
-pub mod discovery;
 pub mod exec;
 pub mod progress;
 pub mod stats;
 
+pub use api::{discovery, hex};
 use graph_engine::EngineConfig;
 use std::path::PathBuf;
 
@@ -29,9 +29,4 @@ impl DataConfig {
         config.database_url = self.database_url.clone();
         config
     }
-}
-
-/// Lower-case hex of a hash.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

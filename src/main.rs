@@ -54,6 +54,8 @@ enum Cmd {
     Exec,
     /// Generate the demo community into an empty data directory and show what it holds.
     Demo,
+    /// Serve the GraphQL API (explorer at /graphql, /healthz, /metrics) until SIGTERM.
+    Serve(ServeArgs),
     /// Search worlds, works and public masks (Arabic, Egyptian dialect, Arabizi, English).
     Search {
         /// The query.
@@ -93,6 +95,34 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Where to listen.
+    #[arg(long, env = "DAIRA_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Load the demo community first when the data directory is empty.
+    #[arg(long)]
+    demo: bool,
+    /// Requests per second allowed per client IP (0: no limit).
+    #[arg(long, default_value_t = 200.0)]
+    rate_per_ip: f64,
+    /// Requests per second allowed per session token (0: no limit).
+    #[arg(long, default_value_t = 50.0)]
+    rate_per_token: f64,
+    /// Events committed before a new score epoch is computed.
+    #[arg(long, default_value_t = reputation::DEFAULT_MIN_EVENTS)]
+    epoch_events: u64,
+    /// The least time between two score epochs, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    epoch_interval_ms: u64,
+    /// How long a session lasts, in seconds.
+    #[arg(long, default_value_t = 30 * 24 * 3600)]
+    session_ttl_secs: u64,
+    /// How long one request may run, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    request_timeout_ms: u64,
 }
 
 #[derive(Subcommand)]
@@ -194,7 +224,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let format: Format = format.parse().map_err(anyhow::Error::msg)?;
             daira::analyze::run(&job, &edges, format, seeds.as_deref(), out.as_deref())?;
         }
-        Cmd::Demo => demo(&config).await?,
+        Cmd::Demo => {
+            load_demo(&config).await?;
+            let engine = open(&config).await?;
+            print!("{}", daira::stats::stats_text(&engine.read()));
+            engine.shutdown().await;
+        }
+        Cmd::Serve(args) => serve(&config, args).await?,
         Cmd::Reindex => {
             let progress = StderrProgress::new();
             let engine = open_read_only(&config, &progress).await?;
@@ -314,7 +350,36 @@ async fn exec(config: &DataConfig) -> Result<()> {
     Ok(())
 }
 
-async fn demo(config: &DataConfig) -> Result<()> {
+async fn serve(config: &DataConfig, args: ServeArgs) -> Result<()> {
+    if args.demo {
+        load_demo(config).await?;
+    }
+    let limits = api::http::Limits {
+        per_ip_per_sec: args.rate_per_ip,
+        per_token_per_sec: args.rate_per_token,
+        request_timeout: std::time::Duration::from_millis(args.request_timeout_ms.max(1)),
+        ..api::http::Limits::default()
+    };
+    let serve = api::ServeConfig {
+        engine: config.engine(),
+        listen: args.listen,
+        limits,
+        epochs: reputation::RecomputePolicy {
+            min_events: args.epoch_events.max(1),
+            min_interval: std::time::Duration::from_millis(args.epoch_interval_ms),
+            ..reputation::RecomputePolicy::default()
+        },
+        session_ttl: std::time::Duration::from_secs(args.session_ttl_secs.max(1)),
+    };
+    api::serve(serve, &StderrProgress::new(), |addr| {
+        println!("listening on http://{addr}/graphql");
+        let _ = std::io::stdout().flush();
+    })
+    .await
+}
+
+/// Generates and imports the demo community into an empty data directory.
+async fn load_demo(config: &DataConfig) -> Result<()> {
     let fresh = {
         let log = config.engine().open_log().await?;
         log.head().await?.seq == 0
@@ -325,11 +390,8 @@ async fn demo(config: &DataConfig) -> Result<()> {
         generate("demo", 1, &path)?;
         import_file(config, &path, Format::Jsonl).await?;
     } else {
-        eprintln!("{} already holds data: showing it", config.data.display());
+        eprintln!("{} already holds data: using it", config.data.display());
     }
-    let engine = open(config).await?;
-    print!("{}", daira::stats::stats_text(&engine.read()));
-    engine.shutdown().await;
     Ok(())
 }
 

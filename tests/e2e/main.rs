@@ -1,8 +1,11 @@
-//! End-to-end tests of the `daira` binary: imports, stats, audit, bad input, crashes, and discovery.
+//! End-to-end tests of the `daira` binary: imports, stats, audit, bad input, crashes, discovery
+//! and the GraphQL API.
 
+mod api;
 mod cli;
 mod crash;
 mod search;
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -159,7 +159,14 @@ pub fn rebuild(graph: &Graph, index: &SearchIndex, progress: &dyn Progress) -> a
 /// a world's vitality (the trust of its members plus the creator trust of its works).
 pub fn priors(graph: &Graph, trust: &[f64], sybil: &[bool]) -> PriorTable {
     let n = graph.vertex_count().min(trust.len());
-    let mask_trust = |v: u32| if sybil.get(v as usize).copied().unwrap_or(false) { 0.0 } else { trust[v as usize] };
+    // Vertices newer than the epoch have no score yet: 0.
+    let mask_trust = |v: u32| {
+        if sybil.get(v as usize).copied().unwrap_or(false) {
+            0.0
+        } else {
+            trust.get(v as usize).copied().unwrap_or(0.0)
+        }
+    };
     let mut masks = Vec::new();
     let mut works = Vec::new();
     let mut vitality: std::collections::HashMap<u32, f64> = std::collections::HashMap::new();

@@ -1,0 +1,168 @@
+//! Errors as clients see them: every error carries `extensions.code`, one of a fixed set, and
+//! a message written for the client — never an internal detail (those go to the log).
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{ErrorExtensions, ServerError, ServerResult, SimpleObject, ValidationResult, Variables};
+use std::sync::Arc;
+
+/// The error codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+pub enum Code {
+    /// No session, or one that expired or was revoked.
+    Unauthenticated,
+    /// Not allowed (only where saying so reveals nothing; otherwise NOT_FOUND).
+    Forbidden,
+    /// Nothing there, or nothing the viewer may see: the two look the same.
+    NotFound,
+    /// The input breaks a rule.
+    BadUserInput,
+    /// Too many requests: wait and retry.
+    Throttled,
+    /// The request is not GraphQL.
+    GraphqlParseFailed,
+    /// The request is GraphQL that this schema does not accept (including the depth and
+    /// complexity limits).
+    GraphqlValidationFailed,
+    /// Something failed inside: the message says nothing more, the log says what.
+    InternalServerError,
+}
+
+impl Code {
+    /// The code as sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Unauthenticated => "UNAUTHENTICATED",
+            Code::Forbidden => "FORBIDDEN",
+            Code::NotFound => "NOT_FOUND",
+            Code::BadUserInput => "BAD_USER_INPUT",
+            Code::Throttled => "THROTTLED",
+            Code::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
+            Code::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+            Code::InternalServerError => "INTERNAL_SERVER_ERROR",
+        }
+    }
+}
+
+/// An error for the client.
+#[derive(Clone, Debug)]
+pub struct ApiError {
+    /// Its code.
+    pub code: Code,
+    /// The message.
+    pub message: String,
+    /// The input field it concerns, if any.
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    /// An error.
+    pub fn new(code: Code, message: impl Into<String>) -> ApiError {
+        ApiError { code, message: message.into(), field: None }
+    }
+
+    /// The input field it concerns.
+    pub fn field(mut self, field: &str) -> ApiError {
+        self.field = Some(field.to_owned());
+        self
+    }
+
+    /// An internal failure: logged in full, reported as INTERNAL_SERVER_ERROR.
+    pub fn internal(what: &str, detail: impl std::fmt::Display) -> ApiError {
+        crate::log::error(what, &detail.to_string());
+        ApiError::new(Code::InternalServerError, "internal error")
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> async_graphql::Error {
+        let code = e.code.as_str();
+        async_graphql::Error::new(e.message).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+/// One problem with a mutation's input, in its payload.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct UserError {
+    /// The path to the input field, when one is to blame (`["input", "handle"]`).
+    pub field: Option<Vec<String>>,
+    /// What is wrong.
+    pub message: String,
+    /// The code.
+    pub code: Code,
+}
+
+impl From<ApiError> for UserError {
+    fn from(e: ApiError) -> UserError {
+        UserError { field: e.field.map(|f| vec!["input".to_owned(), f]), message: e.message, code: e.code }
+    }
+}
+
+/// The code of a rule's rejection.
+pub fn rejection(r: &schema::Rejection) -> ApiError {
+    use schema::Rejection as R;
+    let code = match r {
+        R::MaskNotFound { .. } | R::NotFound { .. } => Code::NotFound,
+        _ => Code::BadUserInput,
+    };
+    // Rejections name engine ids; the client knows its own input, so say what without them.
+    let message = match r {
+        R::MaskNotFound { .. } => "mask not found".to_owned(),
+        R::NotFound { kind, .. } => format!("{kind} not found"),
+        R::AlreadyExists { .. } => "already exists".to_owned(),
+        R::RemixCycle { .. } => "that remix would close a remix cycle".to_owned(),
+        other => other.to_string(),
+    };
+    let field = match r {
+        R::MaskNotFound { .. } => Some("as"),
+        R::InvalidHandle { .. } | R::HandleTaken { .. } => Some("handle"),
+        R::InvalidInput { field, .. } => Some(field.as_str()),
+        _ => None,
+    };
+    let mut e = ApiError::new(code, message);
+    e.field = field.map(str::to_owned);
+    e
+}
+
+/// Marks parse and validation failures with their codes (GRAPHQL_PARSE_FAILED,
+/// GRAPHQL_VALIDATION_FAILED): the HTTP layer picks the status from them.
+pub struct Classify;
+
+impl ExtensionFactory for Classify {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ClassifyExtension)
+    }
+}
+
+struct ClassifyExtension;
+
+fn tag(mut e: ServerError, code: Code) -> ServerError {
+    let ext = e.extensions.get_or_insert_with(Default::default);
+    if ext.get("code").is_none() {
+        ext.set("code", code.as_str());
+    }
+    e
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ClassifyExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables).await.map_err(|e| tag(e, Code::GraphqlParseFailed))
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx)
+            .await
+            .map_err(|errors| errors.into_iter().map(|e| tag(e, Code::GraphqlValidationFailed)).collect())
+    }
+}

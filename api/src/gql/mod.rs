@@ -1,0 +1,79 @@
+//! The GraphQL schema: types, queries, mutations and subscriptions. Every read goes through
+//! the graph's public face (`Graph::public_vertex`, public edges); the only question about
+//! ownership it asks is "is this mask the viewer's own?".
+
+mod connection;
+mod mutation;
+mod query;
+mod subscription;
+mod types;
+
+pub use connection::{Conn, LIST_MAX};
+pub use mutation::MutationRoot;
+pub use query::QueryRoot;
+pub use subscription::SubscriptionRoot;
+pub use types::*;
+
+use crate::State;
+use crate::error::{ApiError, Code};
+use async_graphql::{Context, Schema};
+use std::sync::Arc;
+
+/// The schema's type.
+pub type DairaSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// The deepest query accepted (standard introspection needs 13).
+pub const DEPTH_MAX: usize = 20;
+/// The most complex query accepted: every field costs 1 and a list multiplies what it holds
+/// by the page asked for (`first`/`last`).
+pub const COMPLEXITY_MAX: usize = 2_500;
+/// How deep the parser nests (selection sets, lists, objects) before refusing to parse.
+pub const RECURSION_MAX: usize = 128;
+
+/// Who is asking: the signed-in user, if any. Put in each request's data by the HTTP and
+/// WebSocket layers.
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// The session's user.
+    pub user: Option<schema::Id>,
+    /// The session's token (to log out).
+    pub token: Option<String>,
+}
+
+/// Builds the schema over `state`.
+pub fn build(state: Arc<State>) -> DairaSchema {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .data(state)
+        .limit_depth(DEPTH_MAX)
+        .limit_complexity(COMPLEXITY_MAX)
+        // The parser nests this deep before the depth limit (which says why) is checked.
+        .limit_recursive_depth(RECURSION_MAX)
+        .extension(crate::error::Classify)
+        .finish()
+}
+
+/// The schema's SDL (committed as `schema.graphql`).
+pub fn sdl() -> String {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot).finish().sdl()
+}
+
+pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a Arc<State> {
+    ctx.data_unchecked::<Arc<State>>()
+}
+
+pub(crate) fn caller<'a>(ctx: &Context<'a>) -> Option<&'a Caller> {
+    ctx.data_opt::<Caller>()
+}
+
+/// The signed-in user, or UNAUTHENTICATED.
+pub(crate) fn user(ctx: &Context<'_>) -> async_graphql::Result<schema::Id> {
+    caller(ctx)
+        .and_then(|v| v.user)
+        .ok_or_else(|| ApiError::new(Code::Unauthenticated, "sign in first (Authorization: Bearer <token>)").into())
+}
+
+/// The cost of a list field: the page asked for times what each item costs.
+pub fn cost(first: Option<i32>, last: Option<i32>, child: usize) -> usize {
+    let n = first.or(last).unwrap_or(1).clamp(1, LIST_MAX as i32) as usize;
+    1 + n * child
+}

@@ -1,0 +1,566 @@
+//! The mutation root. Every mutation takes one `input` and returns a payload with its result,
+//! the log sequence number of the change, and `userErrors { field message code }` for input
+//! that breaks a rule. Every action is taken as one of the viewer's masks (`input.as`, by
+//! default their oldest): a mask that is not theirs is "not found", exactly like one that does
+//! not exist.
+
+use super::types::*;
+use super::{caller, state, user};
+use crate::auth::AuthError;
+use crate::error::{ApiError, Code, UserError, rejection};
+use crate::ids::NodeKind;
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use schema::{Actor, Command, EdgeKind, Id, VertexKind};
+
+/// The mutation root.
+pub struct MutationRoot;
+
+/// Create an account.
+#[derive(InputObject)]
+pub struct RegisterInput {
+    /// 3..=64 characters of a-z, 0-9 and `_ . - @` (case-folded).
+    pub login: String,
+    /// 10..=256 characters.
+    pub password: String,
+}
+
+/// Sign in.
+#[derive(InputObject)]
+pub struct LoginInput {
+    /// The login.
+    pub login: String,
+    /// The password.
+    pub password: String,
+}
+
+/// Sign out (ends the session whose token made the request).
+#[derive(InputObject)]
+pub struct LogoutInput {
+    /// Echoed back.
+    pub client_mutation_id: Option<String>,
+}
+
+/// A session.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// The session token: send it as `Authorization: Bearer <token>` (HTTP) or in
+    /// `connection_init`'s payload (WebSocket).
+    pub token: Option<String>,
+    /// When the session ends, in milliseconds since the Unix epoch (a decimal string).
+    pub expires_at: Option<String>,
+    /// What was wrong with the input.
+    pub user_errors: Vec<UserError>,
+}
+
+/// The end of a session.
+#[derive(SimpleObject)]
+pub struct LogoutPayload {
+    /// Whether a session was ended.
+    pub ok: bool,
+    /// Echoed from the input.
+    pub client_mutation_id: Option<String>,
+    /// What was wrong.
+    pub user_errors: Vec<UserError>,
+}
+
+/// Create one of your masks.
+#[derive(InputObject)]
+pub struct CreateMaskInput {
+    /// Its kind.
+    pub kind: MaskKind,
+    /// A unique handle: 3..=32 characters of a-z, 0-9 and _.
+    pub handle: String,
+    /// Its display name.
+    pub display_name: String,
+    /// Its bio.
+    #[graphql(default)]
+    pub bio: String,
+}
+
+/// Found a world (you join and moderate it).
+#[derive(InputObject)]
+pub struct CreateWorldInput {
+    /// The mask acting (default: your oldest).
+    #[graphql(name = "as")]
+    pub as_mask: Option<ID>,
+    /// Its name.
+    pub name: String,
+    /// Its description.
+    #[graphql(default)]
+    pub description: String,
+    /// Its tags (at most 32).
+    #[graphql(default)]
+    pub tags: Vec<String>,
+}
+
+/// Join or leave a world.
+#[derive(InputObject)]
+pub struct WorldMembershipInput {
+    /// The mask acting (default: your oldest).
+    #[graphql(name = "as")]
+    pub as_mask: Option<ID>,
+    /// The world.
+    pub world: ID,
+}
+
+/// Follow, unfollow or record a collaboration with a mask.
+#[derive(InputObject)]
+pub struct MaskActionInput {
+    /// The mask acting (default: your oldest).
+    #[graphql(name = "as")]
+    pub as_mask: Option<ID>,
+    /// The other mask.
+    pub mask: ID,
+}
+
+/// Rate a mask.
+#[derive(InputObject)]
+pub struct RateInput {
+    /// The mask acting (default: your oldest).
+    #[graphql(name = "as")]
+    pub as_mask: Option<ID>,
+    /// The mask rated.
+    pub mask: ID,
+    /// −10..=10 (replaces an earlier rating).
+    pub rating: i32,
+}
+
+/// Endorse a work or a mask.
+#[derive(InputObject)]
+pub struct EndorseInput {
+    /// The mask acting (default: your oldest).
+    #[graphql(name = "as")]
+    pub as_mask: Option<ID>,
+    /// The work or mask.
+    pub target: ID,
+}
+
+/// A co-author and their share.
+#[derive(InputObject)]
+pub struct CoauthorInput {
+    /// The co-author.
+    pub mask: ID,
+    /// Their share, 0..=1.
+    pub share: f64,
+}
+
+/// Publish a work.
+#[derive(InputObject)]
+pub struct PublishWorkInput {
+    /// The mask acting (default: your oldest).
+    #[graphql(name = "as")]
+    pub as_mask: Option<ID>,
+    /// Its title.
+    pub title: String,
+    /// Its description.
+    #[graphql(default)]
+    pub description: String,
+    /// The world to publish in (you must be a member).
+    pub world: Option<ID>,
+    /// Every author with their share, you included; empty: you alone.
+    #[graphql(default)]
+    pub authors: Vec<CoauthorInput>,
+}
+
+/// Publish a remix of a work.
+#[derive(InputObject)]
+pub struct RemixInput {
+    /// The mask acting (default: your oldest).
+    #[graphql(name = "as")]
+    pub as_mask: Option<ID>,
+    /// The work remixed.
+    pub original: ID,
+    /// The remix's title.
+    pub title: String,
+    /// Its description.
+    #[graphql(default)]
+    pub description: String,
+}
+
+/// A change that concerns a mask.
+#[derive(SimpleObject, Default)]
+pub struct MaskPayload {
+    /// The mask.
+    pub mask: Option<Mask>,
+    /// The log sequence number of the change (a decimal string).
+    pub seq: Option<String>,
+    /// What was wrong with the input.
+    pub user_errors: Vec<UserError>,
+}
+
+/// A change that concerns a world.
+#[derive(SimpleObject, Default)]
+pub struct WorldPayload {
+    /// The world.
+    pub world: Option<World>,
+    /// The log sequence number of the change (a decimal string).
+    pub seq: Option<String>,
+    /// What was wrong with the input.
+    pub user_errors: Vec<UserError>,
+}
+
+/// A change that concerns a work.
+#[derive(SimpleObject, Default)]
+pub struct WorkPayload {
+    /// The work.
+    pub work: Option<Work>,
+    /// The log sequence number of the change (a decimal string).
+    pub seq: Option<String>,
+    /// What was wrong with the input.
+    pub user_errors: Vec<UserError>,
+}
+
+/// An endorsement.
+#[derive(SimpleObject, Default)]
+pub struct EndorsePayload {
+    /// The endorsed work or mask.
+    pub target: Option<Node>,
+    /// The log sequence number of the change (a decimal string).
+    pub seq: Option<String>,
+    /// What was wrong with the input.
+    pub user_errors: Vec<UserError>,
+}
+
+/// The acting mask: `as`, or the viewer's oldest mask.
+fn actor(ctx: &Context<'_>, as_mask: &Option<ID>) -> Result<std::result::Result<Actor, ApiError>> {
+    let user = user(ctx)?;
+    let st = state(ctx);
+    Ok(match as_mask {
+        Some(id) => match st.ids.decode_as(NodeKind::Mask, id) {
+            Some(mask) => Ok(Actor { user, mask }),
+            None => Err(ApiError::new(Code::NotFound, "mask not found").field("as")),
+        },
+        None => {
+            let graph = st.engine.read();
+            let oldest = graph.index_of(user).and_then(|u| graph.out(EdgeKind::Owns, u).min());
+            match oldest {
+                Some(m) => Ok(Actor { user, mask: graph.id_at(m) }),
+                None => Err(ApiError::new(Code::BadUserInput, "create a mask first (createMask)").field("as")),
+            }
+        }
+    })
+}
+
+/// The engine id of a global id of `kind`, or NOT_FOUND naming `field`.
+fn target(ctx: &Context<'_>, kind: NodeKind, id: &ID, field: &str, what: &str) -> std::result::Result<Id, ApiError> {
+    state(ctx)
+        .ids
+        .decode_as(kind, id)
+        .ok_or_else(|| ApiError::new(Code::NotFound, format!("{what} not found")).field(field))
+}
+
+/// Runs a command through the engine's one write path: the sequence number, or the errors.
+async fn execute(ctx: &Context<'_>, command: Command) -> std::result::Result<u64, ApiError> {
+    let st = state(ctx);
+    match st.engine.execute(command).await {
+        Ok(receipt) => {
+            st.metrics.mutation_committed();
+            Ok(receipt.last_seq)
+        }
+        Err(graph_engine::Error::Rejected(r)) => Err(rejection(&r)),
+        Err(graph_engine::Error::LimitExceeded { what, limit }) => {
+            Err(ApiError::new(Code::Throttled, format!("the server is busy ({limit} {what}); retry shortly")))
+        }
+        Err(e) => Err(ApiError::internal("execute", e)),
+    }
+}
+
+/// Turns a payload-producing body into the payload, with its user errors.
+macro_rules! payload {
+    ($ty:ident, $field:ident, $body:expr) => {{
+        let result: std::result::Result<(Option<_>, u64), ApiError> = $body;
+        Ok(match result {
+            Ok((value, seq)) => $ty { $field: value, seq: Some(seq.to_string()), user_errors: Vec::new() },
+            Err(e) if e.code == Code::InternalServerError => return Err(e.into()),
+            Err(e) => $ty { user_errors: vec![e.into()], ..Default::default() },
+        })
+    }};
+}
+
+fn mask_now(ctx: &Context<'_>, id: Id) -> Option<Mask> {
+    Mask::by_id(&state(ctx).engine.read(), id)
+}
+
+fn world_now(ctx: &Context<'_>, id: Id) -> Option<World> {
+    let graph = state(ctx).engine.read();
+    graph.index_of(id).and_then(|v| World::at(&graph, v))
+}
+
+fn work_now(ctx: &Context<'_>, id: Id) -> Option<Work> {
+    let graph = state(ctx).engine.read();
+    graph.index_of(id).and_then(|v| Work::at(&graph, v))
+}
+
+fn auth_error(e: AuthError) -> ApiError {
+    match e {
+        AuthError::LoginTaken(_) => ApiError::new(Code::BadUserInput, "that login is taken").field("login"),
+        AuthError::BadCredentials => ApiError::new(Code::Unauthenticated, "wrong login or password"),
+        AuthError::Invalid { field, reason } => {
+            ApiError::new(Code::BadUserInput, format!("{field} {reason}")).field(field)
+        }
+        other => ApiError::internal("auth", other),
+    }
+}
+
+async fn session_payload(ctx: &Context<'_>, user: Id) -> Result<AuthPayload> {
+    let st = state(ctx);
+    let (token, session) = st.auth.open_session(user).await.map_err(auth_error)?;
+    Ok(AuthPayload { token: Some(token), expires_at: Some(session.expires_ms.to_string()), user_errors: Vec::new() })
+}
+
+#[Object(name = "Mutation")]
+impl MutationRoot {
+    /// Create an account, and sign in to it.
+    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
+        let st = state(ctx);
+        let user = st.engine.new_id();
+        let login = match st.auth.add_credentials(user, &input.login, &input.password).await {
+            Ok(login) => login,
+            Err(e) => {
+                let e = auth_error(e);
+                if e.code == Code::InternalServerError {
+                    return Err(e.into());
+                }
+                return Ok(AuthPayload { token: None, expires_at: None, user_errors: vec![e.into()] });
+            }
+        };
+        if let Err(e) = execute(ctx, Command::RegisterUser { user }).await {
+            let _ = st.auth.forget(&login).await;
+            return Err(e.into());
+        }
+        session_payload(ctx, user).await
+    }
+
+    /// Sign in: a session token.
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
+        let st = state(ctx);
+        match st.auth.check(&input.login, &input.password).await {
+            Ok(user) => session_payload(ctx, user).await,
+            Err(e) => {
+                let e = auth_error(e);
+                if e.code == Code::InternalServerError {
+                    return Err(e.into());
+                }
+                Ok(AuthPayload { token: None, expires_at: None, user_errors: vec![e.into()] })
+            }
+        }
+    }
+
+    /// Sign out: the session that made this request ends.
+    async fn logout(&self, ctx: &Context<'_>, input: LogoutInput) -> Result<LogoutPayload> {
+        user(ctx)?;
+        let token = caller(ctx).and_then(|c| c.token.clone()).unwrap_or_default();
+        state(ctx).auth.close_session(&token).await.map_err(auth_error)?;
+        Ok(LogoutPayload { ok: true, client_mutation_id: input.client_mutation_id, user_errors: Vec::new() })
+    }
+
+    /// Create one of your masks (at most 16).
+    async fn create_mask(&self, ctx: &Context<'_>, input: CreateMaskInput) -> Result<MaskPayload> {
+        let user = user(ctx)?;
+        let mask = state(ctx).engine.new_id();
+        let command = Command::CreateMask {
+            user,
+            mask,
+            kind: input.kind.into(),
+            handle: input.handle,
+            display_name: input.display_name,
+            bio: input.bio,
+        };
+        payload!(MaskPayload, mask, execute(ctx, command).await.map(|seq| (mask_now(ctx, mask), seq)))
+    }
+
+    /// Found a world: you join it and moderate it.
+    async fn create_world(&self, ctx: &Context<'_>, input: CreateWorldInput) -> Result<WorldPayload> {
+        let actor = actor(ctx, &input.as_mask)?;
+        let world = state(ctx).engine.new_id();
+        payload!(
+            WorldPayload,
+            world,
+            async {
+                let command = Command::CreateWorld {
+                    actor: actor?,
+                    world,
+                    name: input.name,
+                    description: input.description,
+                    tags: input.tags,
+                };
+                execute(ctx, command).await.map(|seq| (world_now(ctx, world), seq))
+            }
+            .await
+        )
+    }
+
+    /// Join a world.
+    async fn join_world(&self, ctx: &Context<'_>, input: WorldMembershipInput) -> Result<WorldPayload> {
+        let actor = actor(ctx, &input.as_mask)?;
+        payload!(
+            WorldPayload,
+            world,
+            async {
+                let world = target(ctx, NodeKind::World, &input.world, "world", "world")?;
+                execute(ctx, Command::JoinWorld { actor: actor?, world }).await.map(|seq| (world_now(ctx, world), seq))
+            }
+            .await
+        )
+    }
+
+    /// Leave a world (and stop moderating it).
+    async fn leave_world(&self, ctx: &Context<'_>, input: WorldMembershipInput) -> Result<WorldPayload> {
+        let actor = actor(ctx, &input.as_mask)?;
+        payload!(
+            WorldPayload,
+            world,
+            async {
+                let world = target(ctx, NodeKind::World, &input.world, "world", "world")?;
+                execute(ctx, Command::LeaveWorld { actor: actor?, world }).await.map(|seq| (world_now(ctx, world), seq))
+            }
+            .await
+        )
+    }
+
+    /// Follow a mask.
+    async fn follow(&self, ctx: &Context<'_>, input: MaskActionInput) -> Result<MaskPayload> {
+        let actor = actor(ctx, &input.as_mask)?;
+        payload!(
+            MaskPayload,
+            mask,
+            async {
+                let other = target(ctx, NodeKind::Mask, &input.mask, "mask", "mask")?;
+                execute(ctx, Command::Follow { actor: actor?, target: other })
+                    .await
+                    .map(|seq| (mask_now(ctx, other), seq))
+            }
+            .await
+        )
+    }
+
+    /// Stop following a mask.
+    async fn unfollow(&self, ctx: &Context<'_>, input: MaskActionInput) -> Result<MaskPayload> {
+        let actor = actor(ctx, &input.as_mask)?;
+        payload!(
+            MaskPayload,
+            mask,
+            async {
+                let other = target(ctx, NodeKind::Mask, &input.mask, "mask", "mask")?;
+                execute(ctx, Command::Unfollow { actor: actor?, target: other })
+                    .await
+                    .map(|seq| (mask_now(ctx, other), seq))
+            }
+            .await
+        )
+    }
+
+    /// Rate a mask −10..=10 (replaces your earlier rating).
+    async fn rate(&self, ctx: &Context<'_>, input: RateInput) -> Result<MaskPayload> {
+        let actor = actor(ctx, &input.as_mask)?;
+        payload!(
+            MaskPayload,
+            mask,
+            async {
+                let other = target(ctx, NodeKind::Mask, &input.mask, "mask", "mask")?;
+                if !(-10..=10).contains(&input.rating) {
+                    return Err(ApiError::new(Code::BadUserInput, "rating must be -10 to 10").field("rating"));
+                }
+                let command = Command::Rate { actor: actor?, target: other, rating: input.rating as i8 };
+                execute(ctx, command).await.map(|seq| (mask_now(ctx, other), seq))
+            }
+            .await
+        )
+    }
+
+    /// Endorse a work or a mask.
+    async fn endorse(&self, ctx: &Context<'_>, input: EndorseInput) -> Result<EndorsePayload> {
+        let actor = actor(ctx, &input.as_mask)?;
+        let result: std::result::Result<(Option<Node>, u64), ApiError> = async {
+            let st = state(ctx);
+            let id = match st.ids.decode(&input.target) {
+                Some((NodeKind::Mask | NodeKind::Work, raw)) => Id(raw),
+                _ => return Err(ApiError::new(Code::NotFound, "work or mask not found").field("target")),
+            };
+            let seq = execute(ctx, Command::Endorse { actor: actor?, target: id }).await?;
+            let graph = st.engine.read();
+            let node = graph.index_of(id).and_then(|v| match graph.kind_at(v) {
+                VertexKind::Mask => Mask::at(&graph, v).map(Node::Mask),
+                VertexKind::Work => Work::at(&graph, v).map(Node::Work),
+                _ => None,
+            });
+            Ok((node, seq))
+        }
+        .await;
+        Ok(match result {
+            Ok((target, seq)) => EndorsePayload { target, seq: Some(seq.to_string()), user_errors: Vec::new() },
+            Err(e) if e.code == Code::InternalServerError => return Err(e.into()),
+            Err(e) => EndorsePayload { target: None, seq: None, user_errors: vec![e.into()] },
+        })
+    }
+
+    /// Publish a work, alone or with co-authors, optionally in a world you are a member of.
+    async fn publish_work(&self, ctx: &Context<'_>, input: PublishWorkInput) -> Result<WorkPayload> {
+        let actor = actor(ctx, &input.as_mask)?;
+        let work = state(ctx).engine.new_id();
+        payload!(
+            WorkPayload,
+            work,
+            async {
+                let world = match &input.world {
+                    Some(w) => Some(target(ctx, NodeKind::World, w, "world", "world")?),
+                    None => None,
+                };
+                if input.authors.len() > schema::AUTHORS_MAX {
+                    return Err(ApiError::new(Code::BadUserInput, format!("at most {} authors", schema::AUTHORS_MAX))
+                        .field("authors"));
+                }
+                let mut authors = Vec::with_capacity(input.authors.len());
+                for a in &input.authors {
+                    authors.push((target(ctx, NodeKind::Mask, &a.mask, "authors", "mask")?, a.share as f32));
+                }
+                let command = Command::PublishWork {
+                    actor: actor?,
+                    work,
+                    title: input.title,
+                    description: input.description,
+                    world,
+                    authors,
+                };
+                execute(ctx, command).await.map(|seq| (work_now(ctx, work), seq))
+            }
+            .await
+        )
+    }
+
+    /// Publish a remix of a work: credit flows upstream to the original.
+    async fn remix(&self, ctx: &Context<'_>, input: RemixInput) -> Result<WorkPayload> {
+        let actor = actor(ctx, &input.as_mask)?;
+        let work = state(ctx).engine.new_id();
+        payload!(
+            WorkPayload,
+            work,
+            async {
+                let original = target(ctx, NodeKind::Work, &input.original, "original", "work")?;
+                let command = Command::Remix {
+                    actor: actor?,
+                    work,
+                    original,
+                    title: input.title,
+                    description: input.description,
+                };
+                execute(ctx, command).await.map(|seq| (work_now(ctx, work), seq))
+            }
+            .await
+        )
+    }
+
+    /// Record a collaboration with another mask.
+    async fn collaborate(&self, ctx: &Context<'_>, input: MaskActionInput) -> Result<MaskPayload> {
+        let actor = actor(ctx, &input.as_mask)?;
+        payload!(
+            MaskPayload,
+            mask,
+            async {
+                let other = target(ctx, NodeKind::Mask, &input.mask, "mask", "mask")?;
+                execute(ctx, Command::Collaborate { actor: actor?, other }).await.map(|seq| (mask_now(ctx, other), seq))
+            }
+            .await
+        )
+    }
+}

@@ -1,0 +1,327 @@
+//! The query root.
+
+use super::connection::{Conn, LIST_MAX, PageArgs, connect};
+use super::types::*;
+use super::{caller, cost, state};
+use crate::error::{ApiError, Code};
+use crate::ids::NodeKind;
+use async_graphql::{Context, Enum, ID, Object, Result};
+use graph_engine::Graph;
+use schema::{EdgeKind, Id, VertexKind};
+
+/// The query root.
+pub struct QueryRoot;
+
+/// What to search.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchKind {
+    /// Worlds.
+    World,
+    /// Works.
+    Work,
+    /// Public masks.
+    Mask,
+}
+
+/// A language of the text.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Language {
+    /// Arabic script (standard or Egyptian).
+    Ar,
+    /// English.
+    En,
+    /// Arabizi: Arabic in Latin letters and digits.
+    Arabizi,
+}
+
+/// The signed-in user's own view: their masks, all of them (shadow masks included, since the
+/// owner is asking).
+pub struct Viewer {
+    user: Id,
+}
+
+#[Object]
+impl Viewer {
+    /// The viewer's masks, oldest first.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn masks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<Mask>> {
+        let graph = state(ctx).engine.read();
+        let items: Vec<u32> = match graph.index_of(self.user) {
+            Some(u) => graph.out(EdgeKind::Owns, u).collect(),
+            None => Vec::new(),
+        };
+        Ok(connect(&items, &PageArgs::new(first, last, after, before), |v| Mask { v, id: graph.id_at(v) })?)
+    }
+}
+
+/// Resolves a global id to its node, if it exists (a cluster: if its epoch is kept).
+pub(crate) fn resolve(ctx: &Context<'_>, id: &str) -> Option<Node> {
+    let st = state(ctx);
+    let (kind, raw) = st.ids.decode(id)?;
+    if kind == NodeKind::Cluster {
+        let set = st.epochs.get(raw >> 32)?;
+        let community = raw as u32;
+        return (community < set.clusters.count).then(|| Node::Cluster(Cluster { epoch: raw >> 32, community, set }));
+    }
+    let graph = st.engine.read();
+    let v = graph.index_of(Id(raw))?;
+    match kind {
+        NodeKind::Mask => Mask::at(&graph, v).map(Node::Mask),
+        NodeKind::World => World::at(&graph, v).map(Node::World),
+        NodeKind::Work => Work::at(&graph, v).map(Node::Work),
+        NodeKind::Cluster => None,
+    }
+}
+
+fn bad(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(Code::BadUserInput, message).field(field)
+}
+
+/// The dense index of the world a global id names, or NOT_FOUND.
+pub(crate) fn world_index(ctx: &Context<'_>, graph: &Graph, id: &ID, field: &str) -> Result<(u32, Id), ApiError> {
+    state(ctx)
+        .ids
+        .decode_as(NodeKind::World, id)
+        .and_then(|w| Some((graph.index_of(w).filter(|&v| graph.kind_at(v) == VertexKind::World)?, w)))
+        .ok_or_else(|| ApiError::new(Code::NotFound, "world not found").field(field))
+}
+
+#[Object(name = "Query")]
+impl QueryRoot {
+    /// Any node by its global id (null when there is none, or none the viewer may see).
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Option<Node> {
+        resolve(ctx, &id)
+    }
+
+    /// Nodes by their global ids, in order (null where there is none); at most 100.
+    #[graphql(complexity = "1 + ids.len().min(100) * child_complexity")]
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        if ids.len() > LIST_MAX {
+            return Err(bad("ids", format!("at most {LIST_MAX} ids (got {})", ids.len())).into());
+        }
+        Ok(ids.iter().map(|id| resolve(ctx, id)).collect())
+    }
+
+    /// The signed-in user's own view; null when nobody is signed in.
+    async fn viewer(&self, ctx: &Context<'_>) -> Option<Viewer> {
+        caller(ctx).and_then(|c| c.user).map(|user| Viewer { user })
+    }
+
+    /// A mask by its handle.
+    async fn mask(&self, ctx: &Context<'_>, handle: String) -> Option<Mask> {
+        let graph = state(ctx).engine.read();
+        let handle = schema::Handle::parse(&handle).ok()?;
+        graph.handle_holder(&handle).and_then(|v| Mask::at(&graph, v))
+    }
+
+    /// Listed masks (public, creator and citizen; never private or shadow ones), by handle.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn masks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<Mask>> {
+        let st = state(ctx);
+        let listing = st.listing();
+        let graph = st.engine.read();
+        Ok(connect(&listing.masks, &PageArgs::new(first, last, after, before), |v| Mask { v, id: graph.id_at(v) })?)
+    }
+
+    /// Worlds, oldest first (hidden ones are not listed).
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn worlds(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<World>> {
+        let st = state(ctx);
+        let listing = st.listing();
+        let graph = st.engine.read();
+        Ok(connect(&listing.worlds, &PageArgs::new(first, last, after, before), |v| World { v, id: graph.id_at(v) })?)
+    }
+
+    /// Works, oldest first, optionally only those of one world.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn works(
+        &self,
+        ctx: &Context<'_>,
+        world: Option<ID>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<Work>> {
+        let st = state(ctx);
+        let items = match &world {
+            Some(world) => {
+                let w = {
+                    let graph = st.engine.read();
+                    world_index(ctx, &graph, world, "world")?.1
+                };
+                st.works_of_world(w)
+            }
+            None => st.listing().works.clone(),
+        };
+        let graph = st.engine.read();
+        Ok(connect(&items, &PageArgs::new(first, last, after, before), |v| Work { v, id: graph.id_at(v) })?)
+    }
+
+    /// The epochs kept, oldest first (at most 16).
+    async fn epochs(&self, ctx: &Context<'_>) -> Vec<EpochInfo> {
+        let st = state(ctx);
+        st.epochs.numbers().into_iter().filter_map(|n| st.epochs.get(n)).map(|s| EpochInfo::from(&*s)).collect()
+    }
+
+    /// Communities of the latest epoch (or of epoch `epoch`), largest first.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn clusters(
+        &self,
+        ctx: &Context<'_>,
+        epoch: Option<i32>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<Cluster>> {
+        let st = state(ctx);
+        let set = match epoch {
+            Some(n) => st.epochs.get(n.max(0) as u64).ok_or_else(|| bad("epoch", format!("epoch {n} is not kept")))?,
+            None => match st.epochs.latest() {
+                Some(set) => set,
+                None => {
+                    return Ok(connect(&[] as &[u32], &PageArgs::new(first, last, after, before), |_| unreachable!())?);
+                }
+            },
+        };
+        let order = st.cluster_order(&set);
+        Ok(connect(&order, &PageArgs::new(first, last, after, before), |community| Cluster {
+            epoch: set.number,
+            community,
+            set: set.clone(),
+        })?)
+    }
+
+    /// A mask's scores with their explanation, in the latest epoch or in epoch `epoch`.
+    async fn reputation(&self, ctx: &Context<'_>, mask: ID, epoch: Option<i32>) -> Result<Option<Reputation>> {
+        let st = state(ctx);
+        let found = st.ids.decode_as(NodeKind::Mask, &mask).and_then(|id| Mask::by_id(&st.engine.read(), id));
+        let Some(found) = found else {
+            return Err(ApiError::new(Code::NotFound, "mask not found").field("mask").into());
+        };
+        Reputation::of(ctx, found, epoch)
+    }
+
+    /// The masks whose scores changed most from epoch `from` to epoch `to`, largest change of
+    /// trust first.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn reputation_changes(
+        &self,
+        ctx: &Context<'_>,
+        from: i32,
+        to: i32,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<ScoreChange>> {
+        let st = state(ctx);
+        let get = |n: i32, field: &str| {
+            st.epochs.get(n.max(0) as u64).ok_or_else(|| {
+                ApiError::new(Code::NotFound, format!("epoch {n} is not kept (kept: {:?})", st.epochs.numbers()))
+                    .field(field)
+            })
+        };
+        let (earlier, later) = (get(from, "from")?, get(to, "to")?);
+        let changes = later.diff(&earlier, 10_000);
+        let graph = st.engine.read();
+        let changes: Vec<ScoreChange> = changes
+            .into_iter()
+            .filter_map(|c| {
+                Some(ScoreChange {
+                    mask: Mask::by_id(&graph, c.mask)?,
+                    trust_before: c.trust.0,
+                    trust_after: c.trust.1,
+                    contribution_before: c.contribution.0,
+                    contribution_after: c.contribution.1,
+                })
+            })
+            .collect();
+        let positions: Vec<usize> = (0..changes.len()).collect();
+        Ok(connect(&positions, &PageArgs::new(first, last, after, before), |i| changes[i].clone())?)
+    }
+
+    /// Discovery of worlds, works and public masks in Arabic, Egyptian dialect, Arabizi and
+    /// English, ranked by text relevance blended with reputation. Pages reach the best 100
+    /// hits; `totalCount` counts hits among them.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn search(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        kind: Option<SearchKind>,
+        world: Option<ID>,
+        lang: Option<Language>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<SearchHit>> {
+        let st = state(ctx);
+        let world = match &world {
+            Some(w) => Some(world_index(ctx, &st.engine.read(), w, "world")?.1),
+            None => None,
+        };
+        let request = search::Request {
+            text: query,
+            kind: kind.map(|k| match k {
+                SearchKind::World => search::DocKind::World,
+                SearchKind::Work => search::DocKind::Work,
+                SearchKind::Mask => search::DocKind::Mask,
+            }),
+            world,
+            lang: lang.map(|l| match l {
+                Language::Ar => search::Lang::Ar,
+                Language::En => search::Lang::En,
+                Language::Arabizi => search::Lang::Arabizi,
+            }),
+            limit: search::LIMIT_MAX,
+        };
+        let hits = st.search(request).await?;
+        let graph = st.engine.read();
+        let hits: Vec<SearchHit> = hits
+            .into_iter()
+            .filter_map(|hit| {
+                let v = graph.index_of(hit.id)?;
+                let node = match graph.kind_at(v) {
+                    VertexKind::World => SearchResult::World(World::at(&graph, v)?),
+                    VertexKind::Work => SearchResult::Work(Work::at(&graph, v)?),
+                    VertexKind::Mask => SearchResult::Mask(Mask::at(&graph, v)?),
+                    _ => return None,
+                };
+                Some(SearchHit {
+                    node,
+                    title: hit.title,
+                    score: f64::from(hit.score),
+                    relevance: f64::from(hit.relevance),
+                    prior: f64::from(hit.prior),
+                })
+            })
+            .collect();
+        let positions: Vec<usize> = (0..hits.len()).collect();
+        Ok(connect(&positions, &PageArgs::new(first, last, after, before), |i| hits[i].clone())?)
+    }
+}

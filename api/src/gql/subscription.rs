@@ -1,0 +1,167 @@
+//! The subscription root: activity in a world as it is committed, and a mask's scores as each
+//! epoch is computed. Served over graphql-transport-ws (and the legacy graphql-ws), signed in
+//! with `connection_init`; every stream ends when the server shuts down.
+
+use super::types::*;
+use super::{state, user};
+use crate::error::{ApiError, Code};
+use crate::ids::NodeKind;
+use async_graphql::{Context, Enum, ID, Result, SimpleObject, Subscription};
+use futures_util::{Stream, StreamExt};
+use schema::{EdgeKind, Event, Id, Value, VertexKind};
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
+
+/// The subscription root.
+pub struct SubscriptionRoot;
+
+/// What happened in a world.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivityKind {
+    /// A mask joined.
+    Joined,
+    /// A mask left.
+    Left,
+    /// A work was published in it (a remix too).
+    Published,
+    /// One of its works was endorsed.
+    Endorsed,
+    /// Its name or description changed.
+    Edited,
+}
+
+/// One thing that happened in a world.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Activity {
+    /// What happened.
+    pub kind: ActivityKind,
+    /// The log sequence number of the event (a decimal string).
+    pub seq: String,
+    /// When it was committed, in milliseconds since the Unix epoch (a decimal string).
+    pub committed_at: String,
+    /// The mask that acted, when the event names one.
+    pub mask: Option<Mask>,
+    /// The work concerned, if any.
+    pub work: Option<Work>,
+}
+
+/// A mask's scores in a new epoch.
+#[derive(SimpleObject, Clone)]
+pub struct ScoreUpdate {
+    /// The scores, explained.
+    pub reputation: Reputation,
+    /// Trust in the previous epoch the stream saw (null for the first).
+    pub previous_trust: Option<f64>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The world a work was published in, from its creation's properties.
+fn world_of(props: &schema::Props) -> Option<Id> {
+    props.get("world").and_then(Value::as_str).and_then(|w| w.parse().ok())
+}
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// Activity in a world, as it is committed: joins, leaves, works published, endorsements
+    /// of its works, edits.
+    async fn world_activity(&self, ctx: &Context<'_>, world: ID) -> Result<impl Stream<Item = Activity> + use<>> {
+        user(ctx)?;
+        let st = state(ctx).clone();
+        let world = {
+            let graph = st.engine.read();
+            st.ids
+                .decode_as(NodeKind::World, &world)
+                .filter(|&w| graph.vertex_kind(w) == Some(VertexKind::World))
+                .ok_or_else(|| ApiError::new(Code::NotFound, "world not found").field("world"))?
+        };
+        let commits = st.engine.subscribe();
+        let shutdown = st.shutdown_signal();
+        st.metrics.subscription_started();
+        let guard = Arc::new(crate::metrics::SubscriptionGuard(st.clone()));
+        let stream = futures_util::stream::unfold(commits, move |mut commits| async move {
+            loop {
+                match commits.recv().await {
+                    Ok(batch) => return Some((batch, commits)),
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        })
+        .flat_map(move |batch| {
+            let _alive = &guard;
+            let at = now_ms().to_string();
+            let graph = st.engine.read();
+            let mut out = Vec::new();
+            for (i, event) in batch.events.iter().enumerate() {
+                let seq = (batch.first_seq + i as u64).to_string();
+                let mask = |id: Id| Mask::by_id(&graph, id);
+                let work = |id: Id| graph.index_of(id).and_then(|v| Work::at(&graph, v));
+                let work_in_world = |id: Id| {
+                    graph.index_of(id).and_then(|v| text(&graph, v, "world")).and_then(|w| w.parse::<Id>().ok())
+                        == Some(world)
+                };
+                let activity = match event {
+                    Event::EdgeAdded { kind: EdgeKind::MemberOf, src, dst, .. } if *dst == world => {
+                        Some((ActivityKind::Joined, mask(*src), None))
+                    }
+                    Event::EdgeRemoved { kind: EdgeKind::MemberOf, src, dst } if *dst == world => {
+                        Some((ActivityKind::Left, mask(*src), None))
+                    }
+                    Event::VertexCreated { id, kind: VertexKind::Work, props, .. }
+                        if world_of(props) == Some(world) =>
+                    {
+                        let author = graph.index_of(*id).and_then(|v| graph.inn(EdgeKind::Authored, v).next());
+                        Some((ActivityKind::Published, author.and_then(|a| Mask::at(&graph, a)), work(*id)))
+                    }
+                    Event::EdgeAdded { kind: EdgeKind::Endorses, src, dst, .. } if work_in_world(*dst) => {
+                        Some((ActivityKind::Endorsed, mask(*src), work(*dst)))
+                    }
+                    Event::PropsSet { id, .. } if *id == world => Some((ActivityKind::Edited, None, None)),
+                    _ => None,
+                };
+                if let Some((kind, mask, work)) = activity {
+                    out.push(Activity { kind, seq, committed_at: at.clone(), mask, work });
+                }
+            }
+            futures_util::stream::iter(out)
+        })
+        .take_until(shutdown);
+        Ok(stream)
+    }
+
+    /// A mask's scores each time an epoch is computed.
+    async fn mask_scores(&self, ctx: &Context<'_>, mask: ID) -> Result<impl Stream<Item = ScoreUpdate> + use<>> {
+        user(ctx)?;
+        let st = state(ctx).clone();
+        let found = st
+            .ids
+            .decode_as(NodeKind::Mask, &mask)
+            .and_then(|id| Mask::by_id(&st.engine.read(), id))
+            .ok_or_else(|| ApiError::new(Code::NotFound, "mask not found").field("mask"))?;
+        let mut epochs = st.epoch_numbers();
+        epochs.mark_unchanged();
+        let shutdown = st.shutdown_signal();
+        st.metrics.subscription_started();
+        let guard = Arc::new(crate::metrics::SubscriptionGuard(st.clone()));
+        let stream = futures_util::stream::unfold((epochs, None::<f64>), move |(mut epochs, previous)| {
+            let st = st.clone();
+            let guard = guard.clone();
+            async move {
+                let _alive = guard;
+                loop {
+                    epochs.changed().await.ok()?;
+                    let number = *epochs.borrow_and_update();
+                    let Some(set) = st.epochs.get(number) else { continue };
+                    let Some(trust) = set.trust.trust.get(found.v as usize).copied() else { continue };
+                    let update = ScoreUpdate { reputation: Reputation { mask: found, set }, previous_trust: previous };
+                    return Some((update, (epochs, Some(trust))));
+                }
+            }
+        })
+        .take_until(shutdown);
+        Ok(stream)
+    }
+}

@@ -1,0 +1,764 @@
+//! The object types.
+
+use super::connection::{Conn, PageArgs, connect};
+use super::{caller, cost, state};
+use crate::error::{ApiError, Code};
+use crate::ids::NodeKind;
+use async_graphql::{Context, Enum, ID, Interface, Object, Result, SimpleObject};
+use graph_engine::Graph;
+use reputation::ScoreSet;
+use schema::{EdgeKind, Id, MaskKind as EngineMaskKind, Value, VertexKind};
+use std::sync::Arc;
+
+/// A mask's kind.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaskKind {
+    /// The user's everyday face.
+    Public,
+    /// Seen only where it acts; never listed or searchable.
+    Private,
+    /// A creator's face.
+    Creator,
+    /// A citizen of worlds (governance).
+    Citizen,
+    /// A pseudonym that nobody can link to its owner; never listed or searchable.
+    Shadow,
+}
+
+impl From<EngineMaskKind> for MaskKind {
+    fn from(k: EngineMaskKind) -> MaskKind {
+        match k {
+            EngineMaskKind::Public => MaskKind::Public,
+            EngineMaskKind::Private => MaskKind::Private,
+            EngineMaskKind::Creator => MaskKind::Creator,
+            EngineMaskKind::Citizen => MaskKind::Citizen,
+            EngineMaskKind::Shadow => MaskKind::Shadow,
+        }
+    }
+}
+
+impl From<MaskKind> for EngineMaskKind {
+    fn from(k: MaskKind) -> EngineMaskKind {
+        match k {
+            MaskKind::Public => EngineMaskKind::Public,
+            MaskKind::Private => EngineMaskKind::Private,
+            MaskKind::Creator => EngineMaskKind::Creator,
+            MaskKind::Citizen => EngineMaskKind::Citizen,
+            MaskKind::Shadow => EngineMaskKind::Shadow,
+        }
+    }
+}
+
+/// Anything with a global id.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "The opaque global id."))]
+pub enum Node {
+    /// A mask.
+    Mask(Mask),
+    /// A world.
+    World(World),
+    /// A work.
+    Work(Work),
+    /// A cluster of one epoch.
+    Cluster(Cluster),
+}
+
+/// A public text property of a vertex.
+pub(crate) fn text(graph: &Graph, v: u32, key: &str) -> Option<String> {
+    let view = graph.public_vertex(v)?;
+    view.props.iter().find(|(k, _)| *k == key).and_then(|(_, value)| value.as_str()).map(str::to_owned)
+}
+
+/// Whether a vertex is hidden from listings and discovery.
+pub(crate) fn hidden(graph: &Graph, v: u32) -> bool {
+    graph.public_vertex(v).is_some_and(|view| {
+        view.props.iter().any(|(k, value)| *k == search::HIDDEN && matches!(value, Value::Bool(true)))
+    })
+}
+
+/// Whether a mask of this kind is listed and searchable (private and shadow masks are not).
+pub(crate) fn listed_mask(graph: &Graph, v: u32) -> bool {
+    matches!(graph.mask_kind(v), Some(k) if !matches!(k, EngineMaskKind::Private | EngineMaskKind::Shadow))
+        && !hidden(graph, v)
+}
+
+/// The vertices of `kind` reached from `v` over `edge` (out or in), without hidden ones.
+pub(crate) fn neighbours(graph: &Graph, v: u32, edge: EdgeKind, outward: bool, kind: VertexKind) -> Vec<u32> {
+    let it = if outward { graph.out(edge, v) } else { graph.inn(edge, v) };
+    it.filter(|&n| graph.kind_at(n) == kind && !hidden(graph, n)).collect()
+}
+
+/// A mask: how a user appears to others. Who owns it is never shown, except to its owner.
+#[derive(Clone, Copy, Debug)]
+pub struct Mask {
+    pub(crate) v: u32,
+    pub(crate) id: Id,
+}
+
+/// A world: a community with members, moderators and works.
+#[derive(Clone, Copy, Debug)]
+pub struct World {
+    pub(crate) v: u32,
+    pub(crate) id: Id,
+}
+
+/// A work, alone or with co-authors, perhaps a remix.
+#[derive(Clone, Copy, Debug)]
+pub struct Work {
+    pub(crate) v: u32,
+    pub(crate) id: Id,
+}
+
+impl Mask {
+    /// The mask at dense index `v`, if it is one.
+    pub fn at(graph: &Graph, v: u32) -> Option<Mask> {
+        (graph.kind_at(v) == VertexKind::Mask).then(|| Mask { v, id: graph.id_at(v) })
+    }
+
+    /// The mask with engine id `id`.
+    pub fn by_id(graph: &Graph, id: Id) -> Option<Mask> {
+        graph.index_of(id).and_then(|v| Mask::at(graph, v))
+    }
+}
+
+impl World {
+    /// The world at dense index `v`, if it is one.
+    pub fn at(graph: &Graph, v: u32) -> Option<World> {
+        (graph.kind_at(v) == VertexKind::World).then(|| World { v, id: graph.id_at(v) })
+    }
+}
+
+impl Work {
+    /// The work at dense index `v`, if it is one.
+    pub fn at(graph: &Graph, v: u32) -> Option<Work> {
+        (graph.kind_at(v) == VertexKind::Work).then(|| Work { v, id: graph.id_at(v) })
+    }
+}
+
+type Paging = (Option<i32>, Option<i32>, Option<String>, Option<String>);
+
+fn page<T: async_graphql::OutputType>(
+    items: &[u32],
+    (first, last, after, before): Paging,
+    node: impl FnMut(u32) -> T,
+) -> Result<Conn<T>> {
+    Ok(connect(items, &PageArgs::new(first, last, after, before), node)?)
+}
+
+fn masks(graph: &Graph, items: Vec<u32>) -> Vec<u32> {
+    items.into_iter().filter(|&v| graph.kind_at(v) == VertexKind::Mask).collect()
+}
+
+#[Object]
+impl Mask {
+    /// The opaque global id.
+    async fn id(&self, ctx: &Context<'_>) -> ID {
+        ID(state(ctx).ids.of(NodeKind::Mask, self.id))
+    }
+
+    /// The unique handle (a-z, 0-9, _).
+    async fn handle(&self, ctx: &Context<'_>) -> String {
+        text(&state(ctx).engine.read(), self.v, "handle").unwrap_or_default()
+    }
+
+    /// The display name.
+    async fn display_name(&self, ctx: &Context<'_>) -> String {
+        text(&state(ctx).engine.read(), self.v, "display_name").unwrap_or_default()
+    }
+
+    /// The bio.
+    async fn bio(&self, ctx: &Context<'_>) -> String {
+        text(&state(ctx).engine.read(), self.v, "bio").unwrap_or_default()
+    }
+
+    /// The kind.
+    async fn kind(&self, ctx: &Context<'_>) -> Option<MaskKind> {
+        state(ctx).engine.read().mask_kind(self.v).map(MaskKind::from)
+    }
+
+    /// Whether the viewer owns this mask: true only ever for the owner; anyone else gets
+    /// false, whoever owns it.
+    async fn is_mine(&self, ctx: &Context<'_>) -> bool {
+        match caller(ctx).and_then(|v| v.user) {
+            Some(user) => state(ctx).engine.read().is_owned_by(self.id, user),
+            None => false,
+        }
+    }
+
+    /// Masks that follow this one.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn followers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<Mask>> {
+        let graph = state(ctx).engine.read();
+        let items = masks(&graph, neighbours(&graph, self.v, EdgeKind::Follows, false, VertexKind::Mask));
+        page(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+    }
+
+    /// Masks this one follows.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn following(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<Mask>> {
+        let graph = state(ctx).engine.read();
+        let items = neighbours(&graph, self.v, EdgeKind::Follows, true, VertexKind::Mask);
+        page(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+    }
+
+    /// Worlds this mask is a member of.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn worlds(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<World>> {
+        let graph = state(ctx).engine.read();
+        let items = neighbours(&graph, self.v, EdgeKind::MemberOf, true, VertexKind::World);
+        page(&items, (first, last, after, before), |v| World { v, id: graph.id_at(v) })
+    }
+
+    /// Works this mask authored.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn works(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<Work>> {
+        let graph = state(ctx).engine.read();
+        let items = neighbours(&graph, self.v, EdgeKind::Authored, true, VertexKind::Work);
+        page(&items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
+    }
+
+    /// Trust in the latest epoch (null before the first epoch).
+    async fn trust(&self, ctx: &Context<'_>) -> Option<f64> {
+        let set = state(ctx).epochs.latest()?;
+        set.trust.trust.get(self.v as usize).copied()
+    }
+
+    /// Every score with its explanation, in the latest epoch or in epoch `epoch`.
+    async fn reputation(&self, ctx: &Context<'_>, epoch: Option<i32>) -> Result<Option<Reputation>> {
+        Reputation::of(ctx, *self, epoch)
+    }
+}
+
+#[Object]
+impl World {
+    /// The opaque global id.
+    async fn id(&self, ctx: &Context<'_>) -> ID {
+        ID(state(ctx).ids.of(NodeKind::World, self.id))
+    }
+
+    /// Its name.
+    async fn name(&self, ctx: &Context<'_>) -> String {
+        text(&state(ctx).engine.read(), self.v, "name").unwrap_or_default()
+    }
+
+    /// Its description.
+    async fn description(&self, ctx: &Context<'_>) -> String {
+        text(&state(ctx).engine.read(), self.v, "description").unwrap_or_default()
+    }
+
+    /// Its tags.
+    async fn tags(&self, ctx: &Context<'_>) -> Vec<String> {
+        let graph = state(ctx).engine.read();
+        graph
+            .public_vertex(self.v)
+            .and_then(|view| {
+                view.props.iter().find(|(k, _)| *k == "tags").and_then(|(_, value)| match value {
+                    Value::List(tags) => Some(tags.clone()),
+                    _ => None,
+                })
+            })
+            .unwrap_or_default()
+    }
+
+    /// How many masks are members.
+    async fn member_count(&self, ctx: &Context<'_>) -> usize {
+        state(ctx).engine.read().in_degree(EdgeKind::MemberOf, self.v)
+    }
+
+    /// Its members, earliest first.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<Mask>> {
+        let graph = state(ctx).engine.read();
+        let items = neighbours(&graph, self.v, EdgeKind::MemberOf, false, VertexKind::Mask);
+        page(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+    }
+
+    /// Its moderators (founders and curators).
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn moderators(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<Mask>> {
+        let graph = state(ctx).engine.read();
+        let items = neighbours(&graph, self.v, EdgeKind::Moderates, false, VertexKind::Mask);
+        page(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+    }
+
+    /// Works published in it.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn works(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<Work>> {
+        let st = state(ctx);
+        let items = st.works_of_world(self.id);
+        let graph = st.engine.read();
+        page(&items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
+    }
+
+    /// How alike its members' viewpoints are, in (0, 1], in the latest epoch.
+    async fn coherence(&self, ctx: &Context<'_>) -> Option<f64> {
+        let st = state(ctx);
+        let set = st.epochs.latest()?;
+        let graph = st.engine.read();
+        (self.v < set.trust.trust.len() as u32).then(|| set.alignment.world_coherence(&graph, self.v))
+    }
+}
+
+#[Object]
+impl Work {
+    /// The opaque global id.
+    async fn id(&self, ctx: &Context<'_>) -> ID {
+        ID(state(ctx).ids.of(NodeKind::Work, self.id))
+    }
+
+    /// Its title.
+    async fn title(&self, ctx: &Context<'_>) -> String {
+        text(&state(ctx).engine.read(), self.v, "title").unwrap_or_default()
+    }
+
+    /// Its description.
+    async fn description(&self, ctx: &Context<'_>) -> String {
+        text(&state(ctx).engine.read(), self.v, "description").unwrap_or_default()
+    }
+
+    /// The world it was published in.
+    async fn world(&self, ctx: &Context<'_>) -> Option<World> {
+        let graph = state(ctx).engine.read();
+        let world: Id = text(&graph, self.v, "world")?.parse().ok()?;
+        graph.index_of(world).and_then(|v| World::at(&graph, v))
+    }
+
+    /// Its authors.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn authors(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<Mask>> {
+        let graph = state(ctx).engine.read();
+        let items = neighbours(&graph, self.v, EdgeKind::Authored, false, VertexKind::Mask);
+        page(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+    }
+
+    /// The work it remixes, if any.
+    async fn remix_of(&self, ctx: &Context<'_>) -> Option<Work> {
+        let graph = state(ctx).engine.read();
+        let original = graph.out(EdgeKind::RemixOf, self.v).next()?;
+        (!hidden(&graph, original)).then(|| Work { v: original, id: graph.id_at(original) })
+    }
+
+    /// Works that remix it.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn remixes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<Work>> {
+        let graph = state(ctx).engine.read();
+        let items = neighbours(&graph, self.v, EdgeKind::RemixOf, false, VertexKind::Work);
+        page(&items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
+    }
+
+    /// How many masks endorse it.
+    async fn endorsement_count(&self, ctx: &Context<'_>) -> usize {
+        state(ctx).engine.read().in_degree(EdgeKind::Endorses, self.v)
+    }
+
+    /// Its value after upstream credit, in the latest epoch.
+    async fn value(&self, ctx: &Context<'_>) -> Option<f64> {
+        state(ctx).epochs.latest()?.contribution.work_value.get(self.v as usize).copied()
+    }
+}
+
+/// A community found by the clusters job in one epoch (Leiden: always connected).
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    pub(crate) epoch: u64,
+    pub(crate) community: u32,
+    pub(crate) set: Arc<ScoreSet>,
+}
+
+/// A world many of a cluster's members belong to.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ClusterWorld {
+    /// The world.
+    pub world: World,
+    /// How many of the cluster's masks are members.
+    pub members: usize,
+}
+
+impl Cluster {
+    /// The masks of this community (masks only: works and worlds are in clusters too, but a
+    /// cluster is reported by its people).
+    pub(crate) fn masks(&self, graph: &Graph) -> Vec<u32> {
+        let community = &self.set.clusters.community;
+        (0..community.len().min(graph.vertex_count()) as u32)
+            .filter(|&v| community[v as usize] == self.community && graph.kind_at(v) == VertexKind::Mask)
+            .collect()
+    }
+}
+
+#[Object]
+impl Cluster {
+    /// The opaque global id.
+    async fn id(&self, ctx: &Context<'_>) -> ID {
+        ID(state(ctx).ids.encode(NodeKind::Cluster, (self.epoch << 32) | u64::from(self.community)))
+    }
+
+    /// The epoch it was found in.
+    async fn epoch(&self) -> EpochInfo {
+        EpochInfo::from(&*self.set)
+    }
+
+    /// How many masks it holds.
+    async fn size(&self, ctx: &Context<'_>) -> usize {
+        self.masks(&state(ctx).engine.read()).len()
+    }
+
+    /// Its masks.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<Mask>> {
+        let graph = state(ctx).engine.read();
+        let items = self.masks(&graph);
+        page(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+    }
+
+    /// The worlds its masks gather in most (up to 5): where a curator might grow it.
+    async fn suggested_worlds(&self, ctx: &Context<'_>) -> Vec<ClusterWorld> {
+        let graph = state(ctx).engine.read();
+        let mut counts: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+        for m in self.masks(&graph) {
+            for w in graph.out(EdgeKind::MemberOf, m) {
+                *counts.entry(w).or_default() += 1;
+            }
+        }
+        let mut worlds: Vec<(u32, usize)> = counts.into_iter().filter(|&(w, _)| !hidden(&graph, w)).collect();
+        worlds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        worlds
+            .into_iter()
+            .take(5)
+            .map(|(v, members)| ClusterWorld { world: World { v, id: graph.id_at(v) }, members })
+            .collect()
+    }
+}
+
+/// One job's parameter.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Parameter {
+    /// The job (trust, contribution, alignment, clusters).
+    pub job: String,
+    /// The job's version.
+    pub version: i32,
+    /// The parameter.
+    pub name: String,
+    /// Its value, as text.
+    pub value: String,
+}
+
+/// What an epoch's scores were computed from: enough to recompute them exactly from the log.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct EpochInfo {
+    /// Its number, from 1.
+    pub number: i32,
+    /// The log sequence number the graph was cut at (a decimal string: it is 64-bit).
+    pub log_seq: String,
+    /// The chain hash at that position, in hex.
+    pub log_hash: String,
+    /// Every job's parameters.
+    pub parameters: Vec<Parameter>,
+    /// How long the jobs took, in milliseconds.
+    pub computed_in_ms: f64,
+    /// The clusters' modularity.
+    pub modularity: f64,
+    /// How many communities.
+    pub cluster_count: i32,
+}
+
+impl From<&ScoreSet> for EpochInfo {
+    fn from(set: &ScoreSet) -> EpochInfo {
+        let mut parameters = Vec::new();
+        for epoch in [&set.trust.epoch, &set.contribution.epoch, &set.alignment.epoch, &set.clusters.epoch] {
+            for (name, value) in &epoch.params {
+                parameters.push(Parameter {
+                    job: epoch.job.to_owned(),
+                    version: epoch.job_version as i32,
+                    name: (*name).to_owned(),
+                    value: value.clone(),
+                });
+            }
+        }
+        EpochInfo {
+            number: set.number as i32,
+            log_seq: set.position.seq.to_string(),
+            log_hash: crate::hex(&set.position.hash),
+            parameters,
+            computed_in_ms: set.elapsed.as_secs_f64() * 1e3,
+            modularity: set.clusters.modularity,
+            cluster_count: set.clusters.count as i32,
+        }
+    }
+}
+
+/// A share of a score from one mask.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct FromMask {
+    /// The mask.
+    pub mask: Mask,
+    /// How much.
+    pub amount: f64,
+}
+
+/// A share of a score from one work.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct FromWork {
+    /// The work.
+    pub work: Work,
+    /// How much.
+    pub amount: f64,
+}
+
+/// Where a mask's trust came from (EigenTrust / personalised PageRank; see reputation/README).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct TrustExplanation {
+    /// Trust before the distrust discount: teleport + dangling + the sum over trusting masks.
+    pub before_discount: f64,
+    /// From pre-trust (the mask is a seed: a world's founder or curator).
+    pub teleport: f64,
+    /// From dangling masks' trust returned to the seeds.
+    pub dangling: f64,
+    /// The largest shares from trusting masks, largest first (up to 10).
+    pub from: Vec<FromMask>,
+    /// The largest distrust received, largest first (up to 10).
+    pub distrust: Vec<FromMask>,
+}
+
+/// Where a mask's contribution came from.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ContributionExplanation {
+    /// The total.
+    pub total: f64,
+    /// Credit from works, largest first (up to 10).
+    pub works: Vec<FromWork>,
+    /// From collaborations.
+    pub collaborations: f64,
+    /// From completed trades.
+    pub trades: f64,
+    /// From governance.
+    pub governance: f64,
+}
+
+/// A mask's place in the bridging model.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct AlignmentScore {
+    /// How readily it approves (its intercept).
+    pub intercept: f64,
+    /// Its viewpoint (factor); 0 for a mask that never voted or endorsed.
+    pub viewpoint: f64,
+}
+
+/// Every score of a mask in one epoch, explained.
+#[derive(Clone)]
+pub struct Reputation {
+    pub(crate) mask: Mask,
+    pub(crate) set: Arc<ScoreSet>,
+}
+
+impl Reputation {
+    pub(crate) fn of(ctx: &Context<'_>, mask: Mask, epoch: Option<i32>) -> Result<Option<Reputation>> {
+        let st = state(ctx);
+        let set = match epoch {
+            Some(n) => st.epochs.get(n.max(0) as u64).ok_or_else(|| {
+                ApiError::new(Code::NotFound, format!("epoch {n} is not kept (kept: {:?})", st.epochs.numbers()))
+                    .field("epoch")
+            })?,
+            None => match st.epochs.latest() {
+                Some(set) => set,
+                None => return Ok(None),
+            },
+        };
+        Ok(((mask.v as usize) < set.trust.trust.len()).then_some(Reputation { mask, set }))
+    }
+}
+
+fn from_masks(graph: &Graph, list: &[(Id, f64)]) -> Vec<FromMask> {
+    list.iter().filter_map(|&(id, amount)| Some(FromMask { mask: Mask::by_id(graph, id)?, amount })).collect()
+}
+
+#[Object]
+impl Reputation {
+    /// The mask.
+    async fn mask(&self) -> Mask {
+        self.mask
+    }
+
+    /// The epoch.
+    async fn epoch(&self) -> EpochInfo {
+        EpochInfo::from(&*self.set)
+    }
+
+    /// Trust, a share of 1 over all masks.
+    async fn trust(&self) -> f64 {
+        self.set.trust.trust[self.mask.v as usize]
+    }
+
+    /// Trust as a percentile among masks, 0..=100.
+    async fn trust_percentile(&self, ctx: &Context<'_>) -> f64 {
+        state(ctx).trust_percentile(&self.set, self.mask.v)
+    }
+
+    /// Flagged as a likely sybil (see reputation/README).
+    async fn sybil(&self) -> bool {
+        self.set.trust.sybil.get(self.mask.v as usize).copied().unwrap_or(false)
+    }
+
+    /// Where the trust came from.
+    async fn trust_explanation(&self, ctx: &Context<'_>) -> TrustExplanation {
+        let e = self.set.trust.explain(self.mask.v, 10);
+        let graph = state(ctx).engine.read();
+        TrustExplanation {
+            before_discount: e.before_discount,
+            teleport: e.teleport,
+            dangling: e.dangling,
+            from: from_masks(&graph, &e.edges),
+            distrust: from_masks(&graph, &e.distrust),
+        }
+    }
+
+    /// Contribution.
+    async fn contribution(&self) -> f64 {
+        self.set.contribution.score.get(self.mask.v as usize).copied().unwrap_or(0.0)
+    }
+
+    /// Where the contribution came from.
+    async fn contribution_explanation(&self, ctx: &Context<'_>) -> ContributionExplanation {
+        let e = self.set.contribution.explain(self.mask.v, 10);
+        let graph = state(ctx).engine.read();
+        ContributionExplanation {
+            total: e.total,
+            works: e
+                .works
+                .iter()
+                .filter_map(|&(id, amount)| {
+                    let v = graph.index_of(id)?;
+                    Some(FromWork { work: Work::at(&graph, v)?, amount })
+                })
+                .collect(),
+            collaborations: e.collaborations,
+            trades: e.trades,
+            governance: e.governance,
+        }
+    }
+
+    /// Alignment.
+    async fn alignment(&self) -> AlignmentScore {
+        let v = self.mask.v as usize;
+        AlignmentScore {
+            intercept: self.set.alignment.mask_intercept.get(v).copied().unwrap_or(0.0),
+            viewpoint: self.set.alignment.mask_factor.get(v).copied().unwrap_or(0.0),
+        }
+    }
+
+    /// The community it belongs to.
+    async fn cluster(&self) -> Option<Cluster> {
+        let community = *self.set.clusters.community.get(self.mask.v as usize)?;
+        Some(Cluster { epoch: self.set.number, community, set: self.set.clone() })
+    }
+}
+
+/// One mask's change between two epochs.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ScoreChange {
+    /// The mask.
+    pub mask: Mask,
+    /// Trust in the earlier epoch.
+    pub trust_before: f64,
+    /// Trust in the later epoch.
+    pub trust_after: f64,
+    /// Contribution in the earlier epoch.
+    pub contribution_before: f64,
+    /// Contribution in the later epoch.
+    pub contribution_after: f64,
+}
+
+/// A search hit's entity.
+#[derive(async_graphql::Union, Clone, Debug)]
+pub enum SearchResult {
+    /// A world.
+    World(World),
+    /// A work.
+    Work(Work),
+    /// A public mask.
+    Mask(Mask),
+}
+
+/// One search hit.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct SearchHit {
+    /// What was found.
+    pub node: SearchResult,
+    /// Its title (a world's name, a work's title, a mask's display name).
+    pub title: String,
+    /// The blended score that ordered the hits.
+    pub score: f64,
+    /// Text relevance (BM25) alone.
+    pub relevance: f64,
+    /// The reputation prior, 0..=1.
+    pub prior: f64,
+}

@@ -1,0 +1,762 @@
+//! GraphQL over HTTP (following the GraphQL-over-HTTP specification), WebSockets, the
+//! explorer, `/healthz` and `/metrics`, with every limit: body size, batch size, a deadline
+//! per request, rate limits per token and per IP.
+//!
+//! Status codes: with `Accept: application/graphql-response+json`, a request that does not
+//! parse or validate is 400 and one that executes is 200; with `application/json` (the legacy
+//! type, and the default when `Accept` is missing) every well-formed request is 200. A body
+//! that is not JSON, or JSON that is not a GraphQL request, is 400; a wrong `Content-Type`
+//! 415; an `Accept` neither type satisfies 406; a mutation over GET 405; a body over the
+//! limit 413; a bad or expired token 401; a rate limit 429; a request over its deadline 503.
+//! Every error body is a GraphQL response whose errors carry `extensions.code`.
+
+use crate::State;
+use crate::error::Code;
+use crate::gql::{Caller, DairaSchema};
+use crate::metrics::{Operation, WebSocketGuard};
+use async_graphql::Data;
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State as AxumState};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The limits of a server.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// The largest request body, in bytes.
+    pub body_bytes: usize,
+    /// The most operations in one HTTP batch.
+    pub batch_max: usize,
+    /// How long a request may run.
+    pub request_timeout: Duration,
+    /// Requests per second allowed per IP address (0: no limit).
+    pub per_ip_per_sec: f64,
+    /// Requests per second allowed per session token (0: no limit).
+    pub per_token_per_sec: f64,
+    /// How many requests a client may make at once above its rate, as seconds of its rate.
+    pub burst_seconds: f64,
+    /// The most WebSocket connections open at once.
+    pub websockets_max: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            body_bytes: 1 << 20,
+            batch_max: 10,
+            request_timeout: Duration::from_secs(10),
+            per_ip_per_sec: 200.0,
+            per_token_per_sec: 50.0,
+            burst_seconds: 2.0,
+            websockets_max: 10_000,
+        }
+    }
+}
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// The explorer and its vendored assets (GraphiQL; nothing is fetched from elsewhere).
+const EXPLORER: &str = include_str!("../assets/graphiql.html");
+const ASSETS: [(&str, &str, &[u8]); 5] = [
+    ("graphiql.min.js", "text/javascript", include_bytes!("../assets/graphiql.min.js")),
+    ("graphiql.min.css", "text/css", include_bytes!("../assets/graphiql.min.css")),
+    ("react.production.min.js", "text/javascript", include_bytes!("../assets/react.production.min.js")),
+    ("react-dom.production.min.js", "text/javascript", include_bytes!("../assets/react-dom.production.min.js")),
+    ("graphql-ws.min.js", "text/javascript", include_bytes!("../assets/graphql-ws.min.js")),
+];
+
+/// Token buckets, one per key.
+struct Limiter {
+    buckets: Mutex<HashMap<Key, Bucket>>,
+}
+
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+enum Key {
+    Ip(IpAddr),
+    Token([u8; 16]),
+}
+
+#[derive(Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// The most buckets kept; beyond it, full ones are forgotten.
+const BUCKETS_MAX: usize = 100_000;
+
+/// What a rate limit said.
+struct Verdict {
+    allowed: bool,
+    limit: u64,
+    remaining: u64,
+    reset_secs: u64,
+}
+
+impl Limiter {
+    fn take(&self, key: Key, rate: f64, burst_seconds: f64) -> Verdict {
+        let capacity = (rate * burst_seconds).max(1.0);
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock();
+        if buckets.len() >= BUCKETS_MAX {
+            buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < capacity);
+        }
+        let bucket = buckets.entry(key).or_insert(Bucket { tokens: capacity, at: now });
+        bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * rate).min(capacity);
+        bucket.at = now;
+        let allowed = bucket.tokens >= 1.0;
+        if allowed {
+            bucket.tokens -= 1.0;
+        }
+        Verdict {
+            allowed,
+            limit: capacity as u64,
+            remaining: bucket.tokens.max(0.0) as u64,
+            reset_secs: ((capacity - bucket.tokens) / rate).ceil().max(if allowed { 0.0 } else { 1.0 }) as u64,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct App {
+    state: Arc<State>,
+    schema: DairaSchema,
+    limits: Arc<Limits>,
+    limiter: Arc<Limiter>,
+}
+
+/// The server's routes.
+pub fn router(state: Arc<State>, schema: DairaSchema, limits: Limits) -> Router {
+    let app = App {
+        state,
+        schema,
+        limits: Arc::new(limits),
+        limiter: Arc::new(Limiter { buckets: Mutex::new(HashMap::new()) }),
+    };
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/graphql/ws", get(websocket))
+        .route("/graphql/assets/{file}", get(asset))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(app)
+}
+
+/// A response made of GraphQL errors alone.
+fn errors(status: StatusCode, media: &'static str, list: &[(Code, String)]) -> Response {
+    let errors: Vec<Value> =
+        list.iter().map(|(code, message)| json!({"message": message, "extensions": {"code": code.as_str()}})).collect();
+    let mut response = (status, json!({ "errors": errors }).to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    response
+}
+
+fn error(status: StatusCode, media: &'static str, code: Code, message: impl Into<String>) -> Response {
+    errors(status, media, &[(code, message.into())])
+}
+
+/// The media type to answer with, from `Accept`: None when neither is acceptable.
+fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else { return Some(JSON) };
+    let mut best: Option<(&'static str, f32)> = None;
+    for part in accept.split(',') {
+        let mut pieces = part.split(';');
+        let media = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = pieces
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let candidate = match media.as_str() {
+            GRAPHQL_RESPONSE => Some((GRAPHQL_RESPONSE, q + 0.001)),
+            JSON => Some((JSON, q)),
+            "application/*" | "*/*" => Some((GRAPHQL_RESPONSE, q - 0.001)),
+            _ => None,
+        };
+        if let Some((m, q)) = candidate
+            && q > 0.0
+            && best.is_none_or(|(_, b)| q > b)
+        {
+            best = Some((m, q));
+        }
+    }
+    best.map(|(m, _)| m)
+}
+
+/// The client's address: the peer's (a proxy in front must do its own per-client limits).
+fn client_ip(peer: SocketAddr) -> IpAddr {
+    peer.ip()
+}
+
+/// The caller named by `Authorization: Bearer <token>`: Ok(None) without the header, Err
+/// with a 401 response for a token that opens no live session.
+async fn authenticate(app: &App, headers: &HeaderMap, media: &'static str) -> Result<Caller, Response> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(Caller::default()) };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let unauthenticated = |message: &str| {
+        let mut response = error(StatusCode::UNAUTHORIZED, media, Code::Unauthenticated, message);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+        response
+    };
+    let Some(token) = token else { return Err(unauthenticated("the Authorization header must be: Bearer <token>")) };
+    match app.state.auth.session(token).await {
+        Ok(Some(session)) => Ok(Caller { user: Some(session.user), token: Some(token.to_owned()) }),
+        Ok(None) => Err(unauthenticated("the session token is expired, revoked or unknown: sign in again")),
+        Err(e) => {
+            crate::log::error("session lookup", &e.to_string());
+            Err(error(StatusCode::INTERNAL_SERVER_ERROR, media, Code::InternalServerError, "internal error"))
+        }
+    }
+}
+
+/// Applies the rate limits; the headers to add, or the 429 response.
+fn rate_limit(
+    app: &App,
+    ip: IpAddr,
+    caller: &Caller,
+    media: &'static str,
+) -> Result<Vec<(HeaderName, HeaderValue)>, Response> {
+    let limits = &app.limits;
+    let mut verdicts = Vec::new();
+    if limits.per_ip_per_sec > 0.0 {
+        verdicts.push(app.limiter.take(Key::Ip(ip), limits.per_ip_per_sec, limits.burst_seconds));
+    }
+    if let (Some(token), true) = (&caller.token, limits.per_token_per_sec > 0.0) {
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&blake3::hash(token.as_bytes()).as_bytes()[..16]);
+        verdicts.push(app.limiter.take(Key::Token(key), limits.per_token_per_sec, limits.burst_seconds));
+    }
+    // Report the tightest limit.
+    let Some(tightest) = verdicts.iter().min_by_key(|v| (v.allowed, v.remaining)) else { return Ok(Vec::new()) };
+    let headers = vec![
+        (HeaderName::from_static("ratelimit-limit"), HeaderValue::from(tightest.limit)),
+        (HeaderName::from_static("ratelimit-remaining"), HeaderValue::from(tightest.remaining)),
+        (HeaderName::from_static("ratelimit-reset"), HeaderValue::from(tightest.reset_secs)),
+    ];
+    if verdicts.iter().all(|v| v.allowed) {
+        return Ok(headers);
+    }
+    app.state.metrics.throttled();
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        media,
+        Code::Throttled,
+        format!("too many requests: retry in {} s", tightest.reset_secs),
+    );
+    response.headers_mut().extend(headers);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(tightest.reset_secs));
+    Err(response)
+}
+
+/// A GraphQL request decoded from JSON, or why it is not one.
+fn decode(value: Value) -> Result<async_graphql::Request, String> {
+    match &value {
+        Value::Object(map) => match map.get("query") {
+            Some(Value::String(_)) => {}
+            Some(_) => return Err("\"query\" must be a string".into()),
+            None => return Err("the request has no \"query\"".into()),
+        },
+        _ => return Err("a GraphQL request is a JSON object with a \"query\"".into()),
+    }
+    if let Some(v) = value.get("variables")
+        && !(v.is_object() || v.is_null())
+    {
+        return Err("\"variables\" must be an object".into());
+    }
+    serde_json::from_value(value).map_err(|e| format!("not a GraphQL request: {e}"))
+}
+
+/// The kind of the operation a document would run (None when the name matches none: execution
+/// says why).
+fn operation_type(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.iter().find(|(n, _)| n.as_str() == name).map(|(_, op)| op.node.ty)
+        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
+        _ => None,
+    }
+}
+
+/// The most fields one document may select (aliases included; fragments counted once where
+/// they are defined — the complexity limit prices their every use).
+pub const FIELDS_MAX: usize = 1_000;
+
+/// How many fields a document selects, over its operations and fragments.
+fn count_fields(doc: &ExecutableDocument) -> usize {
+    fn count(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(field) => 1 + count(&field.node.selection_set.node),
+                Selection::InlineFragment(fragment) => count(&fragment.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let operations: usize = doc.operations.iter().map(|(_, op)| count(&op.node.selection_set.node)).sum();
+    operations + doc.fragments.values().map(|f| count(&f.node.selection_set.node)).sum::<usize>()
+}
+
+/// Gives every error a code and strips internal detail: an error without a code is a
+/// request error (validation) when nothing executed, else an internal one.
+fn finish(mut response: async_graphql::Response) -> (Value, bool) {
+    let executed =
+        !matches!(response.data, async_graphql::Value::Null) || response.errors.iter().any(|e| !e.path.is_empty());
+    let mut request_error = false;
+    for e in &mut response.errors {
+        let code = e.extensions.as_ref().and_then(|x| x.get("code")).and_then(|c| match c {
+            async_graphql::Value::String(s) => Some(s.clone()),
+            async_graphql::Value::Enum(s) => Some(s.to_string()),
+            _ => None,
+        });
+        let code = match code {
+            Some(code) => code,
+            None if !executed => {
+                let ext = e.extensions.get_or_insert_with(Default::default);
+                ext.set("code", Code::GraphqlValidationFailed.as_str());
+                Code::GraphqlValidationFailed.as_str().to_owned()
+            }
+            None => {
+                crate::log::error("resolver", &e.message);
+                e.message = "internal error".into();
+                let ext = e.extensions.get_or_insert_with(Default::default);
+                ext.set("code", Code::InternalServerError.as_str());
+                Code::InternalServerError.as_str().to_owned()
+            }
+        };
+        if code == Code::GraphqlParseFailed.as_str() || code == Code::GraphqlValidationFailed.as_str() {
+            request_error = true;
+        }
+    }
+    let request_error = request_error && !executed;
+    let mut value =
+        serde_json::to_value(&response).unwrap_or_else(|_| json!({"errors": [{"message": "internal error"}]}));
+    if request_error && let Value::Object(map) = &mut value {
+        // A request error has no "data" at all.
+        map.remove("data");
+    }
+    (value, request_error)
+}
+
+/// Runs requests (one, or a batch) under the deadline.
+async fn run(
+    app: &App,
+    caller: Caller,
+    requests: Vec<async_graphql::Request>,
+    batch: bool,
+    media: &'static str,
+    extra: Vec<(HeaderName, HeaderValue)>,
+) -> Response {
+    let work = async {
+        let mut out = Vec::with_capacity(requests.len());
+        let mut all_request_errors = true;
+        for mut request in requests {
+            // Parsed once, here: the executor uses this document.
+            let name = request.operation_name.clone();
+            let op = match request.parsed_query() {
+                Ok(doc) => {
+                    let fields = count_fields(doc);
+                    if fields > FIELDS_MAX {
+                        let message = format!("the query selects {fields} fields; at most {FIELDS_MAX}");
+                        out.push(json!({"errors": [{"message": message, "extensions": {"code": Code::GraphqlValidationFailed.as_str()}}]}));
+                        app.state.metrics.errors(1);
+                        continue;
+                    }
+                    operation_type(doc, name.as_deref())
+                }
+                Err(e) => {
+                    out.push(json!({"errors": [{"message": e.message, "locations": e.locations,
+                                                "extensions": {"code": Code::GraphqlParseFailed.as_str()}}]}));
+                    app.state.metrics.errors(1);
+                    continue;
+                }
+            };
+            let response = app.schema.execute(request.data(caller.clone())).await;
+            app.state.metrics.errors(response.errors.len());
+            if let Some(op) = op {
+                app.state.metrics.operation(match op {
+                    OperationType::Query => Operation::Query,
+                    OperationType::Mutation => Operation::Mutation,
+                    OperationType::Subscription => Operation::Subscription,
+                });
+            }
+            let (value, request_error) = finish(response);
+            all_request_errors &= request_error;
+            out.push(value);
+        }
+        (out, all_request_errors)
+    };
+    use futures_util::FutureExt;
+    let work = std::panic::AssertUnwindSafe(work).catch_unwind();
+    let (mut out, request_error) = match tokio::time::timeout(app.limits.request_timeout, work).await {
+        Ok(Ok(done)) => done,
+        Ok(Err(panic)) => {
+            let detail = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("panic");
+            crate::log::error("request panicked", detail);
+            return error(StatusCode::INTERNAL_SERVER_ERROR, media, Code::InternalServerError, "internal error");
+        }
+        Err(_) => {
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                media,
+                Code::InternalServerError,
+                format!("the request took longer than {} s and was stopped", app.limits.request_timeout.as_secs()),
+            );
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
+    };
+    let status =
+        if media == GRAPHQL_RESPONSE && request_error && !batch { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let body = if batch { Value::Array(out) } else { out.pop().unwrap_or(Value::Null) };
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    response.headers_mut().extend(extra);
+    response
+}
+
+async fn graphql_post(
+    AxumState(app): AxumState<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    let started = Instant::now();
+    let response = post(&app, peer, request).await;
+    app.state.metrics.request(response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+async fn post(app: &App, peer: SocketAddr, request: Request<Body>) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let Some(media) = negotiate(headers) else {
+        return error(
+            StatusCode::NOT_ACCEPTABLE,
+            JSON,
+            Code::BadUserInput,
+            "Accept must allow application/graphql-response+json or application/json",
+        );
+    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence != JSON {
+        let mut response = error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            Code::BadUserInput,
+            format!(
+                "Content-Type must be application/json (got {:?})",
+                content_type.chars().take(64).collect::<String>()
+            ),
+        );
+        response.headers_mut().insert(header::ACCEPT, HeaderValue::from_static(JSON));
+        return response;
+    }
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            media,
+            Code::BadUserInput,
+            format!("the request body is larger than {} bytes", app.limits.body_bytes),
+        )
+    };
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > app.limits.body_bytes as u64) {
+        return too_large();
+    }
+    let ip = client_ip(peer);
+    let caller = match authenticate(app, headers, media).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let extra = match rate_limit(app, ip, &caller, media) {
+        Ok(extra) => extra,
+        Err(response) => return response,
+    };
+    let bytes: Bytes = match axum::body::to_bytes(body, app.limits.body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => return too_large(),
+    };
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(value) => value,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                media,
+                Code::BadUserInput,
+                format!("the body is not JSON: {e} (line {}, column {})", e.line(), e.column()),
+            );
+        }
+    };
+    let (requests, batch) = match value {
+        Value::Array(items) => {
+            if items.is_empty() || items.len() > app.limits.batch_max {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    Code::BadUserInput,
+                    format!("a batch holds 1 to {} operations (got {})", app.limits.batch_max, items.len()),
+                );
+            }
+            let mut requests = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                match decode(item) {
+                    Ok(r) => requests.push(r),
+                    Err(message) => {
+                        return error(StatusCode::BAD_REQUEST, media, Code::BadUserInput, format!("[{i}]: {message}"));
+                    }
+                }
+            }
+            (requests, true)
+        }
+        other => match decode(other) {
+            Ok(r) => (vec![r], false),
+            Err(message) => return error(StatusCode::BAD_REQUEST, media, Code::BadUserInput, message),
+        },
+    };
+    run(app, caller, requests, batch, media, extra).await
+}
+
+async fn graphql_get(
+    AxumState(app): AxumState<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    let started = Instant::now();
+    let (mut parts, _) = request.into_parts();
+    let upgrade = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        return upgrade_websocket(&app, &mut parts).await;
+    }
+    let response = get_query(&app, peer, &parts).await;
+    app.state.metrics.request(response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+async fn get_query(app: &App, peer: SocketAddr, parts: &axum::http::request::Parts) -> Response {
+    let headers = &parts.headers;
+    let query = parts.uri.query().unwrap_or("");
+    let params: HashMap<String, String> = url_params(query);
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.split(',').any(|p| p.trim().starts_with("text/html")));
+    if !params.contains_key("query") && wants_html {
+        let mut response = EXPLORER.into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        return response;
+    }
+    let Some(media) = negotiate(headers) else {
+        return error(
+            StatusCode::NOT_ACCEPTABLE,
+            JSON,
+            Code::BadUserInput,
+            "Accept must allow application/graphql-response+json or application/json",
+        );
+    };
+    let Some(text) = params.get("query") else {
+        return error(StatusCode::BAD_REQUEST, media, Code::BadUserInput, "a GET request needs a ?query= parameter");
+    };
+    let mut object = serde_json::Map::new();
+    object.insert("query".into(), Value::String(text.clone()));
+    if let Some(name) = params.get("operationName") {
+        object.insert("operationName".into(), Value::String(name.clone()));
+    }
+    for key in ["variables", "extensions"] {
+        if let Some(raw) = params.get(key) {
+            match serde_json::from_str::<Value>(raw) {
+                Ok(v) => {
+                    object.insert(key.into(), v);
+                }
+                Err(e) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        media,
+                        Code::BadUserInput,
+                        format!("{key} is not JSON: {e}"),
+                    );
+                }
+            }
+        }
+    }
+    let mut request = match decode(Value::Object(object)) {
+        Ok(r) => r,
+        Err(message) => return error(StatusCode::BAD_REQUEST, media, Code::BadUserInput, message),
+    };
+    let name = request.operation_name.clone();
+    if let Ok(doc) = request.parsed_query()
+        && let Some(op) = operation_type(doc, name.as_deref())
+        && op != OperationType::Query
+    {
+        let mut response = error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            Code::BadUserInput,
+            "GET runs queries only: send mutations with POST (subscriptions over WebSocket)",
+        );
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let ip = client_ip(peer);
+    let caller = match authenticate(app, headers, media).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let extra = match rate_limit(app, ip, &caller, media) {
+        Ok(extra) => extra,
+        Err(response) => return response,
+    };
+    run(app, caller, vec![request], false, media, extra).await
+}
+
+/// Decodes `application/x-www-form-urlencoded` parameters.
+fn url_params(query: &str) -> HashMap<String, String> {
+    fn decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => {
+                    match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                        Ok(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        Err(_) => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+async fn websocket(AxumState(app): AxumState<App>, request: Request<Body>) -> Response {
+    let (mut parts, _) = request.into_parts();
+    upgrade_websocket(&app, &mut parts).await
+}
+
+/// Opens a GraphQL WebSocket (graphql-transport-ws or graphql-ws); the session token comes in
+/// `connection_init`'s payload as `{"Authorization": "Bearer <token>"}` (or `authToken`/`token`).
+async fn upgrade_websocket(app: &App, parts: &mut axum::http::request::Parts) -> Response {
+    let protocol = match GraphQLProtocol::from_request_parts(parts, &()).await {
+        Ok(p) => p,
+        Err(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                JSON,
+                Code::BadUserInput,
+                "Sec-WebSocket-Protocol must be graphql-transport-ws or graphql-ws",
+            );
+        }
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(parts, &()).await {
+        Ok(u) => u,
+        Err(rejection) => return rejection.into_response(),
+    };
+    if app.state.metrics.websockets() >= app.limits.websockets_max {
+        return error(StatusCode::SERVICE_UNAVAILABLE, JSON, Code::Throttled, "too many WebSocket connections");
+    }
+    let app = app.clone();
+    upgrade.protocols(["graphql-transport-ws", "graphql-ws"]).on_upgrade(move |socket| async move {
+        app.state.metrics.websocket_opened();
+        let _guard = WebSocketGuard(app.state.clone());
+        let auth_app = app.clone();
+        GraphQLWebSocket::new(socket, app.schema.clone(), protocol)
+            .on_connection_init(move |payload| async move {
+                let token = ["Authorization", "authorization", "authToken", "token"]
+                    .iter()
+                    .find_map(|k| payload.get(k).and_then(|v| v.as_str()))
+                    .map(|t| t.trim_start_matches("Bearer ").trim_start_matches("bearer ").trim().to_owned());
+                let mut data = Data::default();
+                let Some(token) = token else {
+                    return Err(async_graphql::Error::new(
+                        "sign in: put {\"Authorization\": \"Bearer <token>\"} in connection_init's payload",
+                    ));
+                };
+                match auth_app.state.auth.session(&token).await {
+                    Ok(Some(session)) => {
+                        data.insert(Caller { user: Some(session.user), token: Some(token) });
+                        Ok(data)
+                    }
+                    _ => Err(async_graphql::Error::new("the session token is expired, revoked or unknown")),
+                }
+            })
+            .serve()
+            .await;
+    })
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, media, bytes)) => {
+            let mut response = Bytes::from_static(bytes).into_response();
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+            response
+        }
+        None => error(StatusCode::NOT_FOUND, JSON, Code::NotFound, "no such asset"),
+    }
+}
+
+async fn healthz(AxumState(app): AxumState<App>) -> Response {
+    let graph_seq = app.state.engine.read().position().seq;
+    let body = json!({
+        "status": "ok",
+        "log_seq": graph_seq,
+        "epoch": app.state.epochs.latest().map(|e| e.number),
+        "search_seq": app.state.index.stamp().map(|s| s.seq),
+    });
+    ([(header::CONTENT_TYPE, JSON)], body.to_string()).into_response()
+}
+
+async fn metrics(AxumState(app): AxumState<App>) -> Response {
+    let text = app.state.metrics.render(&app.state);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, JSON, Code::NotFound, "no such route: the API is at /graphql")
+}

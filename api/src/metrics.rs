@@ -1,0 +1,181 @@
+//! Counters for `/metrics`, in Prometheus' text format.
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Upper bounds of the request duration histogram, in seconds.
+const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+/// The server's counters.
+#[derive(Default)]
+pub struct Metrics {
+    requests: [AtomicU64; 6],
+    durations: [AtomicU64; BUCKETS.len() + 1],
+    duration_micros: AtomicU64,
+    operations: [AtomicU64; 3],
+    throttled: AtomicU64,
+    mutations: AtomicU64,
+    subscriptions: AtomicU64,
+    subscriptions_started: AtomicU64,
+    websockets: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// Kinds of operation.
+#[derive(Clone, Copy, Debug)]
+pub enum Operation {
+    /// A query.
+    Query = 0,
+    /// A mutation.
+    Mutation = 1,
+    /// A subscription.
+    Subscription = 2,
+}
+
+/// Decrements the live subscription gauge when a stream ends.
+pub struct SubscriptionGuard(pub Arc<crate::State>);
+
+impl Drop for SubscriptionGuard {
+    fn drop(&mut self) {
+        self.0.metrics.subscriptions.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Decrements the WebSocket gauge when a connection closes.
+pub struct WebSocketGuard(pub Arc<crate::State>);
+
+impl Drop for WebSocketGuard {
+    fn drop(&mut self) {
+        self.0.metrics.websockets.fetch_sub(1, Relaxed);
+    }
+}
+
+impl Metrics {
+    /// A request finished with `status` after `seconds`.
+    pub fn request(&self, status: u16, seconds: f64) {
+        let class = (status / 100).clamp(1, 5) as usize;
+        self.requests[class].fetch_add(1, Relaxed);
+        let bucket = BUCKETS.iter().position(|&b| seconds <= b).unwrap_or(BUCKETS.len());
+        self.durations[bucket].fetch_add(1, Relaxed);
+        self.duration_micros.fetch_add((seconds * 1e6) as u64, Relaxed);
+    }
+
+    /// An operation was executed.
+    pub fn operation(&self, op: Operation) {
+        self.operations[op as usize].fetch_add(1, Relaxed);
+    }
+
+    /// A request was refused by a rate limit.
+    pub fn throttled(&self) {
+        self.throttled.fetch_add(1, Relaxed);
+    }
+
+    /// A mutation was committed.
+    pub fn mutation_committed(&self) {
+        self.mutations.fetch_add(1, Relaxed);
+    }
+
+    /// A response carried errors.
+    pub fn errors(&self, n: usize) {
+        self.errors.fetch_add(n as u64, Relaxed);
+    }
+
+    /// A subscription stream started.
+    pub fn subscription_started(&self) {
+        self.subscriptions.fetch_add(1, Relaxed);
+        self.subscriptions_started.fetch_add(1, Relaxed);
+    }
+
+    /// A WebSocket connection opened.
+    pub fn websocket_opened(&self) {
+        self.websockets.fetch_add(1, Relaxed);
+    }
+
+    /// Live WebSocket connections.
+    pub fn websockets(&self) -> u64 {
+        self.websockets.load(Relaxed)
+    }
+
+    /// The text exposition, with the engine's and the epochs' figures.
+    pub fn render(&self, state: &crate::State) -> String {
+        let mut out = String::with_capacity(4096);
+        family(&mut out, "daira_http_requests_total", "counter", "HTTP requests by status class.");
+        for (class, n) in self.requests.iter().enumerate().skip(1) {
+            let _ = writeln!(out, "daira_http_requests_total{{class=\"{class}xx\"}} {}", n.load(Relaxed));
+        }
+        family(&mut out, "daira_http_request_duration_seconds", "histogram", "Time to answer an HTTP request.");
+        let mut cumulative = 0;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            cumulative += self.durations[i].load(Relaxed);
+            let _ = writeln!(out, "daira_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        cumulative += self.durations[BUCKETS.len()].load(Relaxed);
+        let _ = writeln!(out, "daira_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(
+            out,
+            "daira_http_request_duration_seconds_sum {}\ndaira_http_request_duration_seconds_count {cumulative}",
+            self.duration_micros.load(Relaxed) as f64 / 1e6
+        );
+        family(&mut out, "daira_graphql_operations_total", "counter", "GraphQL operations executed, by type.");
+        for (i, name) in ["query", "mutation", "subscription"].iter().enumerate() {
+            let _ =
+                writeln!(out, "daira_graphql_operations_total{{type=\"{name}\"}} {}", self.operations[i].load(Relaxed));
+        }
+        let stats = state.engine.writer_stats();
+        let (seq, vertices) = {
+            let graph = state.engine.read();
+            (graph.position().seq, graph.vertex_count())
+        };
+        let epoch = state.epochs.latest();
+        let figures: [(&str, &str, &str, f64); 14] = [
+            ("daira_graphql_errors_total", "counter", "Errors in GraphQL responses.", self.errors.load(Relaxed) as f64),
+            (
+                "daira_throttled_total",
+                "counter",
+                "Requests refused by a rate limit.",
+                self.throttled.load(Relaxed) as f64,
+            ),
+            ("daira_mutations_committed_total", "counter", "Mutations committed.", self.mutations.load(Relaxed) as f64),
+            ("daira_subscriptions", "gauge", "Live subscription streams.", self.subscriptions.load(Relaxed) as f64),
+            (
+                "daira_subscriptions_started_total",
+                "counter",
+                "Subscription streams started.",
+                self.subscriptions_started.load(Relaxed) as f64,
+            ),
+            ("daira_websockets", "gauge", "Open WebSocket connections.", self.websockets.load(Relaxed) as f64),
+            ("daira_writer_commands_total", "counter", "Commands the writer accepted.", stats.commands as f64),
+            ("daira_writer_rejections_total", "counter", "Commands the rules refused.", stats.rejections as f64),
+            ("daira_writer_group_commits_total", "counter", "Group commits written.", stats.commits as f64),
+            ("daira_log_events_total", "counter", "Events appended to the log.", stats.events as f64),
+            ("daira_log_head_seq", "gauge", "The graph's position in the log.", seq as f64),
+            ("daira_graph_vertices", "gauge", "Vertices in the graph.", vertices as f64),
+            (
+                "daira_epoch",
+                "gauge",
+                "The latest score epoch (0: none yet).",
+                epoch.as_ref().map_or(0.0, |e| e.number as f64),
+            ),
+            (
+                "daira_search_index_seq",
+                "gauge",
+                "The log position the search index covers.",
+                state.index.stamp().map_or(0.0, |s| s.seq as f64),
+            ),
+        ];
+        for (name, kind, help, value) in figures {
+            family(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+        if let Some(epoch) = epoch {
+            family(&mut out, "daira_epoch_seconds", "gauge", "How long the latest epoch's jobs took.");
+            let _ = writeln!(out, "daira_epoch_seconds {}", epoch.elapsed.as_secs_f64());
+        }
+        out
+    }
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}

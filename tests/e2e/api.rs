@@ -1,0 +1,423 @@
+//! The GraphQL API end to end: the real `daira serve` over HTTP and WebSocket — a new user's
+//! path through the demo community, bad input of every kind, rate limits, subscriptions on
+//! both protocols, and a clean shutdown that loses nothing acknowledged.
+
+use crate::server::{Server, ws};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// Polls until the first score epoch is published.
+fn wait_for_epoch(server: &Server) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        let data = server.gql("{ epochs { number } }", json!({}), None);
+        if !data["epochs"].as_array().unwrap().is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no epoch within 60 s");
+}
+
+#[test]
+fn a_new_users_path_through_the_demo() {
+    let server = Server::start(true, &["--epoch-events", "1", "--epoch-interval-ms", "200"]);
+
+    // The explorer works offline: the page and every asset it loads come from this server.
+    let page = server.request("GET", "/graphql", &[("Accept", "text/html")], b"");
+    assert_eq!(page.status, 200);
+    assert!(page.headers["content-type"].starts_with("text/html"));
+    assert!(page.body.contains("GraphiQL") && page.body.contains("/graphql/assets/graphiql.min.js"));
+    for line in page.body.lines().filter(|l| l.contains("src=") || l.contains("href=")) {
+        assert!(!line.contains("http://") && !line.contains("https://"), "remote asset: {line}");
+    }
+    for asset in [
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "react.production.min.js",
+        "react-dom.production.min.js",
+        "graphql-ws.min.js",
+    ] {
+        let reply = server.request("GET", &format!("/graphql/assets/{asset}"), &[], b"");
+        assert_eq!(reply.status, 200, "{asset}");
+        assert!(reply.body.len() > 1000, "{asset}");
+    }
+
+    // List worlds.
+    let data = server.gql(
+        "{ worlds(first: 20) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id name memberCount } } } }",
+        json!({}),
+        None,
+    );
+    let worlds = data["worlds"]["edges"].as_array().unwrap();
+    assert_eq!(data["worlds"]["totalCount"], 12, "{data}");
+    assert_eq!(worlds.len(), 12);
+    let world = worlds.iter().max_by_key(|w| w["node"]["memberCount"].as_u64()).unwrap()["node"]["id"].clone();
+    // Paging: the second page of 5 starts after the first's last cursor.
+    let first = server.gql(
+        "{ worlds(first: 5) { pageInfo { endCursor hasNextPage } edges { node { id } } } }",
+        json!({}),
+        None,
+    );
+    let after = first["worlds"]["pageInfo"]["endCursor"].clone();
+    let second = server.gql(
+        "query($a: String) { worlds(first: 5, after: $a) { pageInfo { hasPreviousPage } edges { node { id } } } }",
+        json!({"a": after}),
+        None,
+    );
+    assert_eq!(second["worlds"]["edges"][0]["node"]["id"], worlds[5]["node"]["id"]);
+    assert_eq!(second["worlds"]["pageInfo"]["hasPreviousPage"], true);
+
+    // Read a mask's trust with its explanation.
+    wait_for_epoch(&server);
+    let data = server.gql(
+        "query($w: ID!) { node(id: $w) { ... on World { moderators(first: 1) { edges { node { id handle reputation {
+            trust trustPercentile sybil epoch { number logSeq logHash parameters { job name value } }
+            trustExplanation { beforeDiscount teleport dangling from { mask { handle } amount } distrust { amount } }
+            contribution contributionExplanation { total works { amount } } alignment { viewpoint } } } } } } } }",
+        json!({"w": world}),
+        None,
+    );
+    let reputation = &data["node"]["moderators"]["edges"][0]["node"]["reputation"];
+    assert!(reputation["trust"].as_f64().unwrap() > 0.0, "{data}");
+    let explanation = &reputation["trustExplanation"];
+    let parts = explanation["teleport"].as_f64().unwrap()
+        + explanation["dangling"].as_f64().unwrap()
+        + explanation["from"].as_array().unwrap().iter().map(|f| f["amount"].as_f64().unwrap()).sum::<f64>();
+    assert!(parts > 0.0 && parts <= explanation["beforeDiscount"].as_f64().unwrap() * (1.0 + 1e-9), "{explanation}");
+    assert_eq!(reputation["epoch"]["logHash"].as_str().unwrap().len(), 64);
+    assert!(reputation["epoch"]["parameters"].as_array().unwrap().iter().any(|p| p["job"] == "trust"));
+
+    // Search in Arabic and in Arabizi.
+    for (query, script) in [("قهوة", "Arabic"), ("2ahwa", "Arabizi"), ("street art", "English")] {
+        let data = server.gql(
+            "query($q: String!) { search(query: $q, first: 5) { totalCount edges { node { title score node { __typename ... on World { id } ... on Work { id } ... on Mask { id } } } } } }",
+            json!({"q": query}),
+            None,
+        );
+        assert!(data["search"]["totalCount"].as_u64().unwrap() > 0, "{script} search found nothing: {data}");
+    }
+
+    // Register, create a mask, join a world.
+    let (token, mask) = server.user_with_mask("new_user", "new_user_mask", "PUBLIC");
+    let data = server.gql(
+        "query { viewer { masks(first: 5) { totalCount edges { node { id handle isMine } } } } }",
+        json!({}),
+        Some(&token),
+    );
+    assert_eq!(data["viewer"]["masks"]["edges"][0]["node"]["id"], mask.as_str());
+    assert_eq!(data["viewer"]["masks"]["edges"][0]["node"]["isMine"], true);
+    let data = server.gql(
+        "mutation($w: ID!) { joinWorld(input: {world: $w}) { world { id } seq userErrors { code } } }",
+        json!({"w": world}),
+        Some(&token),
+    );
+    assert!(data["joinWorld"]["seq"].as_str().unwrap().parse::<u64>().unwrap() > 0, "{data}");
+
+    // Watch the subscriptions fire: the world's activity on publishing, the mask's scores on
+    // the next epoch.
+    runtime().block_on(async {
+        let (mut socket, ack) =
+            ws::connect(&server.ws_url("/graphql/ws"), "graphql-transport-ws", json!({"Authorization": format!("Bearer {token}")})).await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        ws::send(&mut socket, json!({"id": "a", "type": "subscribe", "payload": {
+            "query": "subscription($w: ID!) { worldActivity(world: $w) { kind seq mask { handle } work { title } } }",
+            "variables": {"w": world}}})).await;
+        ws::send(&mut socket, json!({"id": "s", "type": "subscribe", "payload": {
+            "query": "subscription($m: ID!) { maskScores(mask: $m) { reputation { trust epoch { number } } previousTrust } }",
+            "variables": {"m": mask}}})).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let data = server.gql(
+            "mutation($w: ID!) { publishWork(input: {world: $w, title: \"قهوة الصبح\", description: \"first light\"}) { work { id title } userErrors { message } } }",
+            json!({"w": world}),
+            Some(&token),
+        );
+        assert_eq!(data["publishWork"]["work"]["title"], "قهوة الصبح", "{data}");
+        let (mut activity, mut scores) = (None, None);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while (activity.is_none() || scores.is_none()) && Instant::now() < deadline {
+            let Some(message) = ws::next(&mut socket, Duration::from_secs(30)).await else { break };
+            assert_eq!(message["type"], "next", "{message}");
+            match message["id"].as_str() {
+                Some("a") => activity = Some(message["payload"]["data"]["worldActivity"].clone()),
+                Some("s") => scores = Some(message["payload"]["data"]["maskScores"].clone()),
+                _ => panic!("{message}"),
+            }
+        }
+        let activity = activity.expect("worldActivity fired");
+        assert_eq!(activity["kind"], "PUBLISHED");
+        assert_eq!(activity["work"]["title"], "قهوة الصبح");
+        assert_eq!(activity["mask"]["handle"], "new_user_mask");
+        let scores = scores.expect("maskScores fired");
+        assert!(scores["reputation"]["epoch"]["number"].as_i64().unwrap() >= 2, "{scores}");
+    });
+
+    // The new work is searchable within a second or so.
+    let started = Instant::now();
+    loop {
+        let data = server.gql(
+            "{ search(query: \"first light\", kind: WORK, first: 3) { edges { node { title } } } }",
+            json!({}),
+            None,
+        );
+        if data["search"]["edges"].as_array().unwrap().iter().any(|e| e["node"]["title"] == "قهوة الصبح") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the new work never became searchable");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Health and metrics.
+    let health = server.request("GET", "/healthz", &[], b"");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["status"], "ok");
+    let metrics = server.request("GET", "/metrics", &[], b"");
+    assert!(metrics.headers["content-type"].starts_with("text/plain"));
+    for family in [
+        "daira_http_requests_total",
+        "daira_graphql_operations_total{type=\"mutation\"}",
+        "daira_epoch",
+        "daira_subscriptions_started_total",
+        "daira_log_head_seq",
+    ] {
+        assert!(metrics.body.contains(family), "{family} missing from /metrics");
+    }
+
+    // Logging out revokes the token.
+    let data = server.gql("mutation { logout(input: {}) { ok } }", json!({}), Some(&token));
+    assert_eq!(data["logout"]["ok"], true);
+    let reply = server.post(&json!({"query": "{ viewer { masks(first: 1) { totalCount } } }"}), Some(&token));
+    assert_eq!((reply.status, reply.code().as_str()), (401, "UNAUTHENTICATED"), "{}", reply.brief());
+}
+
+#[test]
+fn bad_input_gets_the_right_status_and_code_and_the_server_keeps_serving() {
+    let server = Server::start(false, &["--session-ttl-secs", "1", "--rate-per-ip", "0"]);
+    let ok = || {
+        let reply = server.post(&json!({"query": "{ worlds(first: 1) { totalCount } }"}), None);
+        assert_eq!(reply.status, 200, "{}", reply.brief());
+    };
+    let graphql = [("Content-Type", "application/json"), ("Accept", "application/graphql-response+json")];
+
+    // Malformed JSON.
+    let reply = server.request("POST", "/graphql", &graphql, b"{\"query\": ");
+    assert_eq!((reply.status, reply.code().as_str()), (400, "BAD_USER_INPUT"), "{}", reply.brief());
+    assert_eq!(reply.headers["content-type"], "application/graphql-response+json");
+    ok();
+    // JSON that is not a GraphQL request.
+    let reply = server.request("POST", "/graphql", &graphql, b"{\"qwery\": \"{ worlds }\"}");
+    assert_eq!((reply.status, reply.code().as_str()), (400, "BAD_USER_INPUT"), "{}", reply.brief());
+    // A wrong content type.
+    let reply =
+        server.request("POST", "/graphql", &[("Content-Type", "text/plain")], b"{ worlds(first: 1) { totalCount } }");
+    assert_eq!((reply.status, reply.code().as_str()), (415, "BAD_USER_INPUT"), "{}", reply.brief());
+    // An Accept neither media type satisfies.
+    let reply = server.request(
+        "POST",
+        "/graphql",
+        &[("Content-Type", "application/json"), ("Accept", "text/csv")],
+        b"{\"query\": \"{ __typename }\"}",
+    );
+    assert_eq!(reply.status, 406, "{}", reply.brief());
+    ok();
+    // Syntax errors.
+    let reply = server.post(&json!({"query": "{ worlds(first: 1) { "}), None);
+    assert_eq!((reply.status, reply.code().as_str()), (400, "GRAPHQL_PARSE_FAILED"), "{}", reply.brief());
+    assert!(reply.json().get("data").is_none(), "a request error has no data: {}", reply.brief());
+    // The legacy media type answers 200 for the same request error.
+    let reply = server.request(
+        "POST",
+        "/graphql",
+        &[("Content-Type", "application/json"), ("Accept", "application/json")],
+        json!({"query": "{ worlds(first: 1) { "}).to_string().as_bytes(),
+    );
+    assert_eq!((reply.status, reply.code().as_str()), (200, "GRAPHQL_PARSE_FAILED"), "{}", reply.brief());
+    assert_eq!(reply.headers["content-type"], "application/json");
+    // Unknown fields.
+    let reply = server.post(&json!({"query": "{ nope }"}), None);
+    assert_eq!((reply.status, reply.code().as_str()), (400, "GRAPHQL_VALIDATION_FAILED"), "{}", reply.brief());
+    // A depth-30 query.
+    let mut deep = String::from("{ masks(first: 1) { edges { node { ");
+    for _ in 0..14 {
+        deep.push_str("following(first: 1) { edges { node { ");
+    }
+    deep.push_str("handle");
+    deep.push_str(&" } } }".repeat(15));
+    deep.push_str(" }");
+    let reply = server.post(&json!({ "query": deep }), None);
+    assert_eq!((reply.status, reply.code().as_str()), (400, "GRAPHQL_VALIDATION_FAILED"), "{}", reply.brief());
+    ok();
+    // 3,000 aliases.
+    let aliases: String = (0..3000).map(|i| format!("a{i}: __typename ")).collect();
+    let reply = server.post(&json!({ "query": format!("{{ {aliases} }}") }), None);
+    assert_eq!((reply.status, reply.code().as_str()), (400, "GRAPHQL_VALIDATION_FAILED"), "{}", reply.brief());
+    ok();
+    // first: 1000000.
+    let reply = server.post(&json!({"query": "{ worlds(first: 1000000) { totalCount } }"}), None);
+    assert_eq!((reply.status, reply.code().as_str()), (200, "BAD_USER_INPUT"), "{}", reply.brief());
+    assert!(reply.json()["errors"][0]["message"].as_str().unwrap().contains("first must be 1 to 100"));
+    // A 5 MB body.
+    let big = vec![b' '; 5 << 20];
+    let reply = server.request("POST", "/graphql", &graphql, &big);
+    assert_eq!((reply.status, reply.code().as_str()), (413, "BAD_USER_INPUT"), "{}", reply.brief());
+    ok();
+    // A batch of 1,000 operations; a small batch works.
+    let batch: Vec<Value> = (0..1000).map(|_| json!({"query": "{ __typename }"})).collect();
+    let reply = server.request("POST", "/graphql", &graphql, Value::Array(batch).to_string().as_bytes());
+    assert_eq!((reply.status, reply.code().as_str()), (400, "BAD_USER_INPUT"), "{}", reply.brief());
+    let batch = json!([{"query": "{ a: __typename }"}, {"query": "{ b: __typename }"}]);
+    let reply = server.request("POST", "/graphql", &graphql, batch.to_string().as_bytes());
+    assert_eq!(reply.status, 200, "{}", reply.brief());
+    assert_eq!(reply.json()[1]["data"]["b"], "Query");
+    // A mutation over GET; a query over GET works.
+    let reply = server.request(
+        "GET",
+        "/graphql?query=mutation%20%7B%20logout(input%3A%7B%7D)%20%7B%20ok%20%7D%20%7D",
+        &[],
+        b"",
+    );
+    assert_eq!(reply.status, 405, "{}", reply.brief());
+    assert_eq!(reply.headers["allow"], "POST");
+    let reply = server.request("GET", "/graphql?query=%7B%20__typename%20%7D", &[], b"");
+    assert_eq!((reply.status, reply.json()["data"]["__typename"].as_str()), (200, Some("Query")), "{}", reply.brief());
+    // Mutations need a session; a garbage or expired token is refused.
+    let reply = server.post(&json!({"query": "mutation { createMask(input: {kind: PUBLIC, handle: \"abc\", displayName: \"x\"}) { mask { id } } }"}), None);
+    assert_eq!(reply.code(), "UNAUTHENTICATED", "{}", reply.brief());
+    let reply = server.post(&json!({"query": "{ __typename }"}), Some("not-a-token"));
+    assert_eq!((reply.status, reply.code().as_str()), (401, "UNAUTHENTICATED"), "{}", reply.brief());
+    let (token, _) = server.user_with_mask("shortlived", "short_lived", "PUBLIC");
+    std::thread::sleep(Duration::from_millis(1500));
+    let reply = server.post(&json!({"query": "{ __typename }"}), Some(&token));
+    assert_eq!((reply.status, reply.code().as_str()), (401, "UNAUTHENTICATED"), "{}", reply.brief());
+    // Standard introspection passes the limits.
+    let introspection = include_str!("introspection.graphql");
+    let reply = server.post(&json!({ "query": introspection }), None);
+    assert_eq!(reply.status, 200, "{}", reply.brief());
+    assert!(reply.json()["data"]["__schema"]["types"].as_array().unwrap().len() > 30);
+    // Unknown routes.
+    assert_eq!(server.request("GET", "/nope", &[], b"").status, 404);
+    ok();
+}
+
+#[test]
+fn rate_limits_throttle_with_headers() {
+    let server = Server::start(false, &["--rate-per-ip", "5"]);
+    let mut throttled = None;
+    let mut allowed = 0;
+    for _ in 0..40 {
+        let reply = server.post(&json!({"query": "{ __typename }"}), None);
+        match reply.status {
+            200 => {
+                allowed += 1;
+                assert!(reply.headers.contains_key("ratelimit-remaining"));
+            }
+            429 => {
+                throttled = Some(reply);
+                break;
+            }
+            other => panic!("{other}: {}", reply.body),
+        }
+    }
+    let reply = throttled.expect("a burst over the limit is throttled");
+    assert!(allowed >= 5, "the burst allowance ({allowed})");
+    assert_eq!(reply.code(), "THROTTLED");
+    assert!(reply.headers["retry-after"].parse::<u64>().unwrap() >= 1);
+    assert_eq!(reply.headers["ratelimit-remaining"], "0");
+    // It refills.
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(server.post(&json!({"query": "{ __typename }"}), None).status, 200);
+}
+
+#[test]
+fn legacy_graphql_ws_and_unauthenticated_sockets() {
+    let server = Server::start(false, &["--rate-per-ip", "0"]);
+    let (token, mask) = server.user_with_mask("founder", "founder_mask", "PUBLIC");
+    let data = server.gql(
+        "mutation { createWorld(input: {name: \"Cairo jazz\", tags: [\"music\"]}) { world { id } userErrors { message } } }",
+        json!({}),
+        Some(&token),
+    );
+    let world = data["createWorld"]["world"]["id"].as_str().unwrap().to_owned();
+    let (other, _) = server.user_with_mask("joiner", "joiner_mask", "CITIZEN");
+    runtime().block_on(async {
+        // Without a token, connection_init is refused.
+        let (_, answer) = ws::connect(&server.ws_url("/graphql"), "graphql-transport-ws", json!({})).await;
+        assert!(answer["type"] == "close" || answer["type"] == "connection_error", "{answer}");
+
+        let (mut socket, ack) = ws::connect(&server.ws_url("/graphql"), "graphql-ws", json!({"authToken": token})).await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        ws::send(&mut socket, json!({"id": "1", "type": "start", "payload": {
+            "query": "subscription($w: ID!) { worldActivity(world: $w) { kind mask { handle } } }", "variables": {"w": world}}}))
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let data = server.gql(
+            "mutation($w: ID!) { joinWorld(input: {world: $w}) { userErrors { message } } }",
+            json!({"w": world}),
+            Some(&other),
+        );
+        assert_eq!(data["joinWorld"]["userErrors"], json!([]));
+        let message = ws::next(&mut socket, Duration::from_secs(10)).await.expect("data");
+        assert_eq!(message["type"], "data", "{message}");
+        assert_eq!(message["payload"]["data"]["worldActivity"]["kind"], "JOINED");
+        assert_eq!(message["payload"]["data"]["worldActivity"]["mask"]["handle"], "joiner_mask");
+    });
+    let _ = mask;
+}
+
+#[test]
+fn sigterm_stops_cleanly_and_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_in(&data, false, &["--rate-per-ip", "0", "--rate-per-token", "0"]);
+    let (token, _) = server.user_with_mask("writer", "writer_mask", "PUBLIC");
+    let (_, target) = server.user_with_mask("target", "target_mask", "PUBLIC");
+    // Writers keep rating until the server goes away; every acknowledged seq must survive.
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let addr = server.addr;
+    let mut threads = Vec::new();
+    for t in 0..4 {
+        let (token, target, acked) = (token.clone(), target.clone(), acked.clone());
+        threads.push(std::thread::spawn(move || {
+            for i in 0.. {
+                let body = json!({"query": "mutation($m: ID!, $r: Int!) { rate(input: {mask: $m, rating: $r}) { seq } }",
+                                  "variables": {"m": target, "r": (i + t) % 10}})
+                .to_string();
+                let head = format!(
+                    "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                use std::io::{Read, Write};
+                let Ok(mut stream) = std::net::TcpStream::connect(addr) else { return };
+                if stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body.as_bytes())).is_err() {
+                    return;
+                }
+                let mut text = String::new();
+                if stream.read_to_string(&mut text).is_err() {
+                    return;
+                }
+                let Some(json) = text.split("\r\n\r\n").nth(1).and_then(|b| serde_json::from_str::<Value>(b).ok()) else { return };
+                match json["data"]["rate"]["seq"].as_str() {
+                    Some(seq) => acked.lock().unwrap().push(seq.parse().unwrap()),
+                    None => return,
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = server.terminate();
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+    for t in threads {
+        t.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 10, "writers got through: {}", acked.len());
+    let stats = crate::stats(&data);
+    let length = stats["log"]["length"].as_u64().unwrap();
+    assert!(acked.iter().all(|&seq| seq <= length), "acknowledged {:?} but the log holds {length}", acked.iter().max());
+    let verify = crate::run(&data, &["audit", "verify"]);
+    assert!(verify.status.success());
+}
