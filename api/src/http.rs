@@ -64,6 +64,11 @@ impl Default for Limits {
     }
 }
 
+/// A WebSocket's read buffer.
+const WS_READ_BUFFER: usize = 4096;
+/// The largest WebSocket message (and frame) a client may send.
+const WS_MESSAGE_MAX: usize = 64 << 10;
+
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 
@@ -133,15 +138,18 @@ impl Limiter {
 struct App {
     state: Arc<State>,
     schema: DairaSchema,
+    /// The same schema with error classification, for WebSockets.
+    ws_schema: DairaSchema,
     limits: Arc<Limits>,
     limiter: Arc<Limiter>,
 }
 
 /// The server's routes.
-pub fn router(state: Arc<State>, schema: DairaSchema, limits: Limits) -> Router {
+pub fn router(state: Arc<State>, schema: DairaSchema, ws_schema: DairaSchema, limits: Limits) -> Router {
     let app = App {
         state,
         schema,
+        ws_schema,
         limits: Arc::new(limits),
         limiter: Arc::new(Limiter { buckets: Mutex::new(HashMap::new()) }),
     };
@@ -229,6 +237,7 @@ async fn authenticate(app: &App, headers: &HeaderMap, media: &'static str) -> Re
 }
 
 /// Applies the rate limits; the headers to add, or the 429 response.
+#[allow(clippy::result_large_err)] // a refusal is rare, and axum returns responses by value
 fn rate_limit(
     app: &App,
     ip: IpAddr,
@@ -319,8 +328,9 @@ fn count_fields(doc: &ExecutableDocument) -> usize {
 }
 
 /// Gives every error a code and strips internal detail: an error without a code is a
-/// request error (validation) when nothing executed, else an internal one.
-fn finish(mut response: async_graphql::Response) -> (Value, bool) {
+/// request error (validation) when nothing executed, else an internal one. Returns the
+/// response's JSON and whether it is a request error (which has no "data" at all).
+fn finish(mut response: async_graphql::Response) -> (Vec<u8>, bool) {
     let executed =
         !matches!(response.data, async_graphql::Value::Null) || response.errors.iter().any(|e| !e.path.is_empty());
     let mut request_error = false;
@@ -350,13 +360,26 @@ fn finish(mut response: async_graphql::Response) -> (Value, bool) {
         }
     }
     let request_error = request_error && !executed;
-    let mut value =
-        serde_json::to_value(&response).unwrap_or_else(|_| json!({"errors": [{"message": "internal error"}]}));
-    if request_error && let Value::Object(map) = &mut value {
-        // A request error has no "data" at all.
-        map.remove("data");
+    let body = if request_error {
+        serde_json::to_vec(&json!({ "errors": response.errors }))
+    } else {
+        serde_json::to_vec(&response)
+    };
+    (
+        body.unwrap_or_else(|_| {
+            br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.to_vec()
+        }),
+        request_error,
+    )
+}
+
+/// A response body holding one request error.
+fn request_error_body(message: &str, locations: Option<&[async_graphql::Pos]>, code: Code) -> Vec<u8> {
+    let mut error = json!({"message": message, "extensions": {"code": code.as_str()}});
+    if let Some(locations) = locations {
+        error["locations"] = json!(locations);
     }
-    (value, request_error)
+    serde_json::to_vec(&json!({ "errors": [error] })).unwrap_or_default()
 }
 
 /// Runs requests (one, or a batch) under the deadline.
@@ -379,15 +402,14 @@ async fn run(
                     let fields = count_fields(doc);
                     if fields > FIELDS_MAX {
                         let message = format!("the query selects {fields} fields; at most {FIELDS_MAX}");
-                        out.push(json!({"errors": [{"message": message, "extensions": {"code": Code::GraphqlValidationFailed.as_str()}}]}));
+                        out.push(request_error_body(&message, None, Code::GraphqlValidationFailed));
                         app.state.metrics.errors(1);
                         continue;
                     }
                     operation_type(doc, name.as_deref())
                 }
                 Err(e) => {
-                    out.push(json!({"errors": [{"message": e.message, "locations": e.locations,
-                                                "extensions": {"code": Code::GraphqlParseFailed.as_str()}}]}));
+                    out.push(request_error_body(&e.message, Some(&e.locations), Code::GraphqlParseFailed));
                     app.state.metrics.errors(1);
                     continue;
                 }
@@ -433,8 +455,21 @@ async fn run(
     };
     let status =
         if media == GRAPHQL_RESPONSE && request_error && !batch { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    let body = if batch { Value::Array(out) } else { out.pop().unwrap_or(Value::Null) };
-    let mut response = (status, body.to_string()).into_response();
+    let body = if batch {
+        let mut joined = Vec::with_capacity(out.iter().map(Vec::len).sum::<usize>() + out.len() + 2);
+        joined.push(b'[');
+        for (i, part) in out.iter().enumerate() {
+            if i > 0 {
+                joined.push(b',');
+            }
+            joined.extend_from_slice(part);
+        }
+        joined.push(b']');
+        joined
+    } else {
+        out.pop().unwrap_or_default()
+    };
+    let mut response = (status, body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
     response.headers_mut().extend(extra);
     response
@@ -503,6 +538,17 @@ async fn post(app: &App, peer: SocketAddr, request: Request<Body>) -> Response {
         Ok(bytes) => bytes,
         Err(_) => return too_large(),
     };
+    // The common case: a well-formed request (or batch) straight from the bytes.
+    if let Ok(parsed) = serde_json::from_slice::<async_graphql::BatchRequest>(&bytes) {
+        let (requests, batch) = match parsed {
+            async_graphql::BatchRequest::Single(r) => (vec![r], false),
+            async_graphql::BatchRequest::Batch(rs) => (rs, true),
+        };
+        if (1..=app.limits.batch_max).contains(&requests.len()) && requests.iter().all(|r| !r.query.is_empty()) {
+            return run(app, caller, requests, batch, media, extra).await;
+        }
+    }
+    // Anything else: find what is wrong, to say so.
     let value: Value = match serde_json::from_slice(&bytes) {
         Ok(value) => value,
         Err(e) => {
@@ -700,33 +746,40 @@ async fn upgrade_websocket(app: &App, parts: &mut axum::http::request::Parts) ->
         return error(StatusCode::SERVICE_UNAVAILABLE, JSON, Code::Throttled, "too many WebSocket connections");
     }
     let app = app.clone();
-    upgrade.protocols(["graphql-transport-ws", "graphql-ws"]).on_upgrade(move |socket| async move {
-        app.state.metrics.websocket_opened();
-        let _guard = WebSocketGuard(app.state.clone());
-        let auth_app = app.clone();
-        GraphQLWebSocket::new(socket, app.schema.clone(), protocol)
-            .on_connection_init(move |payload| async move {
-                let token = ["Authorization", "authorization", "authToken", "token"]
-                    .iter()
-                    .find_map(|k| payload.get(k).and_then(|v| v.as_str()))
-                    .map(|t| t.trim_start_matches("Bearer ").trim_start_matches("bearer ").trim().to_owned());
-                let mut data = Data::default();
-                let Some(token) = token else {
-                    return Err(async_graphql::Error::new(
-                        "sign in: put {\"Authorization\": \"Bearer <token>\"} in connection_init's payload",
-                    ));
-                };
-                match auth_app.state.auth.session(&token).await {
-                    Ok(Some(session)) => {
-                        data.insert(Caller { user: Some(session.user), token: Some(token) });
-                        Ok(data)
+    upgrade
+        .protocols(["graphql-transport-ws", "graphql-ws"])
+        // A small read buffer: the default (128 KiB) is zeroed on every read attempt, and a
+        // subscription's socket is polled for reading on every event it sends.
+        .read_buffer_size(WS_READ_BUFFER)
+        .max_message_size(WS_MESSAGE_MAX)
+        .max_frame_size(WS_MESSAGE_MAX)
+        .on_upgrade(move |socket| async move {
+            app.state.metrics.websocket_opened();
+            let _guard = WebSocketGuard(app.state.clone());
+            let auth_app = app.clone();
+            GraphQLWebSocket::new(socket, app.ws_schema.clone(), protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = ["Authorization", "authorization", "authToken", "token"]
+                        .iter()
+                        .find_map(|k| payload.get(k).and_then(|v| v.as_str()))
+                        .map(|t| t.trim_start_matches("Bearer ").trim_start_matches("bearer ").trim().to_owned());
+                    let mut data = Data::default();
+                    let Some(token) = token else {
+                        return Err(async_graphql::Error::new(
+                            "sign in: put {\"Authorization\": \"Bearer <token>\"} in connection_init's payload",
+                        ));
+                    };
+                    match auth_app.state.auth.session(&token).await {
+                        Ok(Some(session)) => {
+                            data.insert(Caller { user: Some(session.user), token: Some(token) });
+                            Ok(data)
+                        }
+                        _ => Err(async_graphql::Error::new("the session token is expired, revoked or unknown")),
                     }
-                    _ => Err(async_graphql::Error::new("the session token is expired, revoked or unknown")),
-                }
-            })
-            .serve()
-            .await;
-    })
+                })
+                .serve()
+                .await;
+        })
 }
 
 async fn asset(Path(file): Path<String>) -> Response {

@@ -306,8 +306,12 @@ pub async fn serve(config: ServeConfig, progress: &dyn Progress, ready: impl FnO
         trust_sorted: Mutex::new(None),
     });
     let epochs = spawn_epochs(state.clone(), config.epochs);
-    let schema = gql::build(state.clone());
-    let app = http::router(state.clone(), schema, config.limits.clone());
+    let app = http::router(
+        state.clone(),
+        gql::build(state.clone(), false),
+        gql::build(state.clone(), true),
+        config.limits.clone(),
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -322,6 +326,11 @@ pub async fn serve(config: ServeConfig, progress: &dyn Progress, ready: impl FnO
     }
     ready(addr);
     let stop_state = state.clone();
+    // No Nagle delay: responses and subscription events are small and latency matters.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown_requested().await;

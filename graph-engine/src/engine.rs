@@ -95,6 +95,9 @@ pub struct Committed {
     pub first_seq: u64,
     /// The events, in order.
     pub events: Vec<Event>,
+    /// When the batch was durable and applied (for latency figures: subscribers measure
+    /// delivery from here).
+    pub committed_at: SystemTime,
 }
 
 /// Where a job's answer goes.
@@ -378,7 +381,8 @@ async fn commit_group(shared: &Shared, jobs: Vec<Job>) {
     if let (Ok(hashes), Some(events)) = (&result, for_subscribers)
         && !hashes.is_empty()
     {
-        let _ = shared.committed.send(Arc::new(Committed { first_seq: head.seq + 1, events }));
+        let committed = Committed { first_seq: head.seq + 1, events, committed_at: SystemTime::now() };
+        let _ = shared.committed.send(Arc::new(committed));
     }
 }
 

@@ -497,6 +497,16 @@ impl Graph {
         Some(VertexView { id: self.id_at(v), kind, external: self.external_at(v), props })
     }
 
+    /// One public property of a vertex (as [`Graph::public_vertex`] would show it, without
+    /// gathering the others): `None` for users, for private properties and for absent ones.
+    pub fn public_prop(&self, v: u32, key: &str) -> Option<&Value> {
+        let kind = self.kind_at(v);
+        if !schema::visibility::vertex_is_public(kind) || !schema::visibility::prop_is_public(kind, key) {
+            return None;
+        }
+        self.prop(v, key)
+    }
+
     /// A property of a vertex (unfiltered: callers outside the engine use [`Graph::public_vertex`]).
     pub(crate) fn prop(&self, v: u32, key: &str) -> Option<&Value> {
         self.vertices.props.get(&v)?.get(key)

@@ -12,7 +12,8 @@ pub fn vertex_is_public(kind: VertexKind) -> bool {
 pub fn prop_is_public(kind: VertexKind, key: &str) -> bool {
     match kind {
         VertexKind::User => false,
-        VertexKind::Mask => matches!(key, "kind" | "handle" | "display_name" | "bio"),
+        // `hidden` is public: a hidden mask is left out of listings and discovery everywhere.
+        VertexKind::Mask => matches!(key, "kind" | "handle" | "display_name" | "bio" | "hidden"),
         _ => true,
     }
 }

@@ -68,7 +68,7 @@ pub(crate) fn resolve(ctx: &Context<'_>, id: &str) -> Option<Node> {
     if kind == NodeKind::Cluster {
         let set = st.epochs.get(raw >> 32)?;
         let community = raw as u32;
-        return (community < set.clusters.count).then(|| Node::Cluster(Cluster { epoch: raw >> 32, community, set }));
+        return (community < set.clusters.count).then_some(Node::Cluster(Cluster { epoch: raw >> 32, community, set }));
     }
     let graph = st.engine.read();
     let v = graph.index_of(Id(raw))?;
@@ -227,6 +227,7 @@ impl QueryRoot {
     /// The masks whose scores changed most from epoch `from` to epoch `to`, largest change of
     /// trust first.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
     async fn reputation_changes(
         &self,
         ctx: &Context<'_>,

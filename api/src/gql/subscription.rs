@@ -37,7 +37,7 @@ pub struct Activity {
     pub kind: ActivityKind,
     /// The log sequence number of the event (a decimal string).
     pub seq: String,
-    /// When it was committed, in milliseconds since the Unix epoch (a decimal string).
+    /// When it was committed, in microseconds since the Unix epoch (a decimal string).
     pub committed_at: String,
     /// The mask that acted, when the event names one.
     pub mask: Option<Mask>,
@@ -52,10 +52,6 @@ pub struct ScoreUpdate {
     pub reputation: Reputation,
     /// Trust in the previous epoch the stream saw (null for the first).
     pub previous_trust: Option<f64>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The world a work was published in, from its creation's properties.
@@ -92,7 +88,7 @@ impl SubscriptionRoot {
         })
         .flat_map(move |batch| {
             let _alive = &guard;
-            let at = now_ms().to_string();
+            let at = batch.committed_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()).to_string();
             let graph = st.engine.read();
             let mut out = Vec::new();
             for (i, event) in batch.events.iter().enumerate() {

@@ -65,15 +65,12 @@ pub enum Node {
 
 /// A public text property of a vertex.
 pub(crate) fn text(graph: &Graph, v: u32, key: &str) -> Option<String> {
-    let view = graph.public_vertex(v)?;
-    view.props.iter().find(|(k, _)| *k == key).and_then(|(_, value)| value.as_str()).map(str::to_owned)
+    graph.public_prop(v, key).and_then(Value::as_str).map(str::to_owned)
 }
 
 /// Whether a vertex is hidden from listings and discovery.
 pub(crate) fn hidden(graph: &Graph, v: u32) -> bool {
-    graph.public_vertex(v).is_some_and(|view| {
-        view.props.iter().any(|(k, value)| *k == search::HIDDEN && matches!(value, Value::Bool(true)))
-    })
+    matches!(graph.public_prop(v, search::HIDDEN), Some(Value::Bool(true)))
 }
 
 /// Whether a mask of this kind is listed and searchable (private and shadow masks are not).
@@ -276,16 +273,10 @@ impl World {
 
     /// Its tags.
     async fn tags(&self, ctx: &Context<'_>) -> Vec<String> {
-        let graph = state(ctx).engine.read();
-        graph
-            .public_vertex(self.v)
-            .and_then(|view| {
-                view.props.iter().find(|(k, _)| *k == "tags").and_then(|(_, value)| match value {
-                    Value::List(tags) => Some(tags.clone()),
-                    _ => None,
-                })
-            })
-            .unwrap_or_default()
+        match state(ctx).engine.read().public_prop(self.v, "tags") {
+            Some(Value::List(tags)) => tags.clone(),
+            _ => Vec::new(),
+        }
     }
 
     /// How many masks are members.

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The API load benchmark (issue 11), side by side in one run on this machine:
+#   1. reads:  a mask with its trust and 20 followers — daira serve vs the bare peer
+#              (async-graphql + axum from a Vec), same wrk, same query shape;
+#   2. writes: durable `rate` mutations on the SQLite log (group commit);
+#   3. subscriptions: delivery to 1,000 worldActivity subscribers.
+# Needs wrk (apt-get install wrk). Rate limits are off in the server for the run (they
+# would throttle one loopback client, by design). Usage: benches/api/run.sh [SECONDS] [CONNECTIONS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECONDS_EACH=${1:-20}
+CONNS=${2:-16}
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 2; }
+cargo build --release -q --bin daira -p daira
+cargo build --release -q -p benches --bin api_peer --bin api_subscribers
+ulimit -n 8192
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+./target/release/daira --data "$work/data" serve --demo --listen 127.0.0.1:8180 \
+  --rate-per-ip 0 --rate-per-token 0 >"$work/serve.out" 2>"$work/serve.err" &
+./target/release/api_peer 127.0.0.1:8181 >"$work/peer.out" &
+for _ in $(seq 1 600); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.2; done
+sleep 2  # the first epoch
+
+gql() { curl -s -H 'content-type: application/json' ${3:+-H "authorization: Bearer $3"} -d "$(jq -nc --arg q "$1" --argjson v "${2:-{\}}" '{query:$q,variables:$v}')" http://127.0.0.1:8180/graphql; }
+command -v jq >/dev/null || apt-get install -y jq >/dev/null
+# The listed mask with the most followers.
+handle=$(gql '{ masks(first: 100) { edges { node { handle followers(first: 1) { totalCount } } } } }' | jq -r '.data.masks.edges | max_by(.node.followers.totalCount) | .node.handle')
+# Two shapes: the mask's handle, trust and its 20 followers' handles; and the same with ids,
+# display names, cursors, page info and the total.
+small='query($h: String!) { mask(handle: $h) { handle reputation { trust } followers(first: 20) { edges { node { handle } } } } }'
+full='query($h: String!) { mask(handle: $h) { id handle displayName reputation { trust } followers(first: 20) { totalCount pageInfo { hasNextPage } edges { cursor node { id handle displayName } } } } }'
+body_of() { jq -nc --arg q "$1" --arg h "$2" '{query:$q,variables:{h:$h}}'; }
+followers=$(curl -s -H 'content-type: application/json' -d "$(body_of "$full" "$handle")" http://127.0.0.1:8180/graphql | jq '.data.mask.followers.edges | length')
+echo "mask @$handle: $followers followers in the answer"
+lua() { cat >"$work/$1.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+${3:-}
+wrk.body = [==[$2]==]
+LUA
+}
+lua read "$(body_of "$small" "$handle")"
+lua peer "$(body_of "$small" mask_7)"
+lua readfull "$(body_of "$full" "$handle")"
+lua peerfull "$(body_of "$full" mask_7)"
+
+run_wrk() { wrk -t1 -c"$CONNS" -d"${SECONDS_EACH}s" --latency -s "$work/$1.lua" "$2" > "$work/$1.wrk"; }
+rps() { awk '/Requests\/sec/ {print $2}' "$work/$1.wrk"; }
+pct() { awk -v p="$2" '$1==p {print $2}' "$work/$1.wrk"; }
+errors() { awk '/Non-2xx|Socket errors/ {print}' "$work/$1.wrk"; }
+
+run_wrk peer http://127.0.0.1:8181/graphql
+run_wrk read http://127.0.0.1:8180/graphql
+run_wrk peerfull http://127.0.0.1:8181/graphql
+run_wrk readfull http://127.0.0.1:8180/graphql
+
+# Writes: one user per wrk connection would need Lua state per thread; one token suffices
+# (the per-token limit is off) — every request is a durable rating with a fresh value.
+token=$(gql 'mutation { register(input: {login: "bench_writer", password: "benchmark password"}) { token } }' | jq -r .data.register.token)
+gql 'mutation { createMask(input: {kind: PUBLIC, handle: "bench_writer", displayName: "bench"}) { mask { id } } }' '{}' "$token" >/dev/null
+target=$(gql 'query($h: String!) { mask(handle: $h) { id } }' "{\"h\":\"$handle\"}" | jq -r .data.mask.id)
+before=$(curl -s http://127.0.0.1:8180/healthz | jq .log_seq)
+cat >"$work/write.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $token"
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.format('{"query":"mutation(\$m: ID!, \$r: Int!) { rate(input: {mask: \$m, rating: \$r}) { seq userErrors { code } } }","variables":{"m":"$target","r":%d}}', (n % 21) - 10)
+  return wrk.format(nil, nil, nil, body)
+end
+LUA
+run_wrk write http://127.0.0.1:8180/graphql
+after=$(curl -s http://127.0.0.1:8180/healthz | jq .log_seq)
+commits=$(curl -s http://127.0.0.1:8180/metrics | awk '/^daira_writer_group_commits_total/ {print $2}')
+
+subs=$(./target/release/api_subscribers 127.0.0.1:8180 1000 100 || true)
+
+printf '\n%-44s %12s %10s %10s\n' "workload (wrk -t1 -c$CONNS, ${SECONDS_EACH}s)" "requests/s" "p50" "p99"
+printf '%-44s %12s %10s %10s\n' "peer: mask, trust, 20 followers" "$(rps peer)" "$(pct peer 50%)" "$(pct peer 99%)"
+printf '%-44s %12s %10s %10s\n' "daira: mask, trust, 20 followers" "$(rps read)" "$(pct read 50%)" "$(pct read 99%)"
+printf '%-44s %12s %10s %10s\n' "peer: the same with ids, names, cursors" "$(rps peerfull)" "$(pct peerfull 50%)" "$(pct peerfull 99%)"
+printf '%-44s %12s %10s %10s\n' "daira: the same with ids, names, cursors" "$(rps readfull)" "$(pct readfull 50%)" "$(pct readfull 99%)"
+printf '%-44s %12s %10s %10s\n' "daira: durable rate mutation (SQLite)" "$(rps write)" "$(pct write 50%)" "$(pct write 99%)"
+awk -v a="$(rps read)" -v b="$(rps peer)" -v c="$(rps readfull)" -v d="$(rps peerfull)" 'BEGIN { printf "read ratio daira/peer: %.2f (small), %.2f (full)\n", a / b, c / d }'
+echo "events committed during the write run: $((after - before)); group commits so far: $commits"
+for f in peer read peerfull readfull write; do e=$(errors $f); [ -n "$e" ] && echo "$f: $e"; done
+echo "$subs"

@@ -1,0 +1,135 @@
+//! Subscription delivery (issue 11): N subscribers (default 1,000) on `worldActivity` of one
+//! world over graphql-transport-ws, against a running `daira serve`; M joins and leaves of
+//! that world (default 100, 50 ms apart), each a durable mutation over HTTP. For every
+//! delivery it records the time from the commit (the server stamps each event with the moment
+//! its batch was durable and applied; same machine, same clock) to the subscriber reading the
+//! event off its socket — and, more pessimistic, from sending the mutation (the HTTP request
+//! and the fdatasync inside) — and prints the percentiles.
+//!
+//! ```text
+//! cargo run --release -p benches --bin api_subscribers -- 127.0.0.1:8080 [N] [M]
+//! ```
+//! The server needs `--rate-per-ip 0 --rate-per-token 0`, and `ulimit -n` above 2·N.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+async fn post(addr: &str, query: &str, variables: Value, token: Option<&str>) -> Value {
+    let body = json!({"query": query, "variables": variables}).to_string();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    let json = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
+    let subscribers: usize = args.next().map_or(1000, |a| a.parse().expect("N"));
+    let events: usize = args.next().map_or(100, |a| a.parse().expect("M"));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async move {
+        let login = format!("subs_bench_{}", std::process::id());
+        let data = post(&addr, "mutation($l: String!) { register(input: {login: $l, password: \"benchmark password\"}) { token } }", json!({"l": login}), None).await;
+        let token = data["data"]["register"]["token"].as_str().expect("register").to_owned();
+        let data = post(&addr, "mutation($h: String!) { createMask(input: {kind: PUBLIC, handle: $h, displayName: $h}) { mask { id } } }", json!({"h": login}), Some(&token)).await;
+        let mask = data["data"]["createMask"]["mask"]["id"].as_str().expect("mask").to_owned();
+        let data = post(&addr, "{ worlds(first: 1) { edges { node { id name } } } }", json!({}), None).await;
+        let world = data["data"]["worlds"]["edges"][0]["node"]["id"].as_str().expect("a world").to_owned();
+
+        // The subscribers: each records when it received each event, by sequence number.
+        let received: Arc<parking_lot::Mutex<Vec<(u64, Instant, f64)>>> = Arc::default();
+        let ready = Arc::new(tokio::sync::Barrier::new(subscribers + 1));
+        let opened = Instant::now();
+        for _ in 0..subscribers {
+            let (addr, token, world, received, ready) = (addr.clone(), token.clone(), world.clone(), received.clone(), ready.clone());
+            tokio::spawn(async move {
+                let mut request = format!("ws://{addr}/graphql/ws").into_client_request().unwrap();
+                request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+                let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
+                let (mut socket, _) =
+                    tokio_tungstenite::connect_async_with_config(request, Some(config), true).await.expect("WebSocket");
+                let init = json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
+                socket.send(Message::text(init.to_string())).await.unwrap();
+                let _ack = socket.next().await;
+                let subscribe = json!({"id": "1", "type": "subscribe", "payload": {
+                    "query": "subscription($w: ID!) { worldActivity(world: $w) { kind seq committedAt } }", "variables": {"w": world}}});
+                socket.send(Message::text(subscribe.to_string())).await.unwrap();
+                ready.wait().await;
+                while let Some(Ok(message)) = socket.next().await {
+                    if let Message::Text(text) = message {
+                        let at = Instant::now();
+                        let now_us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as f64;
+                        let value: Value = serde_json::from_str(&text).unwrap_or_default();
+                        let activity = &value["payload"]["data"]["worldActivity"];
+                        if let (Some(seq), Some(committed)) = (activity["seq"].as_str(), activity["committedAt"].as_str()) {
+                            let from_commit_ms = (now_us - committed.parse::<f64>().unwrap()) / 1e3;
+                            received.lock().push((seq.parse().unwrap(), at, from_commit_ms));
+                        }
+                    }
+                }
+            });
+        }
+        ready.wait().await;
+        let connect_time = opened.elapsed();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        let mut sent = Vec::with_capacity(events);
+        for i in 0..events {
+            let mutation = if i % 2 == 0 { "joinWorld" } else { "leaveWorld" };
+            let query = format!("mutation($m: ID!, $w: ID!) {{ {mutation}(input: {{as: $m, world: $w}}) {{ seq userErrors {{ message }} }} }}");
+            let at = Instant::now();
+            let data = post(&addr, &query, json!({"m": mask, "w": world}), Some(&token)).await;
+            let seq: u64 = data["data"][mutation]["seq"].as_str().unwrap_or_else(|| panic!("{data}")).parse().unwrap();
+            sent.push((seq, at));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let received = received.lock().clone();
+        let sent: std::collections::HashMap<u64, Instant> = sent.into_iter().collect();
+        let mut latencies: Vec<f64> = received
+            .iter()
+            .filter_map(|(seq, at, _)| sent.get(seq).map(|s| at.duration_since(*s).as_secs_f64() * 1e3))
+            .collect();
+        latencies.sort_by(f64::total_cmp);
+        let mut from_commit: Vec<f64> = received.iter().filter(|(seq, _, _)| sent.contains_key(seq)).map(|r| r.2).collect();
+        from_commit.sort_by(f64::total_cmp);
+        let expected = subscribers * events;
+        println!("subscribers {subscribers} (connected and subscribed in {:.2} s), events {events}", connect_time.as_secs_f64());
+        println!("deliveries {} of {expected}", latencies.len());
+        if !latencies.is_empty() {
+            println!(
+                "commit -> receive ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
+                percentile(&from_commit, 0.5),
+                percentile(&from_commit, 0.9),
+                percentile(&from_commit, 0.99),
+                from_commit[from_commit.len() - 1]
+            );
+            println!(
+                "send -> receive ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
+                percentile(&latencies, 0.5),
+                percentile(&latencies, 0.9),
+                percentile(&latencies, 0.99),
+                latencies[latencies.len() - 1]
+            );
+        }
+        std::process::exit(if latencies.len() == expected { 0 } else { 1 });
+    });
+}
