@@ -20,6 +20,8 @@ pub struct DataConfig {
     pub data: PathBuf,
     /// A `postgres://` URL for the log (or `$DATABASE_URL`).
     pub database_url: Option<String>,
+    /// The PostgreSQL schema for the log (and the accounts), `$DAIRA_PG_SCHEMA`.
+    pub pg_schema: Option<String>,
 }
 
 impl DataConfig {
@@ -27,6 +29,7 @@ impl DataConfig {
     pub fn engine(&self) -> EngineConfig {
         let mut config = EngineConfig::new(&self.data);
         config.database_url = self.database_url.clone();
+        config.pg_schema = self.pg_schema.clone();
         config
     }
 }

@@ -20,6 +20,10 @@ struct Cli {
     /// Put the event log on PostgreSQL (a postgres:// URL) instead of the data directory.
     #[arg(long, global = true, env = "DATABASE_URL")]
     database_url: Option<String>,
+    /// With --database-url: the PostgreSQL schema (namespace) holding the log and the
+    /// accounts, created if missing (default: the connection's search_path).
+    #[arg(long, global = true, env = "DAIRA_PG_SCHEMA")]
+    pg_schema: Option<String>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -175,7 +179,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
-    let config = DataConfig { data: cli.data, database_url: cli.database_url };
+    let config = DataConfig { data: cli.data, database_url: cli.database_url, pg_schema: cli.pg_schema };
     match cli.command {
         Cmd::Import { file, format } => {
             let format: Format = format.parse().map_err(anyhow::Error::msg)?;

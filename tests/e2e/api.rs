@@ -421,3 +421,45 @@ fn sigterm_stops_cleanly_and_loses_nothing_acknowledged() {
     let verify = crate::run(&data, &["audit", "verify"]);
     assert!(verify.status.success());
 }
+
+#[test]
+fn the_api_on_a_postgresql_log() {
+    let Some(url) = std::env::var("DAIRA_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("note: DAIRA_TEST_POSTGRES_URL not set; the API's PostgreSQL test did not run");
+        return;
+    };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("daira_api_{}_{nanos}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["--database-url", url.as_str(), "--pg-schema", schema.as_str(), "--rate-per-ip", "0"];
+    let server = Server::start_in(&data, false, &args);
+    let (token, mask) = server.user_with_mask("pg_user", "pg_mask", "CREATOR");
+    let world = server.gql(
+        "mutation { createWorld(input: {name: \"Alexandria stacks\"}) { world { id } } }",
+        json!({}),
+        Some(&token),
+    )["createWorld"]["world"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(server.terminate().success());
+    // Restarted, the log replays from PostgreSQL, the accounts and sessions are there, and the
+    // global ids are the same (their key lives beside the accounts).
+    let server = Server::start_in(&data, false, &args);
+    let data_after = server.gql(
+        "query($w: ID!) { node(id: $w) { ... on World { name moderators(first: 5) { edges { node { id handle } } } } } viewer { masks(first: 5) { totalCount } } }",
+        json!({"w": world}),
+        Some(&token),
+    );
+    assert_eq!(data_after["node"]["name"], "Alexandria stacks", "{data_after}");
+    assert_eq!(data_after["node"]["moderators"]["edges"][0]["node"]["id"], mask.as_str());
+    assert_eq!(data_after["viewer"]["masks"]["totalCount"], 1);
+    let login = server.gql(
+        "mutation { login(input: {login: \"pg_user\", password: \"a long enough password\"}) { token userErrors { code } } }",
+        json!({}),
+        None,
+    );
+    assert!(login["login"]["token"].is_string(), "{login}");
+    eprintln!("the API ran on PostgreSQL ({url}, schema {schema})");
+}

@@ -44,7 +44,9 @@ fn main() {
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
     let subscribers: usize = args.next().map_or(1000, |a| a.parse().expect("N"));
     let events: usize = args.next().map_or(100, |a| a.parse().expect("M"));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    // One thread for all the subscribers: the server under test gets the other core, and
+    // the client pays no cross-thread wake-ups.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async move {
         let login = format!("subs_bench_{}", std::process::id());
         let data = post(&addr, "mutation($l: String!) { register(input: {login: $l, password: \"benchmark password\"}) { token } }", json!({"l": login}), None).await;
