@@ -45,15 +45,22 @@ lua peer "$(body_of "$small" mask_7)"
 lua readfull "$(body_of "$full" "$handle")"
 lua peerfull "$(body_of "$full" mask_7)"
 
-run_wrk() { wrk -t1 -c"$CONNS" -d"${SECONDS_EACH}s" --latency -s "$work/$1.lua" "$2" > "$work/$1.wrk"; }
-rps() { awk '/Requests\/sec/ {print $2}' "$work/$1.wrk"; }
-pct() { awk -v p="$2" '$1==p {print $2}' "$work/$1.wrk"; }
-errors() { awk '/Non-2xx|Socket errors/ {print}' "$work/$1.wrk"; }
+# wrk NAME URL [ROUND]: one run, its report in $work/NAME[.ROUND].wrk.
+run_wrk() { wrk -t1 -c"$CONNS" -d"${SECONDS_EACH}s" --latency -s "$work/$1.lua" "$2" > "$work/$1${3:+.$3}.wrk"; }
+# Medians over the rounds (or the one run): requests/s, and a latency percentile in ms.
+median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f\n", v}'; }
+rps() { { cat "$work"/$1.wrk "$work"/$1.[0-9].wrk 2>/dev/null || true; } | awk '/Requests\/sec/ {print $2}' | median; }
+pct() { { cat "$work"/$1.wrk "$work"/$1.[0-9].wrk 2>/dev/null || true; } | awk -v p="$2" '$1==p {print $2}' | ms | median | sed 's/$/ms/'; }
+errors() { { cat "$work"/$1.wrk "$work"/$1.[0-9].wrk 2>/dev/null || true; } | awk '/Non-2xx|Socket errors/ {print}' || true; }
 
-run_wrk peer http://127.0.0.1:8181/graphql
-run_wrk read http://127.0.0.1:8180/graphql
-run_wrk peerfull http://127.0.0.1:8181/graphql
-run_wrk readfull http://127.0.0.1:8180/graphql
+# Reads: the peer and daira alternate, three rounds, medians reported (the machine is noisy).
+for round in 1 2 3; do
+  run_wrk peer http://127.0.0.1:8181/graphql $round
+  run_wrk read http://127.0.0.1:8180/graphql $round
+  run_wrk peerfull http://127.0.0.1:8181/graphql $round
+  run_wrk readfull http://127.0.0.1:8180/graphql $round
+done
 
 # Writes: one user per wrk connection would need Lua state per thread; one token suffices
 # (the per-token limit is off) — every request is a durable rating with a fresh value.
@@ -76,9 +83,9 @@ run_wrk write http://127.0.0.1:8180/graphql
 after=$(curl -s http://127.0.0.1:8180/healthz | jq .log_seq)
 commits=$(curl -s http://127.0.0.1:8180/metrics | awk '/^daira_writer_group_commits_total/ {print $2}')
 
-subs=$(./target/release/api_subscribers 127.0.0.1:8180 1000 100 || true)
+subs=$(./target/release/api_subscribers 127.0.0.1:8180 1000 100 2>&1 || echo "api_subscribers failed: exit $?")
 
-printf '\n%-44s %12s %10s %10s\n' "workload (wrk -t1 -c$CONNS, ${SECONDS_EACH}s)" "requests/s" "p50" "p99"
+printf '\n%-44s %12s %10s %10s\n' "workload (wrk -t1 -c$CONNS, ${SECONDS_EACH}s; reads: median of 3)" "requests/s" "p50" "p99"
 printf '%-44s %12s %10s %10s\n' "peer: mask, trust, 20 followers" "$(rps peer)" "$(pct peer 50%)" "$(pct peer 99%)"
 printf '%-44s %12s %10s %10s\n' "daira: mask, trust, 20 followers" "$(rps read)" "$(pct read 50%)" "$(pct read 99%)"
 printf '%-44s %12s %10s %10s\n' "peer: the same with ids, names, cursors" "$(rps peerfull)" "$(pct peerfull 50%)" "$(pct peerfull 99%)"
@@ -86,5 +93,5 @@ printf '%-44s %12s %10s %10s\n' "daira: the same with ids, names, cursors" "$(rp
 printf '%-44s %12s %10s %10s\n' "daira: durable rate mutation (SQLite)" "$(rps write)" "$(pct write 50%)" "$(pct write 99%)"
 awk -v a="$(rps read)" -v b="$(rps peer)" -v c="$(rps readfull)" -v d="$(rps peerfull)" 'BEGIN { printf "read ratio daira/peer: %.2f (small), %.2f (full)\n", a / b, c / d }'
 echo "events committed during the write run: $((after - before)); group commits so far: $commits"
-for f in peer read peerfull readfull write; do e=$(errors $f); [ -n "$e" ] && echo "$f: $e"; done
+for f in peer read peerfull readfull write; do e=$(errors $f); if [ -n "$e" ]; then echo "$f: $e"; fi; done
 echo "$subs"
