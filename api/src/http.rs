@@ -276,6 +276,19 @@ fn rate_limit(
     Err(response)
 }
 
+/// Who is asking, and whether they may: the caller and the rate-limit headers, or the 401 or
+/// 429 response.
+async fn admit(
+    app: &App,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    media: &'static str,
+) -> Result<(Caller, Vec<(HeaderName, HeaderValue)>), Response> {
+    let caller = authenticate(app, headers, media).await?;
+    let extra = rate_limit(app, client_ip(peer), &caller, media)?;
+    Ok((caller, extra))
+}
+
 /// A GraphQL request decoded from JSON, or why it is not one.
 fn decode(value: Value) -> Result<async_graphql::Request, String> {
     match &value {
@@ -525,13 +538,8 @@ async fn post(app: &App, peer: SocketAddr, request: Request<Body>) -> Response {
     if declared.is_some_and(|n| n > app.limits.body_bytes as u64) {
         return too_large();
     }
-    let ip = client_ip(peer);
-    let caller = match authenticate(app, headers, media).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
-    let extra = match rate_limit(app, ip, &caller, media) {
-        Ok(extra) => extra,
+    let (caller, extra) = match admit(app, peer, headers, media).await {
+        Ok(admitted) => admitted,
         Err(response) => return response,
     };
     let bytes: Bytes = match axum::body::to_bytes(body, app.limits.body_bytes).await {
@@ -673,13 +681,8 @@ async fn get_query(app: &App, peer: SocketAddr, parts: &axum::http::request::Par
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let ip = client_ip(peer);
-    let caller = match authenticate(app, headers, media).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
-    let extra = match rate_limit(app, ip, &caller, media) {
-        Ok(extra) => extra,
+    let (caller, extra) = match admit(app, peer, headers, media).await {
+        Ok(admitted) => admitted,
         Err(response) => return response,
     };
     run(app, caller, vec![request], false, media, extra).await

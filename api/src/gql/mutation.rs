@@ -291,6 +291,42 @@ fn work_now(ctx: &Context<'_>, id: Id) -> Option<Work> {
     graph.index_of(id).and_then(|v| Work::at(&graph, v))
 }
 
+/// A mutation on another mask (follow, unfollow, collaborate): the mask's payload.
+async fn on_mask(
+    ctx: &Context<'_>,
+    input: MaskActionInput,
+    command: impl FnOnce(Actor, Id) -> Command,
+) -> Result<MaskPayload> {
+    let actor = actor(ctx, &input.as_mask)?;
+    payload!(
+        MaskPayload,
+        mask,
+        async {
+            let other = target(ctx, NodeKind::Mask, &input.mask, "mask", "mask")?;
+            execute(ctx, command(actor?, other)).await.map(|seq| (mask_now(ctx, other), seq))
+        }
+        .await
+    )
+}
+
+/// Joining or leaving a world: the world's payload.
+async fn on_world(
+    ctx: &Context<'_>,
+    input: WorldMembershipInput,
+    command: impl FnOnce(Actor, Id) -> Command,
+) -> Result<WorldPayload> {
+    let actor = actor(ctx, &input.as_mask)?;
+    payload!(
+        WorldPayload,
+        world,
+        async {
+            let world = target(ctx, NodeKind::World, &input.world, "world", "world")?;
+            execute(ctx, command(actor?, world)).await.map(|seq| (world_now(ctx, world), seq))
+        }
+        .await
+    )
+}
+
 fn auth_error(e: AuthError) -> ApiError {
     match e {
         AuthError::LoginTaken(_) => ApiError::new(Code::BadUserInput, "that login is taken").field("login"),
@@ -392,62 +428,22 @@ impl MutationRoot {
 
     /// Join a world.
     async fn join_world(&self, ctx: &Context<'_>, input: WorldMembershipInput) -> Result<WorldPayload> {
-        let actor = actor(ctx, &input.as_mask)?;
-        payload!(
-            WorldPayload,
-            world,
-            async {
-                let world = target(ctx, NodeKind::World, &input.world, "world", "world")?;
-                execute(ctx, Command::JoinWorld { actor: actor?, world }).await.map(|seq| (world_now(ctx, world), seq))
-            }
-            .await
-        )
+        on_world(ctx, input, |actor, world| Command::JoinWorld { actor, world }).await
     }
 
     /// Leave a world (and stop moderating it).
     async fn leave_world(&self, ctx: &Context<'_>, input: WorldMembershipInput) -> Result<WorldPayload> {
-        let actor = actor(ctx, &input.as_mask)?;
-        payload!(
-            WorldPayload,
-            world,
-            async {
-                let world = target(ctx, NodeKind::World, &input.world, "world", "world")?;
-                execute(ctx, Command::LeaveWorld { actor: actor?, world }).await.map(|seq| (world_now(ctx, world), seq))
-            }
-            .await
-        )
+        on_world(ctx, input, |actor, world| Command::LeaveWorld { actor, world }).await
     }
 
     /// Follow a mask.
     async fn follow(&self, ctx: &Context<'_>, input: MaskActionInput) -> Result<MaskPayload> {
-        let actor = actor(ctx, &input.as_mask)?;
-        payload!(
-            MaskPayload,
-            mask,
-            async {
-                let other = target(ctx, NodeKind::Mask, &input.mask, "mask", "mask")?;
-                execute(ctx, Command::Follow { actor: actor?, target: other })
-                    .await
-                    .map(|seq| (mask_now(ctx, other), seq))
-            }
-            .await
-        )
+        on_mask(ctx, input, |actor, target| Command::Follow { actor, target }).await
     }
 
     /// Stop following a mask.
     async fn unfollow(&self, ctx: &Context<'_>, input: MaskActionInput) -> Result<MaskPayload> {
-        let actor = actor(ctx, &input.as_mask)?;
-        payload!(
-            MaskPayload,
-            mask,
-            async {
-                let other = target(ctx, NodeKind::Mask, &input.mask, "mask", "mask")?;
-                execute(ctx, Command::Unfollow { actor: actor?, target: other })
-                    .await
-                    .map(|seq| (mask_now(ctx, other), seq))
-            }
-            .await
-        )
+        on_mask(ctx, input, |actor, target| Command::Unfollow { actor, target }).await
     }
 
     /// Rate a mask −10..=10 (replaces your earlier rating).
@@ -552,15 +548,6 @@ impl MutationRoot {
 
     /// Record a collaboration with another mask.
     async fn collaborate(&self, ctx: &Context<'_>, input: MaskActionInput) -> Result<MaskPayload> {
-        let actor = actor(ctx, &input.as_mask)?;
-        payload!(
-            MaskPayload,
-            mask,
-            async {
-                let other = target(ctx, NodeKind::Mask, &input.mask, "mask", "mask")?;
-                execute(ctx, Command::Collaborate { actor: actor?, other }).await.map(|seq| (mask_now(ctx, other), seq))
-            }
-            .await
-        )
+        on_mask(ctx, input, |actor, other| Command::Collaborate { actor, other }).await
     }
 }
