@@ -511,8 +511,13 @@ async fn post(app: &App, peer: SocketAddr, request: Request<Body>) -> Response {
         );
     };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if essence != JSON {
+    let mut params = content_type.split(';');
+    let essence = params.next().unwrap_or("").trim().to_ascii_lowercase();
+    // JSON is UTF-8; a body declared in another charset is not one we read.
+    let other_charset = params.filter_map(|p| p.trim().split_once('=')).any(|(k, v)| {
+        k.trim().eq_ignore_ascii_case("charset") && !v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+    });
+    if essence != JSON || other_charset {
         let mut response = error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             media,
@@ -762,9 +767,12 @@ async fn upgrade_websocket(app: &App, parts: &mut axum::http::request::Parts) ->
             let auth_app = app.clone();
             GraphQLWebSocket::new(socket, app.ws_schema.clone(), protocol)
                 .on_connection_init(move |payload| async move {
-                    let token = ["Authorization", "authorization", "authToken", "token"]
-                        .iter()
-                        .find_map(|k| payload.get(k).and_then(|v| v.as_str()))
+                    // Clients put it at the top level or, Apollo-style, under "headers".
+                    let keys = ["Authorization", "authorization", "authToken", "token"];
+                    let token = [Some(&payload), payload.get("headers")]
+                        .into_iter()
+                        .flatten()
+                        .find_map(|p| keys.iter().find_map(|k| p.get(k).and_then(|v| v.as_str())))
                         .map(|t| t.trim_start_matches("Bearer ").trim_start_matches("bearer ").trim().to_owned());
                     let mut data = Data::default();
                     let Some(token) = token else {

@@ -215,6 +215,21 @@ fn bad_input_gets_the_right_status_and_code_and_the_server_keeps_serving() {
     let reply =
         server.request("POST", "/graphql", &[("Content-Type", "text/plain")], b"{ worlds(first: 1) { totalCount } }");
     assert_eq!((reply.status, reply.code().as_str()), (415, "BAD_USER_INPUT"), "{}", reply.brief());
+    // JSON in another charset; UTF-8 declared is fine.
+    let reply = server.request(
+        "POST",
+        "/graphql",
+        &[("Content-Type", "application/json; charset=utf-16")],
+        b"{\"query\": \"{ __typename }\"}",
+    );
+    assert_eq!(reply.status, 415, "{}", reply.brief());
+    let reply = server.request(
+        "POST",
+        "/graphql",
+        &[("Content-Type", "application/json; charset=UTF-8")],
+        b"{\"query\": \"{ __typename }\"}",
+    );
+    assert_eq!(reply.status, 200, "{}", reply.brief());
     // An Accept neither media type satisfies.
     let reply = server.request(
         "POST",
@@ -347,6 +362,15 @@ fn legacy_graphql_ws_and_unauthenticated_sockets() {
         // Without a token, connection_init is refused.
         let (_, answer) = ws::connect(&server.ws_url("/graphql"), "graphql-transport-ws", json!({})).await;
         assert!(answer["type"] == "close" || answer["type"] == "connection_error", "{answer}");
+
+        // Apollo-style: the token under "headers".
+        let (_, ack) = ws::connect(
+            &server.ws_url("/graphql/ws"),
+            "graphql-transport-ws",
+            json!({"headers": {"Authorization": format!("Bearer {token}")}}),
+        )
+        .await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
 
         let (mut socket, ack) = ws::connect(&server.ws_url("/graphql"), "graphql-ws", json!({"authToken": token})).await;
         assert_eq!(ack["type"], "connection_ack", "{ack}");
