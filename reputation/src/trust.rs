@@ -156,9 +156,11 @@ fn local_trust(graph: &Graph, config: &TrustConfig) -> LocalTrust {
             for u in (b * BLOCK..((b + 1) * BLOCK).min(n)).map(|u| u as u32) {
                 scratch.clear();
                 if is_mask(u) {
-                    let owner = graph.owner_key(u);
+                    // No edge is weighed by who owns its ends: a score that did would tell
+                    // anyone who can read scores which masks share an owner. The rules refuse
+                    // a user's masks dealing with each other at the door instead.
                     let mut add = |v: u32, w: f64| {
-                        if v != u && w > 0.0 && is_mask(v) && graph.owner_key(v) != owner {
+                        if v != u && w > 0.0 && is_mask(v) {
                             scratch.push((v, w));
                         }
                     };
@@ -166,7 +168,7 @@ fn local_trust(graph: &Graph, config: &TrustConfig) -> LocalTrust {
                         let rating = f64::from(p.weight.unwrap_or(0.0));
                         if rating > 0.0 {
                             add(v, config.rating_weight * rating);
-                        } else if rating < 0.0 && v != u && graph.owner_key(v) != owner {
+                        } else if rating < 0.0 && v != u {
                             negatives.push((u, v, -config.rating_weight * rating));
                         }
                     }
@@ -369,8 +371,11 @@ pub fn trust(graph: &Graph, seeds: &[u32], config: &TrustConfig) -> Result<Trust
     })
 }
 
-/// Pre-trust: uniform over the seeds' users (a user's seeded masks share one user's part), or
-/// uniform over all users when there are no seeds. A user's many masks never multiply it.
+/// Pre-trust: uniform over the seeds, or over all masks when there are no seeds. Per mask, not
+/// per user: a split by owner would publish, through every teleport share and every score
+/// downstream, which masks share an owner (a shadow mask that founded a world would halve its
+/// owner's other founder's share). Seeds are designated by governance (founders, curators), so
+/// making masks still makes no pre-trust on the platform.
 fn pretrust(graph: &Graph, seeds: &[u32]) -> Vec<f64> {
     let n = graph.vertex_count();
     let chosen: Vec<u32> = if seeds.is_empty() {
@@ -381,14 +386,10 @@ fn pretrust(graph: &Graph, seeds: &[u32]) -> Vec<f64> {
         s.dedup();
         s
     };
-    let mut per_owner: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
-    for &v in &chosen {
-        *per_owner.entry(graph.owner_key(v)).or_default() += 1;
-    }
-    let owners = per_owner.len().max(1) as f64;
     let mut teleport = vec![0f64; n];
+    let share = 1.0 / chosen.len().max(1) as f64;
     for &v in &chosen {
-        teleport[v as usize] = 1.0 / owners / f64::from(per_owner[&graph.owner_key(v)]);
+        teleport[v as usize] = share;
     }
     teleport
 }

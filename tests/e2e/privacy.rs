@@ -42,6 +42,13 @@ fn story(shadow_owner: &str) -> (Server, tempfile::TempDir, HashMap<String, Stri
     let (alice_pub, carol_pub, dave_pub) =
         (ids["alice_pub"].clone(), ids["carol_pub"].clone(), ids["dave_pub"].clone());
     for login in ["alice", "carol"] {
+        // Both public masks found a world of their own: seeds of trust, like the shadow mask
+        // below (a trust job that split pre-trust by owner would halve one of them).
+        as_(
+            login,
+            "mutation($n: String!) { createWorld(input: {name: $n}) { userErrors { message } } }",
+            json!({"n": format!("{login}'s corner")}),
+        );
         as_(
             login,
             "mutation($w: ID!) { joinWorld(input: {world: $w}) { userErrors { message } } }",
@@ -62,6 +69,10 @@ fn story(shadow_owner: &str) -> (Server, tempfile::TempDir, HashMap<String, Stri
         let payload = data.as_object().unwrap().values().next().unwrap();
         assert_eq!(payload["userErrors"], json!([]), "{query}: {data}");
     };
+    act(
+        "mutation($s: ID!) { createWorld(input: {as: $s, name: \"Owl's den\"}) { userErrors { message } } }",
+        json!({}),
+    );
     act(
         "mutation($s: ID!, $w: ID!) { joinWorld(input: {as: $s, world: $w}) { userErrors { message } } }",
         json!({"w": world}),

@@ -152,26 +152,36 @@ fn explanations_add_up_and_name_the_trusting_masks() {
 }
 
 #[test]
-fn a_users_many_masks_gain_nothing_from_each_other_or_from_pretrust() {
-    // User 0 owns masks 0..10, which all rate mask 10 (user 1's). The rules refuse ratings
-    // among one user's masks at the door, so only pre-trust could multiply them.
-    let mut ratings = Vec::new();
-    for a in 0..10u32 {
-        ratings.push((a, 10, 10.0));
+fn scores_do_not_depend_on_who_owns_which_mask() {
+    // The same ratings under two ownerships: one user owning masks 0..4 (which all rate mask
+    // 10), or every mask its own user. Trust, its explanation and the sybil flags are the same:
+    // anyone can read scores, so a score that depended on ownership would tell who owns what.
+    let mut ratings: Vec<(u32, u32, f32)> = (0..4).map(|a| (a, 10, 10.0)).collect();
+    ratings.extend([(10, 11, 10.0), (11, 10, 10.0), (5, 0, 7.0), (6, 1, -3.0), (4, 5, 2.0)]);
+    let together: Vec<(usize, usize)> = (0..4).map(|m| (0, m)).chain((4..12).map(|m| (m, m))).collect();
+    let apart: Vec<(usize, usize)> = (0..12).map(|m| (m, m)).collect();
+    let a = graph_of(12, &together, &ratings);
+    let b = graph_of(12, &apart, &ratings);
+    let seeds_a: Vec<u32> = [0, 10].iter().map(|i| a.index_of_external(&format!("m{i}")).unwrap()).collect();
+    let seeds_b: Vec<u32> = [0, 10].iter().map(|i| b.index_of_external(&format!("m{i}")).unwrap()).collect();
+    for (sa, sb) in [(&[][..], &[][..]), (&seeds_a[..], &seeds_b[..])] {
+        let x = trust(&a, sa, &TrustConfig::default()).unwrap();
+        let y = trust(&b, sb, &TrustConfig::default()).unwrap();
+        for m in 0..12 {
+            let (va, vb) =
+                (a.index_of_external(&format!("m{m}")).unwrap(), b.index_of_external(&format!("m{m}")).unwrap());
+            assert!((x.trust[va as usize] - y.trust[vb as usize]).abs() < 1e-12, "mask {m}");
+            assert_eq!(x.sybil[va as usize], y.sybil[vb as usize], "mask {m}");
+            let (ea, eb) = (x.explain(va, 5), y.explain(vb, 5));
+            assert!(
+                (ea.teleport - eb.teleport).abs() < 1e-15 && (ea.before_discount - eb.before_discount).abs() < 1e-12
+            );
+        }
     }
-    ratings.push((10, 11, 10.0));
-    ratings.push((11, 10, 10.0));
-    let owners: Vec<(usize, usize)> = (0..10).map(|m| (0, m)).chain([(1, 10), (2, 11)]).collect();
-    let graph = graph_of(12, &owners, &ratings);
-    let scores = trust(&graph, &[], &TrustConfig::default()).unwrap();
-    let v = |i: usize| graph.index_of_external(&format!("m{i}")).unwrap() as usize;
-    let sockpuppets: f64 = (0..10).map(|i| scores.trust[v(i)]).sum();
-    // Three users share pre-trust equally: user 0's ten masks together get a third of it, not
-    // ten twelfths, and then pass it all on.
-    assert!(sockpuppets < 0.1, "user 0's masks hold {sockpuppets}");
-    let e = scores.explain(v(0) as u32, 3);
-    assert!((e.teleport - 0.15 / 3.0 / 10.0).abs() < 1e-12, "{e:?}");
-    assert!(scores.trust[v(10)] > sockpuppets);
+    // Pre-trust is per seed (or per mask without seeds), never per user.
+    let x = trust(&a, &seeds_a, &TrustConfig::default()).unwrap();
+    let e = x.explain(seeds_a[0], 3);
+    assert!((e.teleport - 0.15 / 2.0).abs() < 1e-12, "{e:?}");
 }
 
 #[test]
