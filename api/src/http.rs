@@ -20,7 +20,7 @@ use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State as AxumState};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State as AxumState};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -174,6 +174,16 @@ fn errors(status: StatusCode, media: &'static str, list: &[(Code, String)]) -> R
 
 fn error(status: StatusCode, media: &'static str, code: Code, message: impl Into<String>) -> Response {
     errors(status, media, &[(code, message.into())])
+}
+
+/// The 406 for an `Accept` that allows neither media type.
+fn not_acceptable() -> Response {
+    error(
+        StatusCode::NOT_ACCEPTABLE,
+        JSON,
+        Code::BadUserInput,
+        "Accept must allow application/graphql-response+json or application/json",
+    )
 }
 
 /// The media type to answer with, from `Accept`: None when neither is acceptable.
@@ -502,14 +512,7 @@ async fn graphql_post(
 async fn post(app: &App, peer: SocketAddr, request: Request<Body>) -> Response {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
-    let Some(media) = negotiate(headers) else {
-        return error(
-            StatusCode::NOT_ACCEPTABLE,
-            JSON,
-            Code::BadUserInput,
-            "Accept must allow application/graphql-response+json or application/json",
-        );
-    };
+    let Some(media) = negotiate(headers) else { return not_acceptable() };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mut params = content_type.split(';');
     let essence = params.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -624,8 +627,10 @@ async fn graphql_get(
 
 async fn get_query(app: &App, peer: SocketAddr, parts: &axum::http::request::Parts) -> Response {
     let headers = &parts.headers;
-    let query = parts.uri.query().unwrap_or("");
-    let params: HashMap<String, String> = url_params(query);
+    let params: HashMap<String, String> = match Query::try_from_uri(&parts.uri) {
+        Ok(Query(params)) => params,
+        Err(e) => return error(StatusCode::BAD_REQUEST, JSON, Code::BadUserInput, e.body_text()),
+    };
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -635,14 +640,7 @@ async fn get_query(app: &App, peer: SocketAddr, parts: &axum::http::request::Par
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
         return response;
     }
-    let Some(media) = negotiate(headers) else {
-        return error(
-            StatusCode::NOT_ACCEPTABLE,
-            JSON,
-            Code::BadUserInput,
-            "Accept must allow application/graphql-response+json or application/json",
-        );
-    };
+    let Some(media) = negotiate(headers) else { return not_acceptable() };
     let Some(text) = params.get("query") else {
         return error(StatusCode::BAD_REQUEST, media, Code::BadUserInput, "a GET request needs a ?query= parameter");
     };
@@ -691,40 +689,6 @@ async fn get_query(app: &App, peer: SocketAddr, parts: &axum::http::request::Par
         Err(response) => return response,
     };
     run(app, caller, vec![request], false, media, extra).await
-}
-
-/// Decodes `application/x-www-form-urlencoded` parameters.
-fn url_params(query: &str) -> HashMap<String, String> {
-    fn decode(s: &str) -> String {
-        let bytes = s.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < bytes.len() => {
-                    match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                        Ok(b) => {
-                            out.push(b);
-                            i += 2;
-                        }
-                        Err(_) => out.push(b'%'),
-                    }
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
 }
 
 async fn websocket(AxumState(app): AxumState<App>, request: Request<Body>) -> Response {

@@ -25,7 +25,6 @@ use search::{Blend, PriorTable, SearchIndex};
 use serde_json::json;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -365,9 +364,4 @@ async fn shutdown_requested() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-}
-
-/// The data directory's default.
-pub fn default_data_dir() -> PathBuf {
-    PathBuf::from("daira-data")
 }
