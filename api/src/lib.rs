@@ -286,6 +286,11 @@ pub async fn serve(config: ServeConfig, progress: &dyn Progress, ready: impl FnO
     .await
     .context("opening the account store")?;
     let key = auth.secret("global-ids").await.context("reading the id key")?;
+    match auth.sweep().await {
+        Ok(0) => {}
+        Ok(n) => log::info("expired sessions removed", json!({"sessions": n})),
+        Err(e) => log::warn("sweeping expired sessions", json!({"error": e.to_string()})),
+    }
     let index = Arc::new(discovery::open_index(&discovery::index_dir(&config.engine.data_dir))?);
     let follower = discovery::follow(engine.clone(), index.clone()).await?;
     let (epoch_numbers, _) = watch::channel(0);
