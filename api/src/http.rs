@@ -10,13 +10,11 @@
 //! limit 413; a bad or expired token 401; a rate limit 429; a request over its deadline 503.
 //! Every error body is a GraphQL response whose errors carry `extensions.code`.
 
-use crate::State;
 use crate::error::Code;
 use crate::gql::{Caller, DairaSchema};
 use crate::metrics::{Operation, WebSocketGuard};
-use async_graphql::Data;
+use crate::{State, ws};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ws::WebSocketUpgrade;
@@ -260,9 +258,7 @@ fn rate_limit(
         verdicts.push(app.limiter.take(Key::Ip(ip), limits.per_ip_per_sec, limits.burst_seconds));
     }
     if let (Some(token), true) = (&caller.token, limits.per_token_per_sec > 0.0) {
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&blake3::hash(token.as_bytes()).as_bytes()[..16]);
-        verdicts.push(app.limiter.take(Key::Token(key), limits.per_token_per_sec, limits.burst_seconds));
+        verdicts.push(app.limiter.take(Key::Token(token_key(token)), limits.per_token_per_sec, limits.burst_seconds));
     }
     // Report the tightest limit.
     let Some(tightest) = verdicts.iter().min_by_key(|v| (v.allowed, v.remaining)) else { return Ok(Vec::new()) };
@@ -696,19 +692,17 @@ async fn websocket(AxumState(app): AxumState<App>, request: Request<Body>) -> Re
     upgrade_websocket(&app, &mut parts).await
 }
 
-/// Opens a GraphQL WebSocket (graphql-transport-ws or graphql-ws); the session token comes in
-/// `connection_init`'s payload as `{"Authorization": "Bearer <token>"}` (or `authToken`/`token`).
+/// Opens a GraphQL WebSocket (graphql-transport-ws or graphql-ws; see [`crate::ws`]); the
+/// session token comes in `connection_init`'s payload.
 async fn upgrade_websocket(app: &App, parts: &mut axum::http::request::Parts) -> Response {
-    let protocol = match GraphQLProtocol::from_request_parts(parts, &()).await {
-        Ok(p) => p,
-        Err(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                JSON,
-                Code::BadUserInput,
-                "Sec-WebSocket-Protocol must be graphql-transport-ws or graphql-ws",
-            );
-        }
+    let offered = parts.headers.get_all(header::SEC_WEBSOCKET_PROTOCOL).iter().filter_map(|v| v.to_str().ok());
+    let Some(protocol) = offered.into_iter().find_map(ws::Protocol::negotiate) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            JSON,
+            Code::BadUserInput,
+            "Sec-WebSocket-Protocol must be graphql-transport-ws or graphql-ws",
+        );
     };
     let upgrade = match WebSocketUpgrade::from_request_parts(parts, &()).await {
         Ok(u) => u,
@@ -717,44 +711,66 @@ async fn upgrade_websocket(app: &App, parts: &mut axum::http::request::Parts) ->
     if app.state.metrics.websockets() >= app.limits.websockets_max {
         return error(StatusCode::SERVICE_UNAVAILABLE, JSON, Code::Throttled, "too many WebSocket connections");
     }
-    let app = app.clone();
+    let cx = app.ws_context();
     upgrade
-        .protocols(["graphql-transport-ws", "graphql-ws"])
+        .protocols([protocol.name()])
         // A small read buffer: the default (128 KiB) is zeroed on every read attempt, and a
         // subscription's socket is polled for reading on every event it sends.
         .read_buffer_size(WS_READ_BUFFER)
         .max_message_size(WS_MESSAGE_MAX)
         .max_frame_size(WS_MESSAGE_MAX)
         .on_upgrade(move |socket| async move {
-            app.state.metrics.websocket_opened();
-            let _guard = WebSocketGuard(app.state.clone());
-            let auth_app = app.clone();
-            GraphQLWebSocket::new(socket, app.ws_schema.clone(), protocol)
-                .on_connection_init(move |payload| async move {
-                    // Clients put it at the top level or, Apollo-style, under "headers".
-                    let keys = ["Authorization", "authorization", "authToken", "token"];
-                    let token = [Some(&payload), payload.get("headers")]
-                        .into_iter()
-                        .flatten()
-                        .find_map(|p| keys.iter().find_map(|k| p.get(k).and_then(|v| v.as_str())))
-                        .map(|t| t.trim_start_matches("Bearer ").trim_start_matches("bearer ").trim().to_owned());
-                    let mut data = Data::default();
-                    let Some(token) = token else {
-                        return Err(async_graphql::Error::new(
-                            "sign in: put {\"Authorization\": \"Bearer <token>\"} in connection_init's payload",
-                        ));
-                    };
-                    match auth_app.state.auth.session(&token).await {
-                        Ok(Some(session)) => {
-                            data.insert(Caller { user: Some(session.user), token: Some(token) });
-                            Ok(data)
+            cx.state.metrics.websocket_opened();
+            let _guard = WebSocketGuard(cx.state.clone());
+            ws::serve(socket, protocol, cx).await;
+        })
+}
+
+impl App {
+    /// What a WebSocket session needs: sign-in with a session token, and the per-token rate
+    /// limit for each operation it starts.
+    fn ws_context(&self) -> ws::Context {
+        let (signer, limiter) = (self.clone(), self.clone());
+        ws::Context {
+            state: self.state.clone(),
+            schema: self.ws_schema.clone(),
+            hub: self.state.hub.clone(),
+            sign_in: Arc::new(move |token: String| {
+                let app = signer.clone();
+                Box::pin(async move {
+                    match app.state.auth.session(&token).await {
+                        Ok(Some(session)) => Ok(Caller { user: Some(session.user), token: Some(token) }),
+                        Ok(None) => Err("the session token is expired, revoked or unknown".to_owned()),
+                        Err(e) => {
+                            crate::log::error("session lookup", &e.to_string());
+                            Err("internal error".to_owned())
                         }
-                        _ => Err(async_graphql::Error::new("the session token is expired, revoked or unknown")),
                     }
                 })
-                .serve()
-                .await;
-        })
+            }),
+            admit: Arc::new(move |caller: &Caller| {
+                let limits = &limiter.limits;
+                match (&caller.token, limits.per_token_per_sec > 0.0) {
+                    (Some(token), true) => {
+                        let verdict = limiter.limiter.take(
+                            Key::Token(token_key(token)),
+                            limits.per_token_per_sec,
+                            limits.burst_seconds,
+                        );
+                        if verdict.allowed { Ok(()) } else { Err(verdict.reset_secs) }
+                    }
+                    _ => Ok(()),
+                }
+            }),
+        }
+    }
+}
+
+/// A session token's key in the rate limiter.
+fn token_key(token: &str) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&blake3::hash(token.as_bytes()).as_bytes()[..16]);
+    key
 }
 
 async fn asset(Path(file): Path<String>) -> Response {

@@ -16,6 +16,7 @@ pub mod http;
 pub mod ids;
 pub mod log;
 pub mod metrics;
+pub mod ws;
 
 use graph_engine::{Engine, EngineConfig, Graph, Progress};
 use parking_lot::Mutex;
@@ -113,6 +114,8 @@ pub struct State {
     pub metrics: metrics::Metrics,
     epoch_numbers: watch::Sender<u64>,
     shutdown: watch::Sender<bool>,
+    /// Shared subscription streams.
+    pub hub: Arc<ws::Hub>,
     listing: Mutex<Option<Arc<Listing>>>,
     priors: Mutex<Option<(u64, Arc<PriorTable>)>>,
     cluster_order: Mutex<Option<(u64, Arc<Vec<u32>>)>>,
@@ -304,6 +307,7 @@ pub async fn serve(config: ServeConfig, progress: &dyn Progress, ready: impl FnO
         metrics: metrics::Metrics::default(),
         epoch_numbers,
         shutdown,
+        hub: Arc::default(),
         listing: Mutex::new(None),
         priors: Mutex::new(None),
         cluster_order: Mutex::new(None),

@@ -128,7 +128,7 @@ impl Metrics {
             (graph.position().seq, graph.vertex_count())
         };
         let epoch = state.epochs.latest();
-        let figures: [(&str, &str, &str, f64); 14] = [
+        let figures: [(&str, &str, &str, f64); 15] = [
             ("daira_graphql_errors_total", "counter", "Errors in GraphQL responses.", self.errors.load(Relaxed) as f64),
             (
                 "daira_throttled_total",
@@ -137,12 +137,18 @@ impl Metrics {
                 self.throttled.load(Relaxed) as f64,
             ),
             ("daira_mutations_committed_total", "counter", "Mutations committed.", self.mutations.load(Relaxed) as f64),
-            ("daira_subscriptions", "gauge", "Live subscription streams.", self.subscriptions.load(Relaxed) as f64),
+            ("daira_subscriptions", "gauge", "Live subscriptions.", self.subscriptions.load(Relaxed) as f64),
             (
                 "daira_subscriptions_started_total",
                 "counter",
-                "Subscription streams started.",
+                "Subscriptions started.",
                 self.subscriptions_started.load(Relaxed) as f64,
+            ),
+            (
+                "daira_subscription_streams",
+                "gauge",
+                "Subscription streams executing, each shared by the subscribers that ask the same.",
+                state.hub.groups() as f64,
             ),
             ("daira_websockets", "gauge", "Open WebSocket connections.", self.websockets.load(Relaxed) as f64),
             ("daira_writer_commands_total", "counter", "Commands the writer accepted.", stats.commands as f64),

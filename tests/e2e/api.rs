@@ -392,6 +392,155 @@ fn legacy_graphql_ws_and_unauthenticated_sockets() {
     let _ = mask;
 }
 
+/// A metric's value off `/metrics`.
+fn metric(server: &Server, name: &str) -> f64 {
+    server
+        .request("GET", "/metrics", &[], b"")
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).map(|v| v.trim().parse().unwrap()))
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+#[test]
+fn subscribers_share_streams_but_never_a_viewers_answer() {
+    let server = Server::start(false, &["--rate-per-ip", "0", "--rate-per-token", "0"]);
+    let (founder, _) = server.user_with_mask("founder", "founder_mask", "PUBLIC");
+    let data = server.gql(
+        "mutation { createWorld(input: {name: \"Alexandria poets\", tags: [\"poetry\"]}) { world { id } } }",
+        json!({}),
+        Some(&founder),
+    );
+    let world = data["createWorld"]["world"]["id"].as_str().unwrap().to_owned();
+    let (alice, _) = server.user_with_mask("alice", "alice_mask", "PUBLIC");
+    let (bob, _) = server.user_with_mask("bob", "bob_mask", "PUBLIC");
+    let url = server.ws_url("/graphql/ws");
+    let mine = "subscription($w: ID!) { worldActivity(world: $w) { kind mask { handle isMine } } }";
+    let plain = "subscription($w: ID!) { worldActivity(world: $w) { kind mask { handle } } }";
+    runtime().block_on(async {
+        let auth = |token: &str| json!({"Authorization": format!("Bearer {token}")});
+        let (mut a, _) = ws::connect(&url, "graphql-transport-ws", auth(&alice)).await;
+        let (mut b, _) = ws::connect(&url, "graphql-transport-ws", auth(&bob)).await;
+        let (mut c, ack) = ws::connect(&url, "graphql-ws", json!({"authToken": bob})).await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        let subscribe = |id: &str, query: &str| json!({"id": id, "type": "subscribe", "payload": {"query": query, "variables": {"w": world}}});
+        ws::send(&mut a, subscribe("m", mine)).await;
+        ws::send(&mut b, subscribe("m", mine)).await;
+        ws::send(&mut b, subscribe("p", plain)).await;
+        let mut start = subscribe("p", plain);
+        start["type"] = json!("start");
+        ws::send(&mut c, start).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Alice's and Bob's `isMine` streams are their own; the plain one is shared across
+        // sockets and protocols.
+        assert_eq!(metric(&server, "daira_subscriptions"), 4.0);
+        assert_eq!(metric(&server, "daira_subscription_streams"), 3.0);
+
+        let data = server.gql("mutation($w: ID!) { joinWorld(input: {world: $w}) { seq } }", json!({"w": world}), Some(&alice));
+        assert!(data["joinWorld"]["seq"].is_string(), "{data}");
+        let message = ws::next(&mut a, Duration::from_secs(10)).await.unwrap();
+        assert_eq!((message["type"].as_str(), message["id"].as_str()), (Some("next"), Some("m")), "{message}");
+        assert_eq!(message["payload"]["data"]["worldActivity"]["mask"], json!({"handle": "alice_mask", "isMine": true}));
+        let mut bobs = Vec::new();
+        for _ in 0..2 {
+            bobs.push(ws::next(&mut b, Duration::from_secs(10)).await.unwrap());
+        }
+        bobs.sort_by_key(|m| m["id"].as_str().unwrap().to_owned());
+        assert_eq!(bobs[0]["payload"]["data"]["worldActivity"]["mask"], json!({"handle": "alice_mask", "isMine": false}));
+        assert_eq!(bobs[1]["payload"]["data"]["worldActivity"]["mask"], json!({"handle": "alice_mask"}));
+        let message = ws::next(&mut c, Duration::from_secs(10)).await.unwrap();
+        assert_eq!((message["type"].as_str(), message["id"].as_str()), (Some("data"), Some("p")), "{message}");
+        assert_eq!(message["payload"]["data"]["worldActivity"]["kind"], "JOINED");
+
+        // Bob stops his plain subscription; the legacy socket's goes on alone, and a
+        // validation error, a missing world and a query each answer as the protocols say.
+        ws::send(&mut b, json!({"id": "p", "type": "complete"})).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(metric(&server, "daira_subscription_streams"), 3.0);
+        server.gql("mutation($w: ID!) { leaveWorld(input: {world: $w}) { seq } }", json!({"w": world}), Some(&alice));
+        let message = ws::next(&mut b, Duration::from_secs(10)).await.unwrap();
+        assert_eq!((message["id"].as_str(), &message["payload"]["data"]["worldActivity"]["kind"]), (Some("m"), &json!("LEFT")));
+        let message = ws::next(&mut c, Duration::from_secs(10)).await.unwrap();
+        assert_eq!((message["id"].as_str(), &message["payload"]["data"]["worldActivity"]["kind"]), (Some("p"), &json!("LEFT")));
+        let message = ws::next(&mut a, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(message["payload"]["data"]["worldActivity"]["mask"]["isMine"], true, "{message}");
+
+        ws::send(&mut b, json!({"id": "v", "type": "subscribe", "payload": {"query": "subscription { nope }"}})).await;
+        let message = ws::next(&mut b, Duration::from_secs(10)).await.unwrap();
+        assert_eq!((message["type"].as_str(), message["id"].as_str()), (Some("error"), Some("v")), "{message}");
+        assert_eq!(message["payload"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{message}");
+        ws::send(&mut b, json!({"id": "n", "type": "subscribe", "payload": {"query": plain, "variables": {"w": "V29ybGQ6bm9uZQ"}}})).await;
+        let message = ws::next(&mut b, Duration::from_secs(10)).await.unwrap();
+        assert_eq!((message["type"].as_str(), message["id"].as_str()), (Some("next"), Some("n")), "{message}");
+        assert_eq!(message["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND", "{message}");
+        let message = ws::next(&mut b, Duration::from_secs(10)).await.unwrap();
+        assert_eq!((message["type"].as_str(), message["id"].as_str()), (Some("complete"), Some("n")), "{message}");
+        ws::send(&mut b, json!({"id": "q", "type": "subscribe", "payload": {"query": "{ worlds(first: 5) { totalCount } }"}})).await;
+        let message = ws::next(&mut b, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(message["payload"]["data"]["worlds"]["totalCount"], 1, "{message}");
+        let message = ws::next(&mut b, Duration::from_secs(10)).await.unwrap();
+        assert_eq!((message["type"].as_str(), message["id"].as_str()), (Some("complete"), Some("q")), "{message}");
+
+        // At most 100 operations per socket.
+        for i in 0..100 {
+            ws::send(&mut a, subscribe(&format!("x{i}"), plain)).await;
+        }
+        let message = ws::next(&mut a, Duration::from_secs(10)).await.unwrap();
+        assert_eq!((message["type"].as_str(), message["id"].as_str()), (Some("error"), Some("x99")), "{message}");
+        assert_eq!(message["payload"][0]["extensions"]["code"], "THROTTLED", "{message}");
+
+        // Closing sockets ends their streams.
+        drop((a, b, c));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(metric(&server, "daira_subscriptions"), 0.0);
+        assert_eq!(metric(&server, "daira_subscription_streams"), 0.0);
+    });
+}
+
+#[test]
+fn websocket_protocol_errors_close_with_the_protocols_codes() {
+    let server = Server::start(false, &["--rate-per-ip", "0"]);
+    let (token, _) = server.user_with_mask("someone", "someone_mask", "PUBLIC");
+    let data =
+        server.gql("mutation { createWorld(input: {name: \"Siwa\"}) { world { id } } }", json!({}), Some(&token));
+    let world = data["createWorld"]["world"]["id"].as_str().unwrap().to_owned();
+    let url = server.ws_url("/graphql/ws");
+    let auth = json!({"Authorization": format!("Bearer {token}")});
+    let subscribe = json!({"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }"}});
+    runtime().block_on(async {
+        let close = |code: u16| json!({"type": "close", "code": code});
+        // Subscribe before connection_ack: 4401.
+        let mut socket = ws::open(&url, "graphql-transport-ws").await;
+        ws::send(&mut socket, subscribe.clone()).await;
+        assert_eq!(ws::next(&mut socket, Duration::from_secs(10)).await, Some(close(4401)));
+        // A refused connection_init: 4403.
+        let (_, answer) = ws::connect(&url, "graphql-transport-ws", json!({"token": "not-a-token"})).await;
+        assert_eq!(answer, close(4403));
+        // Not a message of the protocol: 4400.
+        let (mut socket, _) = ws::connect(&url, "graphql-transport-ws", auth.clone()).await;
+        ws::send(&mut socket, json!({"type": "bogus"})).await;
+        assert_eq!(ws::next(&mut socket, Duration::from_secs(10)).await, Some(close(4400)));
+        // A second connection_init: 4429.
+        let (mut socket, _) = ws::connect(&url, "graphql-transport-ws", auth.clone()).await;
+        ws::send(&mut socket, json!({"type": "connection_init", "payload": auth})).await;
+        assert_eq!(ws::next(&mut socket, Duration::from_secs(10)).await, Some(close(4429)));
+        // An id in use: 4409 (a subscription stays open under it).
+        let (mut socket, _) = ws::connect(&url, "graphql-transport-ws", auth.clone()).await;
+        let watch = json!({"id": "1", "type": "subscribe", "payload": {
+            "query": "subscription($w: ID!) { worldActivity(world: $w) { kind } }", "variables": {"w": world}}});
+        ws::send(&mut socket, watch.clone()).await;
+        ws::send(&mut socket, json!({"type": "ping", "payload": {"n": 1}})).await;
+        let pong = tokio::time::timeout(Duration::from_secs(10), futures_util::StreamExt::next(&mut socket)).await;
+        let pong = pong.unwrap().unwrap().unwrap().into_text().unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&pong).unwrap(), json!({"type": "pong", "payload": {"n": 1}}));
+        ws::send(&mut socket, watch).await;
+        assert_eq!(ws::next(&mut socket, Duration::from_secs(10)).await, Some(close(4409)));
+        // No connection_init within 10 s: 4408.
+        let mut socket = ws::open(&url, "graphql-transport-ws").await;
+        assert_eq!(ws::next(&mut socket, Duration::from_secs(15)).await, Some(close(4408)));
+    });
+}
+
 #[test]
 fn sigterm_stops_cleanly_and_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();

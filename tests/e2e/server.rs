@@ -210,13 +210,19 @@ pub mod ws {
 
     pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+    /// Opens a socket speaking `protocol`, without `connection_init`.
+    pub async fn open(url: &str, protocol: &str) -> Socket {
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+        let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("WebSocket connects");
+        assert_eq!(response.headers().get("sec-websocket-protocol").unwrap(), protocol);
+        socket
+    }
+
     /// Connects with `protocol` and sends `connection_init` with `payload`; the socket and the
     /// server's first answer.
     pub async fn connect(url: &str, protocol: &str, payload: Value) -> (Socket, Value) {
-        let mut request = url.into_client_request().unwrap();
-        request.headers_mut().insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
-        let (mut socket, response) = tokio_tungstenite::connect_async(request).await.expect("WebSocket connects");
-        assert_eq!(response.headers().get("sec-websocket-protocol").unwrap(), protocol);
+        let mut socket = open(url, protocol).await;
         socket.send(Message::text(json!({"type": "connection_init", "payload": payload}).to_string())).await.unwrap();
         let first = next(&mut socket, Duration::from_secs(10)).await.expect("an answer to connection_init");
         (socket, first)

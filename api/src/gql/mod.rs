@@ -40,6 +40,15 @@ pub struct Caller {
     pub token: Option<String>,
 }
 
+/// Fields whose answer depends on who asks. A subscription that selects one is not shared
+/// between viewers (see `crate::ws`); a field that reads [`Caller`] belongs here.
+pub const VIEWER_FIELDS: &[&str] = &["isMine"];
+
+/// In a request's data: it comes from a signed-in WebSocket (whose subscription streams are
+/// shared, and run as nobody in particular unless they select a [`VIEWER_FIELDS`] field).
+#[derive(Clone, Copy, Debug)]
+pub struct SignedIn;
+
 /// Builds the schema over `state`. `classify` adds an extension that gives parse and
 /// validation errors their codes — needed over WebSocket, where the errors go to the client
 /// as they are; the HTTP layer parses first and classifies the rest itself, and leaves it out
@@ -72,6 +81,11 @@ pub(crate) fn user(ctx: &Context<'_>) -> async_graphql::Result<schema::Id> {
     caller(ctx)
         .and_then(|v| v.user)
         .ok_or_else(|| ApiError::new(Code::Unauthenticated, "sign in first (Authorization: Bearer <token>)").into())
+}
+
+/// UNAUTHENTICATED unless the request comes from a signed-in caller (or socket).
+pub(crate) fn signed_in(ctx: &Context<'_>) -> async_graphql::Result<()> {
+    if ctx.data_opt::<SignedIn>().is_some() { Ok(()) } else { user(ctx).map(drop) }
 }
 
 /// The cost of a list field: the page asked for times what each item costs.

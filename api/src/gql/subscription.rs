@@ -3,13 +3,12 @@
 //! with `connection_init`; every stream ends when the server shuts down.
 
 use super::types::*;
-use super::{state, user};
+use super::{signed_in, state};
 use crate::error::{ApiError, Code};
 use crate::ids::NodeKind;
 use async_graphql::{Context, Enum, ID, Result, SimpleObject, Subscription};
 use futures_util::{Stream, StreamExt};
 use schema::{EdgeKind, Event, Id, Value, VertexKind};
-use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 
 /// The subscription root.
@@ -50,7 +49,8 @@ pub struct Activity {
 pub struct ScoreUpdate {
     /// The scores, explained.
     pub reputation: Reputation,
-    /// Trust in the previous epoch the stream saw (null for the first).
+    /// The mask's trust in the epoch before (null when that epoch is no longer kept, or the
+    /// mask had no score in it).
     pub previous_trust: Option<f64>,
 }
 
@@ -64,7 +64,7 @@ impl SubscriptionRoot {
     /// Activity in a world, as it is committed: joins, leaves, works published, endorsements
     /// of its works, edits.
     async fn world_activity(&self, ctx: &Context<'_>, world: ID) -> Result<impl Stream<Item = Activity> + use<>> {
-        user(ctx)?;
+        signed_in(ctx)?;
         let st = state(ctx).clone();
         let world = {
             let graph = st.engine.read();
@@ -75,8 +75,6 @@ impl SubscriptionRoot {
         };
         let commits = st.engine.subscribe();
         let shutdown = st.shutdown_signal();
-        st.metrics.subscription_started();
-        let guard = Arc::new(crate::metrics::SubscriptionGuard(st.clone()));
         let stream = futures_util::stream::unfold(commits, move |mut commits| async move {
             loop {
                 match commits.recv().await {
@@ -87,7 +85,6 @@ impl SubscriptionRoot {
             }
         })
         .flat_map(move |batch| {
-            let _alive = &guard;
             let at = batch.committed_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()).to_string();
             let graph = st.engine.read();
             let mut out = Vec::new();
@@ -130,7 +127,7 @@ impl SubscriptionRoot {
 
     /// A mask's scores each time an epoch is computed.
     async fn mask_scores(&self, ctx: &Context<'_>, mask: ID) -> Result<impl Stream<Item = ScoreUpdate> + use<>> {
-        user(ctx)?;
+        signed_in(ctx)?;
         let st = state(ctx).clone();
         let found = st
             .ids
@@ -140,20 +137,24 @@ impl SubscriptionRoot {
         let mut epochs = st.epoch_numbers();
         epochs.mark_unchanged();
         let shutdown = st.shutdown_signal();
-        st.metrics.subscription_started();
-        let guard = Arc::new(crate::metrics::SubscriptionGuard(st.clone()));
-        let stream = futures_util::stream::unfold((epochs, None::<f64>), move |(mut epochs, previous)| {
+        let stream = futures_util::stream::unfold(epochs, move |mut epochs| {
             let st = st.clone();
-            let guard = guard.clone();
             async move {
-                let _alive = guard;
                 loop {
                     epochs.changed().await.ok()?;
                     let number = *epochs.borrow_and_update();
                     let Some(set) = st.epochs.get(number) else { continue };
-                    let Some(trust) = set.trust.trust.get(found.v as usize).copied() else { continue };
-                    let update = ScoreUpdate { reputation: Reputation { mask: found, set }, previous_trust: previous };
-                    return Some((update, (epochs, Some(trust))));
+                    if set.trust.trust.get(found.v as usize).is_none() {
+                        continue;
+                    }
+                    // The epoch before, while it is kept: the same for every subscriber,
+                    // however long each has been listening.
+                    let previous_trust = number
+                        .checked_sub(1)
+                        .and_then(|n| st.epochs.get(n))
+                        .and_then(|previous| previous.trust.trust.get(found.v as usize).copied());
+                    let update = ScoreUpdate { reputation: Reputation { mask: found, set }, previous_trust };
+                    return Some((update, epochs));
                 }
             }
         })
