@@ -3,7 +3,8 @@
 #   1. reads:  a mask with its trust and 20 followers — daira serve vs the bare peer
 #              (async-graphql + axum from a Vec), same wrk, same query shape;
 #   2. writes: durable `rate` mutations on the SQLite log (group commit);
-#   3. subscriptions: delivery to 1,000 worldActivity subscribers.
+#   3. subscriptions: delivery to 1,000 worldActivity subscribers, beside the floor under any
+#      fan-out here (bare loopback writes to 1,000 sockets read by one tokio thread).
 # Needs wrk (apt-get install wrk). Rate limits are off in the server for the run (they
 # would throttle one loopback client, by design). Usage: benches/api/run.sh [SECONDS] [CONNECTIONS]
 set -euo pipefail
@@ -12,7 +13,7 @@ SECONDS_EACH=${1:-20}
 CONNS=${2:-16}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 2; }
 cargo build --release -q --bin daira -p daira
-cargo build --release -q -p benches --bin api_peer --bin api_subscribers
+cargo build --release -q -p benches --bin api_peer --bin api_subscribers --bin loopback_floor
 ulimit -n 8192
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -84,6 +85,9 @@ after=$(curl -s http://127.0.0.1:8180/healthz | jq .log_seq)
 commits=$(curl -s http://127.0.0.1:8180/metrics | awk '/^daira_writer_group_commits_total/ {print $2}')
 
 subs=$(./target/release/api_subscribers 127.0.0.1:8180 1000 100 2>&1 || echo "api_subscribers failed: exit $?")
+# The floor under fan-out on this machine: bare loopback writes (two threads, as the server has
+# two workers) to 1,000 sockets read by one tokio thread, no WebSocket, no GraphQL.
+floor=$(WRITERS=2 ./target/release/loopback_floor 1000 100 2>&1)
 
 printf '\n%-44s %12s %10s %10s\n' "workload (wrk -t1 -c$CONNS, ${SECONDS_EACH}s; reads: median of 3)" "requests/s" "p50" "p99"
 printf '%-44s %12s %10s %10s\n' "peer: mask, trust, 20 followers" "$(rps peer)" "$(pct peer 50%)" "$(pct peer 99%)"
@@ -95,3 +99,7 @@ awk -v a="$(rps read)" -v b="$(rps peer)" -v c="$(rps readfull)" -v d="$(rps pee
 echo "events committed during the write run: $((after - before)); group commits so far: $commits"
 for f in peer read peerfull readfull write; do e=$(errors $f); if [ -n "$e" ]; then echo "$f: $e"; fi; done
 echo "$subs"
+echo "floor: $floor"
+awk -v s="$(echo "$subs" | sed -n 's/.*commit -> receive.*p99 \([0-9.]*\).*/\1/p')" \
+    -v f="$(echo "$floor" | sed -n 's/.*write -> read.*p99 \([0-9.]*\).*/\1/p')" \
+    'BEGIN { if (s > 0 && f > 0) printf "subscription p99 daira/floor: %.2f\n", s / f }'
