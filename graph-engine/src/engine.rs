@@ -389,7 +389,15 @@ async fn commit_group(shared: &Shared, jobs: Vec<Job>) {
 /// Appends the staged events and applies them; returns the chain hash after each.
 async fn append_and_apply(shared: &Shared, head: LogPosition, now: i64, staged: Vec<Event>) -> Result<Vec<[u8; 32]>> {
     use rayon::prelude::*;
-    let payloads: Vec<Vec<u8>> = staged.par_iter().map(log::encode).collect();
+    // Encoding a bulk import is worth the pool; a group commit of a few mutations is not —
+    // waking rayon's workers for it costs more than the work, and they spin-yield afterwards
+    // on the cores the server needs.
+    const PARALLEL_FROM: usize = 512;
+    let payloads: Vec<Vec<u8>> = if staged.len() >= PARALLEL_FROM {
+        staged.par_iter().map(log::encode).collect()
+    } else {
+        staged.iter().map(log::encode).collect()
+    };
     let records = log::chain(head, now, payloads);
     let last = records.last().map(|r| LogPosition { seq: r.seq, hash: r.hash }).expect("non-empty");
     shared.log.append(&records).await?;
