@@ -228,6 +228,34 @@ impl State {
     }
 }
 
+/// How often expired sessions are deleted while the server runs.
+const SESSION_SWEEP: Duration = Duration::from_secs(3600);
+
+/// Deletes expired sessions (they open nothing; this only reclaims their rows).
+async fn sweep_sessions(auth: &auth::AuthStore) {
+    match auth.sweep().await {
+        Ok(0) => {}
+        Ok(n) => log::info("expired sessions removed", json!({"sessions": n})),
+        Err(e) => log::warn("sweeping expired sessions", json!({"error": e.to_string()})),
+    }
+}
+
+/// Sweeps expired sessions every [`SESSION_SWEEP`] until shutdown (the first sweep ran at
+/// startup).
+fn spawn_session_sweeper(state: Arc<State>) {
+    let shutdown = state.shutdown_signal();
+    tokio::spawn(async move {
+        tokio::pin!(shutdown);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + SESSION_SWEEP, SESSION_SWEEP);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => sweep_sessions(&state.auth).await,
+                _ = &mut shutdown => return,
+            }
+        }
+    });
+}
+
 /// Computes epochs in the background: the first at once, then whenever `policy.min_events`
 /// events have been committed and `policy.min_interval` has passed.
 fn spawn_epochs(state: Arc<State>, policy: RecomputePolicy) -> tokio::task::JoinHandle<()> {
@@ -289,11 +317,7 @@ pub async fn serve(config: ServeConfig, progress: &dyn Progress, ready: impl FnO
     .await
     .context("opening the account store")?;
     let key = auth.secret("global-ids").await.context("reading the id key")?;
-    match auth.sweep().await {
-        Ok(0) => {}
-        Ok(n) => log::info("expired sessions removed", json!({"sessions": n})),
-        Err(e) => log::warn("sweeping expired sessions", json!({"error": e.to_string()})),
-    }
+    sweep_sessions(&auth).await;
     let index = Arc::new(discovery::open_index(&discovery::index_dir(&config.engine.data_dir))?);
     let follower = discovery::follow(engine.clone(), index.clone()).await?;
     let (epoch_numbers, _) = watch::channel(0);
@@ -314,6 +338,7 @@ pub async fn serve(config: ServeConfig, progress: &dyn Progress, ready: impl FnO
         trust_sorted: Mutex::new(None),
     });
     let epochs = spawn_epochs(state.clone(), config.epochs);
+    spawn_session_sweeper(state.clone());
     let app = http::router(
         state.clone(),
         gql::build(state.clone(), false),
