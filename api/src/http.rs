@@ -614,7 +614,7 @@ async fn graphql_get(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if upgrade {
-        return upgrade_websocket(&app, &mut parts).await;
+        return upgrade_websocket(&app, peer, &mut parts).await;
     }
     let response = get_query(&app, peer, &parts).await;
     app.state.metrics.request(response.status().as_u16(), started.elapsed().as_secs_f64());
@@ -687,14 +687,22 @@ async fn get_query(app: &App, peer: SocketAddr, parts: &axum::http::request::Par
     run(app, caller, vec![request], false, media, extra).await
 }
 
-async fn websocket(AxumState(app): AxumState<App>, request: Request<Body>) -> Response {
+async fn websocket(
+    AxumState(app): AxumState<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
     let (mut parts, _) = request.into_parts();
-    upgrade_websocket(&app, &mut parts).await
+    upgrade_websocket(&app, peer, &mut parts).await
 }
 
 /// Opens a GraphQL WebSocket (graphql-transport-ws or graphql-ws; see [`crate::ws`]); the
 /// session token comes in `connection_init`'s payload.
-async fn upgrade_websocket(app: &App, parts: &mut axum::http::request::Parts) -> Response {
+async fn upgrade_websocket(app: &App, peer: SocketAddr, parts: &mut axum::http::request::Parts) -> Response {
+    // An upgrade is a request like any other for the per-IP limit.
+    if let Err(refused) = rate_limit(app, client_ip(peer), &Caller::default(), JSON) {
+        return refused;
+    }
     let offered = parts.headers.get_all(header::SEC_WEBSOCKET_PROTOCOL).iter().filter_map(|v| v.to_str().ok());
     let Some(protocol) = offered.into_iter().find_map(ws::Protocol::negotiate) else {
         return error(
@@ -708,9 +716,11 @@ async fn upgrade_websocket(app: &App, parts: &mut axum::http::request::Parts) ->
         Ok(u) => u,
         Err(rejection) => return rejection.into_response(),
     };
-    if app.state.metrics.websockets() >= app.limits.websockets_max {
+    // The slot is taken now, so that concurrent handshakes cannot overshoot the cap.
+    if !app.state.metrics.websocket_open(app.limits.websockets_max) {
         return error(StatusCode::SERVICE_UNAVAILABLE, JSON, Code::Throttled, "too many WebSocket connections");
     }
+    let guard = WebSocketGuard(app.state.clone());
     let cx = app.ws_context();
     upgrade
         .protocols([protocol.name()])
@@ -720,8 +730,7 @@ async fn upgrade_websocket(app: &App, parts: &mut axum::http::request::Parts) ->
         .max_message_size(WS_MESSAGE_MAX)
         .max_frame_size(WS_MESSAGE_MAX)
         .on_upgrade(move |socket| async move {
-            cx.state.metrics.websocket_opened();
-            let _guard = WebSocketGuard(cx.state.clone());
+            let _guard = guard;
             ws::serve(socket, protocol, cx).await;
         })
 }
@@ -735,6 +744,7 @@ impl App {
             state: self.state.clone(),
             schema: self.ws_schema.clone(),
             hub: self.state.hub.clone(),
+            request_timeout: self.limits.request_timeout,
             sign_in: Arc::new(move |token: String| {
                 let app = signer.clone();
                 Box::pin(async move {

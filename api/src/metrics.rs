@@ -88,8 +88,9 @@ impl Metrics {
     }
 
     /// A WebSocket connection opened.
-    pub fn websocket_opened(&self) {
-        self.websockets.fetch_add(1, Relaxed);
+    /// Takes a WebSocket slot if fewer than `max` are open (a [`WebSocketGuard`] gives it back).
+    pub fn websocket_open(&self, max: u64) -> bool {
+        self.websockets.fetch_update(Relaxed, Relaxed, |n| (n < max).then_some(n + 1)).is_ok()
     }
 
     /// Live WebSocket connections.

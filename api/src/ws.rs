@@ -43,6 +43,8 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEP_ALIVE: Duration = Duration::from_secs(12);
 /// How many results a subscriber may fall behind its group before it is cut off.
 const BACKLOG: usize = 256;
+/// How long a message may wait for a client that does not read before its socket is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The two protocols.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,8 +200,19 @@ impl Hub {
     }
 }
 
+/// Drops a group's sender however its task ends — a panicking resolver included — so that
+/// its subscribers are told (`complete`) and nobody joins it afterwards.
+struct CloseOnDrop(Slot);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.lock().sender = None;
+    }
+}
+
 /// Runs a group's stream: serialises each result once and hands it to every subscriber.
 async fn run(mut stream: BoxStream<'static, Response>, slot: Slot) {
+    let _close = CloseOnDrop(slot.clone());
     let mut succeeded = false;
     while let Some(response) = stream.next().await {
         // Nothing but errors before any result: the subscription failed to start (a world
@@ -283,6 +296,8 @@ pub struct Context {
     pub sign_in: SignIn,
     /// Whether a caller may run one more operation now (its rate limit): `Err(seconds)` to wait.
     pub admit: Admit,
+    /// How long a query or mutation may run.
+    pub request_timeout: Duration,
 }
 
 /// Signs in with a session token.
@@ -315,11 +330,18 @@ pub async fn serve(mut socket: WebSocket, protocol: Protocol, cx: Context) {
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
     let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut session = Session { protocol, cx, caller: None, init_seen: false, operations: StreamMap::new() };
     let end = loop {
         let step = tokio::select! {
             biased;
             _ = &mut shutdown => Err(End::Close(1001, "the server is shutting down".into())),
+            _ = &mut init_deadline, if session.caller.is_none() => {
+                Err(End::Close(4408, "Connection initialisation timeout".into()))
+            }
+            _ = keep_alive.tick(), if protocol == Protocol::Legacy && session.caller.is_some() => {
+                send(&mut socket, r#"{"type":"ka"}"#.into()).await
+            }
             message = socket.recv() => match message {
                 Some(Ok(Message::Text(text))) => session.receive(text.as_bytes(), &mut socket).await,
                 Some(Ok(Message::Binary(bytes))) => session.receive(&bytes, &mut socket).await,
@@ -328,12 +350,6 @@ pub async fn serve(mut socket: WebSocket, protocol: Protocol, cx: Context) {
             },
             Some((id, frame)) = session.operations.next(), if !session.operations.is_empty() => {
                 session.deliver(&id, &frame, &mut socket).await
-            }
-            _ = &mut init_deadline, if !session.init_seen => {
-                Err(End::Close(4408, "Connection initialisation timeout".into()))
-            }
-            _ = keep_alive.tick(), if protocol == Protocol::Legacy && session.caller.is_some() => {
-                send(&mut socket, r#"{"type":"ka"}"#.into()).await
             }
         };
         if let Err(end) = step {
@@ -364,8 +380,12 @@ async fn sign_in(cx: &Context, payload: Value) -> Result<Caller, String> {
     (cx.sign_in)(token).await
 }
 
+/// Sends a message; a client that has not taken it within [`SEND_TIMEOUT`] is dropped.
 async fn send(socket: &mut WebSocket, text: String) -> Result<(), End> {
-    socket.send(Message::Text(text.into())).await.map_err(|_| End::Gone)
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(End::Gone),
+    }
 }
 
 impl Session {
@@ -379,7 +399,8 @@ impl Session {
                     return Err(End::Close(4429, "Too many initialisation requests".into()));
                 }
                 self.init_seen = true;
-                match sign_in(&self.cx, payload.unwrap_or_default()).await {
+                let signed = tokio::time::timeout(INIT_TIMEOUT, sign_in(&self.cx, payload.unwrap_or_default())).await;
+                match signed.unwrap_or_else(|_| Err("signing in took too long".into())) {
                     Ok(caller) => {
                         self.caller = Some(caller);
                         send(socket, r#"{"type":"connection_ack"}"#.into()).await?;
@@ -459,11 +480,20 @@ impl Session {
         });
         if kind != Some(OperationType::Subscription) {
             // Parse errors and the like come back from execution, classified.
-            let (schema, state) = (cx.schema.clone(), cx.state.clone());
+            let (schema, state, timeout) = (cx.schema.clone(), cx.state.clone(), cx.request_timeout);
             return futures_util::stream::once(async move {
-                let response = schema.execute(request.data(caller)).await;
-                state.metrics.errors(response.errors.len());
-                Arc::new(Frame::of(&response))
+                match tokio::time::timeout(timeout, schema.execute(request.data(caller))).await {
+                    Ok(response) => {
+                        state.metrics.errors(response.errors.len());
+                        Arc::new(Frame::of(&response))
+                    }
+                    Err(_) => Arc::new(Frame::Next(
+                        json!({"data": null, "errors": [{"message": "the operation ran out of time",
+                            "extensions": {"code": Code::InternalServerError.as_str()}}]})
+                        .to_string()
+                        .into(),
+                    )),
+                }
             })
             .chain(futures_util::stream::iter([Arc::new(Frame::Complete)]))
             .boxed();
@@ -618,6 +648,18 @@ mod tests {
             text(&Frame::of(&Response::from_errors(vec![invalid]))),
             r#"error [{"message":"Unknown field \"x\"","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]"#
         );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_stream_completes_its_subscribers() {
+        let hub = Arc::new(Hub::default());
+        let panicking = futures_util::stream::once(async { panic!("a resolver panicked") }).boxed();
+        let (group, mut receiver) = hub.join(key(None), || panicking);
+        assert!(matches!(receiver.recv().await, Err(broadcast::error::RecvError::Closed)));
+        let mut view = subscriber(group.clone(), receiver, ());
+        assert_eq!(text(&view.next().await.unwrap()), "complete");
+        let (again, _) = hub.join(key(None), || futures_util::stream::pending().boxed());
+        assert!(!Arc::ptr_eq(&group, &again), "a dead group is not joined");
     }
 
     #[tokio::test]
