@@ -743,7 +743,6 @@ impl App {
         ws::Context {
             state: self.state.clone(),
             schema: self.ws_schema.clone(),
-            hub: self.state.hub.clone(),
             request_timeout: self.limits.request_timeout,
             sign_in: Arc::new(move |token: String| {
                 let app = signer.clone();

@@ -290,8 +290,6 @@ pub struct Context {
     pub state: Arc<State>,
     /// The schema (with error classification).
     pub schema: DairaSchema,
-    /// The shared streams.
-    pub hub: Arc<Hub>,
     /// Signs in with a session token: the caller, or why not.
     pub sign_in: SignIn,
     /// Whether a caller may run one more operation now (its rate limit): `Err(seconds)` to wait.
@@ -506,7 +504,7 @@ impl Session {
             viewer,
         };
         let schema = cx.schema.clone();
-        let (group, receiver) = cx.hub.join(key, move || {
+        let (group, receiver) = cx.state.hub.join(key, move || {
             let request = request.data(Caller { user: viewer, token: None }).data(SignedIn);
             schema.execute_stream(request)
         });
