@@ -141,9 +141,18 @@ impl Trace {
     }
 }
 
+/// Whether a graph being built keeps a weight per entry, or all its weights are 1 (and none is
+/// kept).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Weighting {
+    PerEntry,
+    Unit,
+}
+
 /// Writes consecutive rows into one task's share of a graph's arrays (see [`Undirected::build`]).
 struct RowWriter<'a> {
     targets: &'a mut [u32],
+    /// Empty for a graph of unit weights.
     weights: &'a mut [f64],
     /// Entries written.
     at: usize,
@@ -159,7 +168,11 @@ impl RowWriter<'_> {
     #[inline]
     fn push(&mut self, target: u32, weight: f64) {
         self.targets[self.at] = target;
-        self.weights[self.at] = weight;
+        if self.weights.is_empty() {
+            debug_assert!(weight == 1.0, "a unit-weight graph takes weights of 1");
+        } else {
+            self.weights[self.at] = weight;
+        }
         self.at += 1;
         self.row_degree += weight;
     }
@@ -179,6 +192,8 @@ impl RowWriter<'_> {
 pub struct Undirected {
     offsets: Vec<usize>,
     targets: Vec<u32>,
+    /// Each entry's weight; empty when every weight is 1 (most edge lists), which spares the
+    /// memory and every pass over the graph two thirds of what it reads.
     weights: Vec<f64>,
     /// Weighted degree (row sum) of each node.
     degree: Vec<f64>,
@@ -217,7 +232,21 @@ impl Undirected {
         }
         let degree: Vec<f64> = (0..n).map(|u| weights[offsets[u]..offsets[u + 1]].iter().sum()).collect();
         let total = degree.iter().sum();
-        Undirected { offsets, targets, weights, degree, total }
+        let mut g = Undirected { offsets, targets, weights, degree, total };
+        g.drop_unit_weights();
+        g
+    }
+
+    /// Keeps no weights if they are all 1.
+    fn drop_unit_weights(&mut self) {
+        if self.weights.par_iter().all(|&w| w == 1.0) {
+            self.weights = Vec::new();
+        }
+    }
+
+    /// Whether every weight is 1 (and none is kept).
+    fn weighting(&self) -> Weighting {
+        if self.weights.is_empty() { Weighting::Unit } else { Weighting::PerEntry }
     }
 
     /// Builds a graph of `n` rows, `chunk` rows per task in parallel, straight into its arrays.
@@ -227,18 +256,20 @@ impl Undirected {
     fn build<T: Send>(
         n: usize,
         chunk: usize,
+        weighting: Weighting,
         bound: impl Fn(Range<usize>) -> usize + Sync,
         fill: impl Fn(Range<usize>, &mut RowWriter<'_>) -> T + Sync,
     ) -> (Undirected, Vec<T>) {
         let ranges: Vec<Range<usize>> = (0..n).step_by(chunk.max(1)).map(|s| s..(s + chunk).min(n)).collect();
         let bounds: Vec<usize> = ranges.par_iter().map(|r| bound(r.clone())).collect();
         let room: usize = bounds.iter().sum();
-        let (mut targets, mut weights) = (vec![0u32; room], vec![0f64; room]);
+        let weight_room = if weighting == Weighting::Unit { 0 } else { room };
+        let (mut targets, mut weights) = (vec![0u32; room], vec![0f64; weight_room]);
         let mut shares = Vec::with_capacity(ranges.len());
         let (mut t_rest, mut w_rest) = (&mut targets[..], &mut weights[..]);
         for &b in &bounds {
             let (t, t_tail) = t_rest.split_at_mut(b);
-            let (w, w_tail) = w_rest.split_at_mut(b);
+            let (w, w_tail) = w_rest.split_at_mut(if weighting == Weighting::Unit { 0 } else { b });
             shares.push((t, w));
             (t_rest, w_rest) = (t_tail, w_tail);
         }
@@ -269,7 +300,9 @@ impl Undirected {
         for ((used, ends, degrees, extra), b) in written.into_iter().zip(bounds) {
             if from != to {
                 targets.copy_within(from..from + used, to);
-                weights.copy_within(from..from + used, to);
+                if weighting == Weighting::PerEntry {
+                    weights.copy_within(from..from + used, to);
+                }
             }
             offsets.extend(ends.iter().map(|&end| to + end));
             degree.extend(degrees);
@@ -277,7 +310,7 @@ impl Undirected {
             (from, to) = (from + b, to + used);
         }
         targets.truncate(to);
-        weights.truncate(to);
+        weights.truncate(to.min(weight_room));
         targets.shrink_to_fit();
         weights.shrink_to_fit();
         let total = degree.iter().sum();
@@ -299,45 +332,64 @@ impl Undirected {
         self.neighbours(u).map(|(v, _)| v).collect()
     }
 
+    #[inline]
     fn neighbours(&self, u: usize) -> impl Iterator<Item = (usize, f64)> + '_ {
         let range = self.offsets[u]..self.offsets[u + 1];
-        self.targets[range.clone()].iter().map(|&v| v as usize).zip(self.weights[range].iter().copied())
+        let weights = if self.weights.is_empty() { None } else { Some(&self.weights[range.clone()]) };
+        self.targets[range].iter().enumerate().map(move |(i, &v)| (v as usize, weights.map_or(1.0, |w| w[i])))
     }
 
     /// Modularity of a partition at resolution `gamma`. The weight inside communities is
     /// summed over fixed chunks of nodes in parallel and the chunks' sums added in order, so the
     /// result does not depend on the thread count.
     pub fn modularity(&self, community: &[u32], gamma: f64) -> f64 {
-        if self.total == 0.0 {
-            return 0.0;
-        }
-        const CHUNK: usize = 1 << 14;
+        let inside = self.weight_inside(community, |_, _| {});
+        self.modularity_with(community, inside, gamma)
+    }
+
+    /// The weight of the ties inside communities (`Σ_C A_CC`), summed over fixed chunks of nodes
+    /// in parallel and the chunks' sums added in order, so the result does not depend on the
+    /// thread count; `each(u, v)` is called for every tie inside a community with `u < v`.
+    fn weight_inside(&self, community: &[u32], each: impl Fn(u32, u32) + Sync) -> f64 {
         let n = self.len();
-        let chunks: Vec<f64> = (0..n.div_ceil(CHUNK))
+        let chunks: Vec<f64> = (0..n.div_ceil(INSIDE_CHUNK))
             .into_par_iter()
             .map(|chunk| {
                 let mut inside = 0.0;
-                for u in chunk * CHUNK..((chunk + 1) * CHUNK).min(n) {
+                for u in chunk * INSIDE_CHUNK..((chunk + 1) * INSIDE_CHUNK).min(n) {
                     let c = community[u];
                     for (v, w) in self.neighbours(u) {
                         if community[v] == c {
                             inside += w;
+                            if v > u {
+                                each(u as u32, v as u32);
+                            }
                         }
                     }
                 }
                 inside
             })
             .collect();
-        let inside: f64 = chunks.iter().sum();
+        chunks.iter().sum()
+    }
+
+    /// Modularity from the weight inside communities, which [`Undirected::weight_inside`] gives.
+    fn modularity_with(&self, community: &[u32], inside: f64, gamma: f64) -> f64 {
+        if self.total == 0.0 {
+            return 0.0;
+        }
         let k = community.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
         let mut tot = vec![0f64; k];
-        for u in 0..n {
-            tot[community[u] as usize] += self.degree[u];
+        for (u, &c) in community.iter().enumerate() {
+            tot[c as usize] += self.degree[u];
         }
         let m2 = self.total;
         inside / m2 - gamma * tot.iter().map(|t| (t / m2).powi(2)).sum::<f64>()
     }
 }
+
+/// Nodes per task when the weight inside communities is summed.
+const INSIDE_CHUNK: usize = 1 << 14;
 
 /// Vertices per task when the undirected view is built.
 const ROWS_CHUNK: usize = 4096;
@@ -367,7 +419,7 @@ pub fn undirected(graph: &Graph, kinds: &[EdgeKind]) -> Undirected {
         })
         .sum()
     };
-    let (g, _) = Undirected::build(n, ROWS_CHUNK, bound, |rows, writer| {
+    let (mut g, _) = Undirected::build(n, ROWS_CHUNK, Weighting::PerEntry, bound, |rows, writer| {
         let mut ends: Vec<u32> = Vec::new();
         for u in rows.map(|u| u as u32) {
             ends.clear();
@@ -386,6 +438,7 @@ pub fn undirected(graph: &Graph, kinds: &[EdgeKind]) -> Undirected {
             writer.end_row();
         }
     });
+    g.drop_unit_weights();
     g
 }
 
@@ -405,9 +458,8 @@ pub fn clusters_of(g: &Undirected, config: &ClusterConfig, position: LogPosition
         Method::LabelPropagation => label_propagation(g, config.lpa_sweeps_max),
     };
     let mut trace = Trace::start();
-    let community = split_disconnected(g, &raw);
+    let (community, modularity) = split_disconnected(g, &raw);
     let count = community.iter().map(|&c| c + 1).max().unwrap_or(0);
-    let modularity = g.modularity(&community, 1.0);
     trace.stage(format_args!("split into connected pieces, modularity"));
     let params = vec![
         ("method", format!("{:?}", config.method)),
@@ -484,28 +536,21 @@ fn label_propagation(g: &Undirected, sweeps_max: u32) -> Vec<u32> {
 }
 
 /// Splits every community into its connected components and numbers communities by their
-/// smallest node.
+/// smallest node; also the modularity of the result (at resolution 1).
 ///
-/// A union–find over the ties inside communities, walked in node order so the graph is read
-/// in order, in parallel: a root is only ever linked under a smaller root (by compare-and-swap),
-/// so every component's root is its smallest node, whatever order the unions came in.
-fn split_disconnected(g: &Undirected, community: &[u32]) -> Vec<u32> {
+/// A union–find over the ties inside communities, in the same walk over the graph that sums
+/// the weight inside communities (which splitting does not change: no tie joins two pieces of a
+/// community). A root is only ever linked under a smaller root (by compare-and-swap), so every
+/// component's root is its smallest node, whatever order the unions came in.
+fn split_disconnected(g: &Undirected, community: &[u32]) -> (Vec<u32>, f64) {
     let n = g.len();
     let parent: Vec<AtomicU32> = (0..n as u32).map(AtomicU32::new).collect();
-    (0..n).into_par_iter().with_min_len(SPLIT_MIN_LEN).for_each(|u| {
-        for (v, _) in g.neighbours(u) {
-            if v > u && community[v] == community[u] {
-                union(&parent, u as u32, v as u32);
-            }
-        }
-    });
+    let inside = g.weight_inside(community, |u, v| union(&parent, u, v));
     let mut out: Vec<u32> = (0..n as u32).into_par_iter().map(|u| find(&parent, u)).collect();
     renumber(&mut out);
-    out
+    let modularity = g.modularity_with(&out, inside, 1.0);
+    (out, modularity)
 }
-
-/// Nodes per task, at least, of [`split_disconnected`].
-const SPLIT_MIN_LEN: usize = 1024;
 
 /// The root of `x`'s tree, halving the path on the way.
 fn find(parent: &[AtomicU32], mut x: u32) -> u32 {
@@ -585,9 +630,12 @@ mod tests {
     fn disconnected_communities_split_and_are_numbered_by_their_smallest_node() {
         // 0-1 and 3-4 share community 7 but no edge; 2 is alone in community 1.
         let g = Undirected::from_edges(5, &[(0, 1, 1.0), (3, 4, 1.0), (1, 2, 1.0)]);
-        assert_eq!(split_disconnected(&g, &[7, 7, 1, 7, 7]), [0, 0, 1, 2, 2]);
+        let (split, q) = split_disconnected(&g, &[7, 7, 1, 7, 7]);
+        assert_eq!(split, [0, 0, 1, 2, 2]);
+        assert_eq!(q.to_bits(), g.modularity(&split, 1.0).to_bits());
         let (g, partition) = leiden::planted(2_000, 9);
-        let split = split_disconnected(&g, &partition);
+        let (split, q) = split_disconnected(&g, &partition);
+        assert_eq!(q.to_bits(), g.modularity(&split, 1.0).to_bits());
         // Every community of the result is connected, and refines the input.
         for c in 0..split.iter().max().map_or(0, |&m| m + 1) {
             let nodes: Vec<usize> = (0..g.len()).filter(|&u| split[u] == c).collect();
@@ -621,6 +669,7 @@ mod tests {
         let (g, found) = Undirected::build(
             n,
             2,
+            Weighting::PerEntry,
             |rows| 5 * rows.len().div_ceil(2),
             |rows, writer| {
                 for u in rows.clone() {
