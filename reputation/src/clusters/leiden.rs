@@ -198,6 +198,20 @@ fn settled_pieces(g: &Undirected, refinement: &Refinement, partition: &[u32], ga
 /// modularity than this (it is polished on the way back down).
 const UPWARD_TOLERANCE: f64 = 1e-6;
 
+/// Label propagation: every node takes the label most of its neighbours' weight carries (ties to
+/// the smallest label), until no label changes or `sweeps_max` sweeps. That is local moving
+/// with resolution 0 (a community's size costs nothing), so it runs on the same machinery: in
+/// parallel blocks on large graphs, deterministic.
+pub(super) fn label_propagation(g: &Undirected, sweeps_max: u32) -> Vec<u32> {
+    let mut label: Vec<u32> = (0..g.len() as u32).collect();
+    if g.len() >= Scale::DEFAULT.parallel_moving_min {
+        local_moving_blocks(g, &mut label, 0.0, 0.0, None, sweeps_max);
+    } else {
+        local_moving(g, &mut label, 0.0, None);
+    }
+    label
+}
+
 /// Local moving on `g` from `partition`, in parallel blocks on graphs large enough to be worth
 /// it, nodes marked `asleep` not looked at until a neighbour moves; whether any node moved.
 fn move_nodes(
@@ -209,7 +223,7 @@ fn move_nodes(
     scale: &Scale,
 ) -> bool {
     if g.len() >= scale.parallel_moving_min {
-        local_moving_blocks(g, partition, gamma, tolerance, asleep)
+        local_moving_blocks(g, partition, gamma, tolerance, asleep, PASSES_MAX)
     } else {
         local_moving(g, partition, gamma, asleep)
     }
@@ -765,6 +779,7 @@ fn local_moving_blocks<G: Nodes>(
     gamma: f64,
     tolerance: f64,
     asleep: Option<&[bool]>,
+    passes_max: u32,
 ) -> bool {
     let n = g.len();
     if g.total() == 0.0 {
@@ -785,7 +800,7 @@ fn local_moving_blocks<G: Nodes>(
             }
         });
     };
-    for _ in 0..PASSES_MAX {
+    for _ in 0..passes_max {
         let mut moved = 0usize;
         // The modularity the pass gained, times m.
         let mut gained = 0.0;
@@ -1275,13 +1290,13 @@ mod tests {
         // they find.
         let (g, sequential) = planted(60_000, 4);
         let mut blocks: Vec<u32> = (0..g.len() as u32).collect();
-        assert!(local_moving_blocks(&g, &mut blocks, 1.0, 0.0, None));
+        assert!(local_moving_blocks(&g, &mut blocks, 1.0, 0.0, None, PASSES_MAX));
         let (q_seq, q_blocks) = (g.modularity(&sequential, 1.0), g.modularity(&blocks, 1.0));
         assert!(q_blocks > q_seq - 0.01, "blocks Q {q_blocks}, sequential Q {q_seq}");
         assert!(super::super::nmi(&sequential, &blocks) > 0.95);
         let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
         let mut again: Vec<u32> = (0..g.len() as u32).collect();
-        one.install(|| local_moving_blocks(&g, &mut again, 1.0, 0.0, None));
+        one.install(|| local_moving_blocks(&g, &mut again, 1.0, 0.0, None, PASSES_MAX));
         assert_eq!(again, blocks);
     }
 

@@ -455,7 +455,7 @@ pub fn clusters(graph: &Graph, config: &ClusterConfig) -> Result<Clusters> {
 pub fn clusters_of(g: &Undirected, config: &ClusterConfig, position: LogPosition) -> Clusters {
     let raw = match config.method {
         Method::Leiden => leiden::leiden(g, config.resolution, config.rounds_max),
-        Method::LabelPropagation => label_propagation(g, config.lpa_sweeps_max),
+        Method::LabelPropagation => leiden::label_propagation(g, config.lpa_sweeps_max),
     };
     let mut trace = Trace::start();
     let (community, modularity) = split_disconnected(g, &raw);
@@ -488,51 +488,6 @@ fn group_by(labels: &[u32], count: usize) -> (Vec<usize>, Vec<u32>) {
         cursor[l as usize] += 1;
     }
     (start, members)
-}
-
-/// Label propagation: every node takes the label most of its neighbours' weight carries
-/// (ties to the smallest label), in index order, until nothing changes.
-fn label_propagation(g: &Undirected, sweeps_max: u32) -> Vec<u32> {
-    let n = g.len();
-    let mut label: Vec<u32> = (0..n as u32).collect();
-    let mut weight_of = vec![0f64; n];
-    let mut touched = Vec::new();
-    for _ in 0..sweeps_max {
-        let mut changed = false;
-        for u in 0..n {
-            for (v, w) in g.neighbours(u) {
-                if v != u {
-                    let l = label[v] as usize;
-                    if weight_of[l] == 0.0 {
-                        touched.push(l);
-                    }
-                    weight_of[l] += w;
-                }
-            }
-            touched.sort_unstable();
-            let current = label[u] as usize;
-            let mut best = current;
-            let mut best_weight = if touched.contains(&current) { weight_of[current] } else { 0.0 };
-            for &l in &touched {
-                if weight_of[l] > best_weight + 1e-12 {
-                    best = l;
-                    best_weight = weight_of[l];
-                }
-            }
-            for &l in &touched {
-                weight_of[l] = 0.0;
-            }
-            touched.clear();
-            if best != current {
-                label[u] = best as u32;
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    label
 }
 
 /// Splits every community into its connected components and numbers communities by their
