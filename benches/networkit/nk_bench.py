@@ -232,7 +232,7 @@ def cmd_plm(args):
         k = part.numberOfSubsets()
         log(f"PLM refine={refine}: {s:.3f}s, modularity {q:.4f}, NMI {nmi:.4f}, {k} communities")
         res[f"{key}_s"] = round(s, 6)
-        res[f"{key}_modularity"] = round(q, 6)
+        res[f"{key}_modularity"] = round(q, 9)
         res[f"{key}_nmi"] = round(nmi, 6)
         res[f"{key}_communities"] = k
     res["truth_modularity"] = round(nk.community.Modularity().getQuality(truth, G), 6)

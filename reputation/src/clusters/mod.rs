@@ -332,6 +332,11 @@ impl Undirected {
         self.neighbours(u).map(|(v, _)| v).collect()
     }
 
+    /// The neighbours of `u` as stored (with `u` itself when it has a self-loop).
+    pub fn row(&self, u: usize) -> &[u32] {
+        &self.targets[self.offsets[u]..self.offsets[u + 1]]
+    }
+
     #[inline]
     fn neighbours(&self, u: usize) -> impl Iterator<Item = (usize, f64)> + '_ {
         let range = self.offsets[u]..self.offsets[u + 1];
