@@ -256,13 +256,46 @@ fn spawn_session_sweeper(state: Arc<State>) {
     });
 }
 
-/// Computes epochs in the background: the first at once, then whenever `policy.min_events`
-/// events have been committed and `policy.min_interval` has passed.
+/// The epochs kept in `dir` from earlier runs, those computed from another log left out: an
+/// epoch is kept only if this log holds its position with the same chain hash. Files that
+/// cannot be read, and epochs of another log, are logged and set aside.
+async fn open_epochs(engine: &Engine, dir: &std::path::Path, keep: usize) -> anyhow::Result<Epochs> {
+    use graph_engine::EventLog;
+    let (epochs, unreadable) = Epochs::open(dir, keep)?;
+    for reason in unreadable {
+        log::error("epoch file left out", &reason);
+    }
+    let head = engine.read().position();
+    for number in epochs.numbers() {
+        let Some(set) = epochs.get(number) else { continue };
+        let at = set.position;
+        let ours = if at.seq == 0 {
+            Some([0u8; 32])
+        } else if at.seq <= head.seq {
+            engine.log().get(at.seq).await?.map(|record| record.hash)
+        } else {
+            None
+        };
+        if ours != Some(at.hash) {
+            log::error("epoch of another log discarded", &format!("epoch {number} at log position {}", at.seq));
+            epochs.discard(number)?;
+        }
+    }
+    if let Some(latest) = epochs.latest() {
+        log::info("epochs loaded", json!({"epochs": epochs.numbers(), "latest_log_seq": latest.position.seq}));
+    }
+    Ok(epochs)
+}
+
+/// Computes epochs in the background: the first at once (unless the newest kept one is of the
+/// log's head already), then whenever `policy.min_events` events have been committed and
+/// `policy.min_interval` has passed.
 fn spawn_epochs(state: Arc<State>, policy: RecomputePolicy) -> tokio::task::JoinHandle<()> {
     let mut commits = state.engine.subscribe();
     let mut stop = state.shutdown.subscribe();
+    let current = state.epochs.latest().is_some_and(|e| e.position == state.engine.read().position());
     tokio::spawn(async move {
-        let mut pending = u64::MAX;
+        let mut pending = if current { 0 } else { u64::MAX };
         let mut last: Option<Instant> = None;
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
@@ -320,12 +353,13 @@ pub async fn serve(config: ServeConfig, progress: &dyn Progress, ready: impl FnO
     sweep_sessions(&auth).await;
     let index = Arc::new(discovery::open_index(&discovery::index_dir(&config.engine.data_dir))?);
     let follower = discovery::follow(engine.clone(), index.clone()).await?;
-    let (epoch_numbers, _) = watch::channel(0);
+    let epochs = open_epochs(&engine, &config.engine.data_dir.join("epochs"), config.epochs.keep).await?;
+    let (epoch_numbers, _) = watch::channel(epochs.latest().map_or(0, |e| e.number));
     let (shutdown, _) = watch::channel(false);
     let state = Arc::new(State {
         engine: engine.clone(),
         index,
-        epochs: Arc::new(Epochs::default()),
+        epochs: Arc::new(epochs),
         auth,
         ids: ids::GlobalIds::new(key),
         metrics: metrics::Metrics::default(),

@@ -9,7 +9,7 @@ use schema::{Bulk, EDGE_KIND_COUNT, EdgeKind, Event, Handle, Id, MaskKind, Props
 use std::hash::BuildHasher;
 
 /// Where the graph stands in the log: the last applied sequence number and its chain hash.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogPosition {
     /// The last applied sequence number (0 before the first event).
     pub seq: u64,

@@ -33,7 +33,7 @@ impl Default for AlignmentConfig {
 }
 
 /// The fitted bridging model.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Alignment {
     /// What it was computed from.
     pub epoch: Epoch,

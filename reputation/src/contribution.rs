@@ -62,7 +62,7 @@ pub struct ContributionExplanation {
 }
 
 /// The result of the contribution job.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Contribution {
     /// What it was computed from (including the trust epoch it used).
     pub epoch: Epoch,
@@ -174,7 +174,7 @@ pub fn contribution(graph: &Graph, trust: &TrustScores, config: &ContributionCon
         .into_par_iter()
         .map(|m| share_of[m].iter().map(|&(w, s)| s * value[w as usize]).sum::<f64>() + parts[m].iter().sum::<f64>())
         .collect();
-    let mut params = vec![
+    let params = vec![
         ("upstream_share", config.upstream_share.to_string()),
         ("half_life_days", config.half_life_days.to_string()),
         ("collaboration_credit", config.collaboration_credit.to_string()),
@@ -182,9 +182,11 @@ pub fn contribution(graph: &Graph, trust: &TrustScores, config: &ContributionCon
         ("vote_credit", config.vote_credit.to_string()),
         ("now_ms", now_ms.to_string()),
     ];
-    params.extend(trust.epoch.params.iter().map(|(k, v)| (*k, format!("trust.{v}"))));
+    let mut epoch = Epoch::new("contribution", 1, graph.position(), params);
+    // The trust it weighs by, by the trust job's parameter names.
+    epoch.params.extend(trust.epoch.params.iter().map(|(k, v)| (format!("trust.{k}"), v.clone())));
     Ok(Contribution {
-        epoch: Epoch::new("contribution", 1, graph.position(), params),
+        epoch,
         score,
         work_value: value,
         parts,

@@ -2,12 +2,13 @@
 //! log can recompute it exactly.
 
 use graph_engine::LogPosition;
+use serde::{Deserialize, Serialize};
 
 /// What a score set was computed from.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Epoch {
     /// The job ("trust", "pagerank", …).
-    pub job: &'static str,
+    pub job: String,
     /// The job's version: bumped whenever its results change for the same inputs.
     pub job_version: u32,
     /// The log position the graph was cut at.
@@ -15,7 +16,7 @@ pub struct Epoch {
     /// The chain hash at that position.
     pub log_hash: [u8; 32],
     /// Every parameter, by name, as text.
-    pub params: Vec<(&'static str, String)>,
+    pub params: Vec<(String, String)>,
 }
 
 impl Epoch {
@@ -25,6 +26,12 @@ impl Epoch {
         position: LogPosition,
         params: Vec<(&'static str, String)>,
     ) -> Epoch {
-        Epoch { job, job_version, log_seq: position.seq, log_hash: position.hash, params }
+        Epoch {
+            job: job.to_owned(),
+            job_version,
+            log_seq: position.seq,
+            log_hash: position.hash,
+            params: params.into_iter().map(|(name, value)| (name.to_owned(), value)).collect(),
+        }
     }
 }

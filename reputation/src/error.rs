@@ -9,6 +9,14 @@ pub enum Error {
         /// The seeds not found (as given).
         missing: Vec<String>,
     },
+    /// The epoch store could not be read or written.
+    #[error("epoch store {}: {reason}", path.display())]
+    Store {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// A parameter is out of its range.
     #[error("parameter {name} = {value} is out of range ({range})")]
     BadParameter {

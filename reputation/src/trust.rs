@@ -123,7 +123,7 @@ impl TrustConfig {
 }
 
 /// Local trust as a weighted graph over dense vertex indexes, both directions.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct LocalTrust {
     /// In-edges (transposed): sources of `v` and the weight of each.
     pub in_offsets: Vec<u64>,
@@ -272,7 +272,7 @@ pub struct Explanation {
 }
 
 /// The result of the trust job.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TrustScores {
     /// What it was computed from.
     pub epoch: Epoch,

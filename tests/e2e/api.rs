@@ -596,6 +596,69 @@ fn sigterm_stops_cleanly_and_loses_nothing_acknowledged() {
 }
 
 #[test]
+fn score_epochs_outlive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["--epoch-events", "1", "--epoch-interval-ms", "0"];
+    let server = Server::start_in(&data, true, &args);
+    wait_for_epoch(&server);
+    // `computedInMs` tells a kept epoch from one computed again at the same position.
+    let query = "{ epochs { number logSeq logHash modularity computedInMs parameters { job name value } } }";
+    let before = server.gql(query, json!({}), None)["epochs"].clone();
+    let first = before.as_array().unwrap()[0].clone();
+    assert!(
+        first["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["job"] == "contribution" && p["name"] == "trust.damping"),
+        "{first}"
+    );
+    let masks = server.gql("{ masks(first: 1) { edges { node { id } } } }", json!({}), None);
+    let mask = masks["masks"]["edges"][0]["node"]["id"].as_str().unwrap().to_owned();
+    let scores = "query($m: ID!, $e: Int) { reputation(mask: $m, epoch: $e) { trust trustExplanation { teleport from { amount } } } }";
+    let trust_before = server.gql(scores, json!({"m": mask, "e": first["number"]}), None);
+    assert!(server.terminate().success());
+
+    // Restarted on the same log, nothing new to compute: the kept epoch is served as it was,
+    // explanations and all, and no new one is made.
+    let server = Server::start_in(&data, false, &args);
+    let after = server.gql(query, json!({}), None)["epochs"].clone();
+    assert_eq!(after.as_array().unwrap()[0], first, "{after}");
+    assert_eq!(server.gql(scores, json!({"m": mask, "e": first["number"]}), None), trust_before);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        server.gql("{ epochs { number } }", json!({}), None)["epochs"].as_array().unwrap().len(),
+        before.as_array().unwrap().len()
+    );
+    // A write: the next epoch is numbered on from the kept ones.
+    server.user_with_mask("late_comer", "late_comer_mask", "PUBLIC");
+    let newest = before.as_array().unwrap().iter().map(|e| e["number"].as_i64().unwrap()).max().unwrap();
+    let started = Instant::now();
+    loop {
+        let numbers = server.gql("{ epochs { number } }", json!({}), None)["epochs"].clone();
+        if numbers.as_array().unwrap().iter().any(|e| e["number"].as_i64().unwrap() == newest + 1) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no epoch {} after a write: {numbers}", newest + 1);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(server.terminate().success());
+
+    // The same epoch files beside another log are not served: that log does not hold them.
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(other.join("epochs")).unwrap();
+    for entry in std::fs::read_dir(data.join("epochs")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, other.join("epochs").join(path.file_name().unwrap())).unwrap();
+    }
+    let server = Server::start_in(&other, false, &args);
+    let served = server.gql("{ epochs { number logSeq } }", json!({}), None)["epochs"].clone();
+    assert!(served.as_array().unwrap().iter().all(|e| e["logSeq"] == "0"), "{served}");
+    assert!(server.terminate().success());
+}
+
+#[test]
 fn the_api_on_a_postgresql_log() {
     let Some(url) = std::env::var("DAIRA_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
         eprintln!("note: DAIRA_TEST_POSTGRES_URL not set; the API's PostgreSQL test did not run");

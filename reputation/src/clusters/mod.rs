@@ -72,7 +72,7 @@ impl Default for ClusterConfig {
 }
 
 /// A partition of the vertices into communities.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Clusters {
     /// What it was computed from.
     pub epoch: Epoch,

@@ -82,3 +82,77 @@ async fn epochs_follow_the_log_and_diff() {
     worker.stop();
     Arc::into_inner(engine).expect("the worker has let go").shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epochs_outlive_a_restart_and_a_bad_file_is_named_not_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(&EngineConfig::new(dir.path().join("data")), &NoProgress).await.unwrap();
+    let mut bytes = Vec::new();
+    fixtures::generate(fixtures::Size::Tiny, 4, &mut bytes).unwrap();
+    let parsed = {
+        let g = engine.read();
+        graph_engine::import::parse_bytes(
+            "tiny.jsonl",
+            &bytes,
+            graph_engine::import::Format::Jsonl,
+            &g,
+            &|n| engine.new_ids(n),
+            &NoProgress,
+        )
+        .unwrap()
+    };
+    engine.execute(Command::Import(parsed.batch)).await.unwrap();
+    let store = dir.path().join("epochs");
+    let policy = RecomputePolicy { min_events: 1, min_interval: Duration::ZERO, keep: 2 };
+
+    let (epochs, skipped) = Epochs::open(&store, policy.keep).unwrap();
+    assert!(epochs.numbers().is_empty() && skipped.is_empty());
+    for _ in 0..3 {
+        compute_now(&engine, &epochs, &policy).unwrap();
+    }
+    assert_eq!(epochs.numbers(), [2, 3]);
+    let files = |store: &std::path::Path| {
+        let mut names: Vec<String> =
+            std::fs::read_dir(store).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(files(&store), ["epoch-000000000002.bin", "epoch-000000000003.bin"], "only the kept ones stay");
+
+    // Reopened: the same epochs, every score and explanation bitwise the same.
+    let (reopened, skipped) = Epochs::open(&store, policy.keep).unwrap();
+    assert!(skipped.is_empty(), "{skipped:?}");
+    assert_eq!(reopened.numbers(), [2, 3]);
+    let (before, after) = (epochs.latest().unwrap(), reopened.latest().unwrap());
+    assert_eq!(after.position, before.position);
+    assert_eq!(after.trust.epoch, before.trust.epoch);
+    assert_eq!(after.contribution.epoch, before.contribution.epoch);
+    assert!(after.contribution.epoch.params.iter().any(|(k, v)| k == "trust.damping" && v == "0.85"));
+    let bits = |xs: &[f64]| xs.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&after.trust.trust), bits(&before.trust.trust));
+    assert_eq!(bits(&after.contribution.score), bits(&before.contribution.score));
+    assert_eq!(after.clusters.community, before.clusters.community);
+    assert_eq!(after.alignment.mask_factor, before.alignment.mask_factor);
+    let seed = reputation::curators(&engine.read())[0];
+    assert_eq!(after.trust.explain(seed, 5), before.trust.explain(seed, 5));
+    assert!(after.diff(&before, 5).is_empty());
+    // Numbering goes on from the newest kept.
+    assert_eq!(compute_now(&engine, &reopened, &policy).unwrap().number, 4);
+
+    // A file changed on disk is named and left out; the others load.
+    let newest = store.join("epoch-000000000004.bin");
+    let mut damaged = std::fs::read(&newest).unwrap();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    std::fs::write(&newest, damaged).unwrap();
+    let (third, skipped) = Epochs::open(&store, policy.keep).unwrap();
+    assert_eq!(third.numbers(), [3]);
+    assert_eq!(skipped.len(), 1);
+    assert!(skipped[0].contains("epoch-000000000004.bin") && skipped[0].contains("checksum"), "{skipped:?}");
+
+    // An epoch found not to match the log is discarded, file and all.
+    third.discard(3).unwrap();
+    assert!(third.numbers().is_empty());
+    assert!(!store.join("epoch-000000000003.bin").exists());
+    engine.shutdown().await;
+}
