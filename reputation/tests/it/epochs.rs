@@ -7,12 +7,11 @@ use schema::{Actor, Command, MaskKind};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn epochs_follow_the_log_and_diff() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Arc::new(Engine::open(&EngineConfig::new(dir.path().join("data")), &NoProgress).await.unwrap());
+/// An engine in `dir/data` holding the tiny fixture community generated from `seed`.
+async fn tiny_community(dir: &std::path::Path, seed: u64) -> Engine {
+    let engine = Engine::open(&EngineConfig::new(dir.join("data")), &NoProgress).await.unwrap();
     let mut bytes = Vec::new();
-    fixtures::generate(fixtures::Size::Tiny, 9, &mut bytes).unwrap();
+    fixtures::generate(fixtures::Size::Tiny, seed, &mut bytes).unwrap();
     let parsed = {
         let g = engine.read();
         graph_engine::import::parse_bytes(
@@ -26,6 +25,13 @@ async fn epochs_follow_the_log_and_diff() {
         .unwrap()
     };
     engine.execute(Command::Import(parsed.batch)).await.unwrap();
+    engine
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epochs_follow_the_log_and_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(tiny_community(dir.path(), 9).await);
 
     let epochs = Arc::new(Epochs::default());
     let policy = RecomputePolicy { min_events: 1, min_interval: Duration::ZERO, keep: 3 };
@@ -86,22 +92,7 @@ async fn epochs_follow_the_log_and_diff() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epochs_outlive_a_restart_and_a_bad_file_is_named_not_loaded() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(&EngineConfig::new(dir.path().join("data")), &NoProgress).await.unwrap();
-    let mut bytes = Vec::new();
-    fixtures::generate(fixtures::Size::Tiny, 4, &mut bytes).unwrap();
-    let parsed = {
-        let g = engine.read();
-        graph_engine::import::parse_bytes(
-            "tiny.jsonl",
-            &bytes,
-            graph_engine::import::Format::Jsonl,
-            &g,
-            &|n| engine.new_ids(n),
-            &NoProgress,
-        )
-        .unwrap()
-    };
-    engine.execute(Command::Import(parsed.batch)).await.unwrap();
+    let engine = tiny_community(dir.path(), 4).await;
     let store = dir.path().join("epochs");
     let policy = RecomputePolicy { min_events: 1, min_interval: Duration::ZERO, keep: 2 };
 
