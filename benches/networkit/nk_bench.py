@@ -15,6 +15,10 @@ Subcommands (each prints exactly one JSON object on stdout; logs go to stderr):
       undirected edges (`u<TAB>v`, each edge once, ids 0..n-1) and the ground truth
       (`node<TAB>community`).
 
+  rmat --scale S [--edge-factor 16] --seed S --out-edges FILE --out-truth FILE
+      An undirected R-MAT graph (a=.57 b=.19 c=.19 d=.05), self-loops and repeated edges
+      removed; the truth file puts every node in community 0.
+
   plm EDGES TRUTH [--repeat N]
       Reads the undirected edge list (ids 0..n-1) and the ground truth, runs
       NetworKit PLM with and without refinement and reports time (with refinement:
@@ -176,6 +180,27 @@ def cmd_lfr(args):
     })
 
 
+# --------------------------------------------------------------------------- rmat
+
+def cmd_rmat(args):
+    """An R-MAT graph (Graph500 parameters), undirected, for clusters on a graph with no planted
+    structure; the truth file puts every node in community 0 (only `plm` needs one)."""
+    threads = setup()
+    nk.engineering.setSeed(args.seed, True)
+    t0 = time.perf_counter()
+    G = nk.generators.RmatGenerator(args.scale, args.edge_factor, 0.57, 0.19, 0.19, 0.05).generate()
+    G.removeSelfLoops()
+    G.removeMultiEdges()
+    gen_s = time.perf_counter() - t0
+    n, m = G.upperNodeIdBound(), G.numberOfEdges()
+    log(f"R-MAT scale {args.scale}: {G.numberOfNodes()} nodes with ids below {n}, {m} edges in {gen_s:.2f}s")
+    nk.graphio.EdgeListWriter("\t", 0, False).write(G, args.out_edges)
+    with open(args.out_truth, "w") as out:
+        out.write("".join(f"{u}\t0\n" for u in range(n)))
+    emit({"nodes": G.numberOfNodes(), "edges": m, "generate_s": round(gen_s, 3), "scale": args.scale,
+          "edge_factor": args.edge_factor, "seed": args.seed, "threads": threads})
+
+
 # --------------------------------------------------------------------------- plm
 
 def read_truth(path, G):
@@ -265,6 +290,14 @@ def main():
     p.add_argument("--out-edges", required=True)
     p.add_argument("--out-truth", required=True)
     p.set_defaults(func=cmd_lfr)
+
+    p = sub.add_parser("rmat", help="generate an undirected R-MAT graph (Graph500 parameters)")
+    p.add_argument("--scale", type=int, required=True)
+    p.add_argument("--edge-factor", type=int, default=16)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out-edges", required=True)
+    p.add_argument("--out-truth", required=True)
+    p.set_defaults(func=cmd_rmat)
 
     p = sub.add_parser("plm", help="NetworKit PLM on an undirected edge list vs ground truth")
     p.add_argument("edges")
