@@ -1,6 +1,6 @@
 //! Leiden (Traag, Waltman & van Eck 2019) with deterministic choices: fast local moving,
 //! refinement into well-connected pieces, local moving of the pieces, aggregation, and on the
-//! way back down a polish of the small levels (see [`leiden`] for the order and why).
+//! way back down a polish of every level (see [`leiden`] for the order and why).
 //!
 //! Where the time goes on a large graph is the first local moving: every node reads the
 //! community of each of its neighbours, a random read per tie. Four things keep it cheap:
@@ -12,7 +12,7 @@
 //! ahead. After that the graph is laid out by community ([`relabel`]), so every later stage
 //! reads it in order, and the pieces are moved without building their graph ([`Pieces`]).
 
-use super::{Trace, Undirected, Weighting, group_by, renumber};
+use super::{Trace, Undirected, Weighting, group_by, label_count, renumber};
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -43,8 +43,8 @@ const PASSES_MAX: u32 = 64;
 ///    and local moving of the pieces, each starting in its community — Leiden's second level;
 /// 3. above that, aggregation and local moving of whole communities, level after level, while
 ///    anything moves;
-/// 4. back down the levels, every graph of at most [`Scale::polish_max`] nodes takes its
-///    aggregate's communities and is polished by local moving (as networkit's PLM refines).
+/// 4. back down the levels, every graph takes its aggregate's communities and is polished by
+///    local moving, its settled nodes asleep (as networkit's PLM refines).
 ///
 /// Refining at every level, as the Leiden paper does, found lower modularity on LFR graphs
 /// (0.684219 against 0.684241 on the one in `benches/networkit`): once the aggregate nodes are
@@ -160,7 +160,7 @@ fn cannot_gain(inside: f64, outside: f64, k: f64, community: f64, gamma: f64, m2
 /// The nodes of `g` that cannot gain by moving (see [`cannot_gain`]).
 fn settled_nodes(g: &Undirected, partition: &[u32], gamma: f64) -> Vec<bool> {
     let m2 = g.total.max(f64::MIN_POSITIVE);
-    let tot = community_totals(g, partition, label_count(partition));
+    let tot = totals(g, partition, label_count(partition));
     (0..g.len())
         .into_par_iter()
         .map(|u| {
@@ -182,7 +182,7 @@ fn settled_nodes(g: &Undirected, partition: &[u32], gamma: f64) -> Vec<bool> {
 /// The pieces of `refinement` that cannot gain by moving, and each piece's community.
 fn settled_pieces(g: &Undirected, refinement: &Refinement, partition: &[u32], gamma: f64) -> (Vec<bool>, Vec<u32>) {
     let m2 = g.total.max(f64::MIN_POSITIVE);
-    let tot = community_totals(g, partition, label_count(partition));
+    let tot = totals(g, partition, label_count(partition));
     let mut community = vec![0u32; refinement.pieces.len()];
     for (u, &t) in refinement.labels.iter().enumerate() {
         community[t as usize] = partition[u];
@@ -231,7 +231,7 @@ fn move_nodes(
     }
 }
 
-/// `labels` of nodes renumbered by `new_id`.
+/// `labels` of nodes renumbered by `new_id` (`labels[u]` lands at `new_id[u]`).
 fn permute(labels: &[u32], new_id: &[u32]) -> Vec<u32> {
     let mut moved = vec![0u32; labels.len()];
     for (u, &l) in labels.iter().enumerate() {
@@ -250,8 +250,7 @@ fn relabel(g: &Undirected, partition: &[u32]) -> (Undirected, Vec<u32>) {
     for (i, &u) in order.iter().enumerate() {
         new_id[u as usize] = i as u32;
     }
-    let row_len = |u: u32| g.offsets[u as usize + 1] - g.offsets[u as usize];
-    let bound = |rows: std::ops::Range<usize>| order[rows].iter().map(|&u| row_len(u)).sum();
+    let bound = |rows: std::ops::Range<usize>| order[rows].iter().map(|&u| g.work(u as usize)).sum();
     let (mut relabelled, _) = Undirected::build(n, RELABEL_CHUNK, g.weighting(), bound, |rows, writer| {
         let rows = &order[rows];
         for (i, &u) in rows.iter().enumerate() {
@@ -301,20 +300,6 @@ fn prefetch_row(g: &Undirected, u: usize) {
 
 /// Nodes per task of [`relabel`].
 const RELABEL_CHUNK: usize = 4096;
-
-/// How many labels `0..` a renumbered labelling uses.
-fn label_count(labels: &[u32]) -> usize {
-    labels.iter().map(|&c| c as usize + 1).max().unwrap_or(0)
-}
-
-/// The total degree of each of `count` communities.
-pub(super) fn community_totals(g: &Undirected, partition: &[u32], count: usize) -> Vec<f64> {
-    let mut tot = vec![0f64; count];
-    for (u, &c) in partition.iter().enumerate() {
-        tot[c as usize] += g.degree[u];
-    }
-    tot
-}
 
 /// Weights summed per label, in the order the labels first appear: a small open-addressing
 /// table reused from node to node. It is emptied through the slots it used, so a node costs
@@ -435,9 +420,9 @@ impl Tally {
     }
 }
 
-/// The total degree of each community, for communities labelled below the node count.
-fn totals<G: Nodes>(g: &G, partition: &[u32]) -> Vec<f64> {
-    let mut tot = vec![0f64; g.len()];
+/// The total degree of each community, for communities labelled below `count`.
+fn totals<G: Nodes>(g: &G, partition: &[u32], count: usize) -> Vec<f64> {
+    let mut tot = vec![0f64; count];
     for (u, &c) in partition.iter().enumerate() {
         tot[c as usize] += g.degree(u);
     }
@@ -552,11 +537,38 @@ impl<'a> Pieces<'a> {
         let rows = (0..k).map(|_| std::sync::OnceLock::new()).collect();
         Pieces { g, communities, piece: &refinement.labels, pieces: &refinement.pieces, start, members, work, rows }
     }
-}
 
-impl Pieces<'_> {
     fn members_of(&self, t: usize) -> &[u32] {
         &self.members[self.start[t]..self.start[t + 1]]
+    }
+
+    /// Calls `f(piece, weight)` for each tie of a member of piece `t` to another piece.
+    #[inline]
+    fn each_tie(&self, t: usize, mut f: impl FnMut(usize, f64)) {
+        for &u in self.members_of(t) {
+            for (v, w) in self.g.neighbours(u as usize) {
+                let p = self.piece[v] as usize;
+                if p != t {
+                    f(p, w);
+                }
+            }
+        }
+    }
+
+    /// The ties of a large piece, summed by piece the first time it is asked for and kept: a
+    /// piece with a hub in it may be looked at again and again, and need not cost its members'
+    /// ties each time. `None` for a small piece.
+    fn row(&self, t: usize) -> Option<&[(u32, f64)]> {
+        if self.work(t) < PIECE_ROW_KEPT_MIN {
+            return None;
+        }
+        let row = self.rows[t].get_or_init(|| {
+            let mut tally = Tally::default();
+            tally.prepare(AGGREGATE_DISTINCT_GUESS, self.pieces.len());
+            self.each_tie(t, |p, w| tally.add(p as u32, w));
+            tally.iter().collect()
+        });
+        Some(row)
     }
 }
 
@@ -596,37 +608,6 @@ impl Nodes for Pieces<'_> {
     }
 }
 
-impl Pieces<'_> {
-    /// Calls `f(piece, weight)` for each tie of a member of piece `t` to another piece.
-    #[inline]
-    fn each_tie(&self, t: usize, mut f: impl FnMut(usize, f64)) {
-        for &u in self.members_of(t) {
-            for (v, w) in self.g.neighbours(u as usize) {
-                let p = self.piece[v] as usize;
-                if p != t {
-                    f(p, w);
-                }
-            }
-        }
-    }
-
-    /// The ties of a large piece, summed by piece the first time it is asked for and kept: a
-    /// piece with a hub in it may be looked at again and again, and need not cost its members'
-    /// ties each time. `None` for a small piece.
-    fn row(&self, t: usize) -> Option<&[(u32, f64)]> {
-        if self.work(t) < PIECE_ROW_KEPT_MIN {
-            return None;
-        }
-        let row = self.rows[t].get_or_init(|| {
-            let mut tally = Tally::default();
-            tally.prepare(AGGREGATE_DISTINCT_GUESS, self.pieces.len());
-            self.each_tie(t, |p, w| tally.add(p as u32, w));
-            tally.iter().collect()
-        });
-        Some(row)
-    }
-}
-
 /// A piece's ties summed by piece: (piece, weight).
 type PieceRow = Box<[(u32, f64)]>;
 
@@ -660,36 +641,18 @@ fn best_community<G: Nodes>(
     m2: f64,
     scratch: &mut MoveScratch,
 ) -> (u32, f64) {
-    scratch.near.clear();
-    g.gather(u, partition, &mut scratch.near);
-    let choice = Choice { current: partition[u], degree: g.degree(u), gamma, m2 };
-    choose(&choice, tot, g.label_bound(), scratch)
-}
-
-/// What a node (or a piece of a community) weighs in a decision to move.
-struct Choice {
-    /// Its community now.
-    current: u32,
-    /// Its degree `k_u`.
-    degree: f64,
-    gamma: f64,
-    m2: f64,
-}
-
-/// The best community for a node whose ties, by community, are in `scratch.near` (see
-/// [`best_community`]), with communities below `communities`.
-#[inline(always)]
-fn choose(choice: &Choice, tot: &[f64], communities: usize, scratch: &mut MoveScratch) -> (u32, f64) {
     let MoveScratch { tally, near } = scratch;
-    tally.prepare(near.len(), communities);
+    near.clear();
+    g.gather(u, partition, near);
+    tally.prepare(near.len(), g.label_bound());
     for &(c, w) in near.iter() {
         tally.add(c, w);
     }
     near.clear();
     near.extend(tally.iter());
     tally.clear();
-    let (current, k) = (choice.current, choice.degree);
-    let scale = choice.gamma * k / choice.m2;
+    let (current, k) = (partition[u], g.degree(u));
+    let scale = gamma * k / m2;
     let mut best = current;
     let mut best_gain = -scale * (tot[current as usize] - k);
     for (c, w) in near.iter_mut() {
@@ -727,14 +690,15 @@ fn move_pieces(g: &Undirected, refinement: &Refinement, community: &mut [u32], s
 
 /// Fast local moving, one node at a time: a queue of nodes; a node moves to the neighbouring
 /// community with the largest modularity gain; its neighbours outside that community are
-/// queued again. For graphs too small to be worth splitting.
+/// queued again. For graphs too small to be worth splitting, and for the few pieces that can
+/// gain; nodes marked `asleep` are not queued at first.
 fn local_moving<G: Nodes>(g: &G, partition: &mut [u32], gamma: f64, asleep: Option<&[bool]>) -> bool {
     let n = g.len();
     if g.total() == 0.0 {
         return false;
     }
     let m2 = g.total();
-    let mut tot = totals(g, partition);
+    let mut tot = totals(g, partition, g.len());
     let mut queue: std::collections::VecDeque<usize> = (0..n).filter(|&u| asleep.is_none_or(|a| !a[u])).collect();
     let mut queued = vec![false; n];
     for &u in &queue {
@@ -788,7 +752,7 @@ fn local_moving_blocks<G: Nodes>(
         return false;
     }
     let m2 = g.total();
-    let mut tot = totals(g, partition);
+    let mut tot = totals(g, partition, g.len());
     let active: Vec<AtomicBool> = (0..n).map(|u| AtomicBool::new(asleep.is_none_or(|a| !a[u]))).collect();
     let block = (n / BLOCKS_PER_PASS).clamp(BLOCK_MIN, BLOCK_MAX);
     let mut candidates: Vec<u32> = Vec::with_capacity(block);
@@ -910,7 +874,7 @@ struct Move {
 }
 
 /// For each node, its index among the members of its group (`group_by`'s output).
-pub(super) fn positions(start: &[usize], members: &[u32], n: usize) -> Vec<u32> {
+fn positions(start: &[usize], members: &[u32], n: usize) -> Vec<u32> {
     let mut position = vec![0u32; n];
     for group in start.windows(2) {
         for (i, &u) in members[group[0]..group[1]].iter().enumerate() {
@@ -921,8 +885,7 @@ pub(super) fn positions(start: &[usize], members: &[u32], n: usize) -> Vec<u32> 
 }
 
 /// Leiden's refinement: inside each community, nodes start alone and merge greedily into
-/// well-connected sub-communities; the sub-communities are what gets aggregated, so every
-/// community stays connected.
+/// well-connected sub-communities ("pieces"), which then move as wholes.
 ///
 /// A node only ever merges with nodes of its own community, so communities are refined
 /// independently, in parallel, each visiting its nodes in increasing order: the result is the
@@ -932,7 +895,7 @@ pub(super) fn refine(g: &Undirected, partition: &[u32], gamma: f64) -> Refinemen
     let n = g.len();
     let m2 = g.total.max(f64::MIN_POSITIVE);
     let k = label_count(partition);
-    let community_degree = community_totals(g, partition, k);
+    let community_degree = totals(g, partition, k);
     let (start, members) = group_by(partition, k);
     // On a graph laid out by community (see `relabel`) every community is a run of nodes: a
     // neighbour is a member when it falls in the run, at its offset in it.
@@ -954,7 +917,7 @@ pub(super) fn refine(g: &Undirected, partition: &[u32], gamma: f64) -> Refinemen
         .collect();
     let representatives: Vec<u32> = refined_communities.iter().flat_map(|(r, _)| r.iter().copied()).collect();
     // `representatives` follows `members`; put it back in node order.
-    let mut labels = if laid_out { representatives } else { permute_back(&members, &representatives) };
+    let mut labels = if laid_out { representatives } else { permute(&representatives, &members) };
     renumber(&mut labels);
     let mut pieces = vec![Piece::default(); label_count(&labels)];
     for (representative, piece) in refined_communities.into_iter().flat_map(|(_, p)| p) {
@@ -979,15 +942,6 @@ pub(super) struct Piece {
     pub(super) degree: f64,
     pub(super) inside: f64,
     pub(super) outside: f64,
-}
-
-/// Labels given in `members` order, put back in node order.
-fn permute_back(members: &[u32], labels: &[u32]) -> Vec<u32> {
-    let mut out = vec![0u32; members.len()];
-    for (&u, &l) in members.iter().zip(labels) {
-        out[u as usize] = l;
-    }
-    out
 }
 
 /// One community of the partition being refined.
@@ -1147,7 +1101,7 @@ fn refine_sequential(g: &Undirected, partition: &[u32], gamma: f64) -> Vec<u32> 
     let n = g.len();
     let m2 = g.total.max(f64::MIN_POSITIVE);
     let k = label_count(partition);
-    let community_degree = community_totals(g, partition, k);
+    let community_degree = totals(g, partition, k);
     // refined[u]: u's sub-community (named by a member). Start alone.
     let mut refined: Vec<u32> = (0..n as u32).collect();
     let mut sub_degree: Vec<f64> = g.degree.clone();
@@ -1430,7 +1384,7 @@ mod tests {
         // A settled piece's best move is to stay.
         let (settled, community) = settled_pieces(&g, &refinement, &partition, 1.0);
         let view = Pieces::new(&g, &refinement, label_count(&partition));
-        let tot = totals(&view, &community);
+        let tot = totals(&view, &community, view.len());
         let mut scratch = MoveScratch::default();
         let mut settled_count = 0;
         for t in (0..k).filter(|&t| settled[t]) {

@@ -19,7 +19,7 @@ mod leiden;
 
 /// The modularity resolution γ (1 is standard modularity).
 pub const DEFAULT_RESOLUTION: f64 = 1.0;
-/// The most Leiden rounds (local moving, refinement, aggregation).
+/// The most levels of Leiden (local moving, then aggregation, level after level).
 pub const DEFAULT_ROUNDS_MAX: u32 = 32;
 /// The most label-propagation sweeps.
 pub const DEFAULT_LPA_SWEEPS_MAX: u32 = 30;
@@ -156,7 +156,6 @@ struct RowWriter<'a> {
     weights: &'a mut [f64],
     /// Entries written.
     at: usize,
-    row_start: usize,
     row_degree: f64,
     /// Where each finished row ends, from the share's start.
     ends: Vec<usize>,
@@ -179,10 +178,9 @@ impl RowWriter<'_> {
 
     /// Finishes the current row.
     fn end_row(&mut self) {
-        debug_assert!(self.row_start <= self.at);
         self.ends.push(self.at);
         self.degrees.push(self.row_degree);
-        (self.row_start, self.row_degree) = (self.at, 0.0);
+        self.row_degree = 0.0;
     }
 }
 
@@ -282,7 +280,6 @@ impl Undirected {
                     targets,
                     weights,
                     at: 0,
-                    row_start: 0,
                     row_degree: 0.0,
                     ends: Vec::with_capacity(count),
                     degrees: Vec::with_capacity(count),
@@ -383,7 +380,7 @@ impl Undirected {
         if self.total == 0.0 {
             return 0.0;
         }
-        let k = community.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
+        let k = label_count(community);
         let mut tot = vec![0f64; k];
         for (u, &c) in community.iter().enumerate() {
             tot[c as usize] += self.degree[u];
@@ -464,7 +461,7 @@ pub fn clusters_of(g: &Undirected, config: &ClusterConfig, position: LogPosition
     };
     let mut trace = Trace::start();
     let (community, modularity) = split_disconnected(g, &raw);
-    let count = community.iter().map(|&c| c + 1).max().unwrap_or(0);
+    let count = label_count(&community) as u32;
     trace.stage(format_args!("split into connected pieces, modularity"));
     let params = vec![
         ("method", format!("{:?}", config.method)),
@@ -544,9 +541,14 @@ fn union(parent: &[AtomicU32], a: u32, b: u32) {
     }
 }
 
+/// How many labels `0..` a labelling uses (one more than the largest).
+fn label_count(labels: &[u32]) -> usize {
+    labels.iter().map(|&c| c as usize + 1).max().unwrap_or(0)
+}
+
 /// Renames labels to 0.. in order of first appearance.
 fn renumber(labels: &mut [u32]) {
-    let size = labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+    let size = label_count(labels);
     let mut map = vec![u32::MAX; size];
     let mut next = 0;
     for l in labels.iter_mut() {
