@@ -6,10 +6,42 @@ use anyhow::{Context, Result, bail};
 use graph_engine::import::{self, Format};
 use graph_engine::{Graph, Progress};
 use reputation::{PageRankConfig, TrustConfig};
-use schema::{Command, IdGenerator, VertexKind};
+use schema::{IdGenerator, VertexKind};
 use std::cell::RefCell;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A reputation job `daira analyze` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Job {
+    /// Seeded, sybil-resistant trust (EigenTrust / personalised PageRank).
+    Trust,
+    /// Plain PageRank.
+    Pagerank,
+    /// Credit over the creative graph, weighted by trust.
+    Contribution,
+    /// The bridging model: viewpoint factors and items' intercepts.
+    Alignment,
+    /// Leiden communities, with their modularity.
+    Clusters,
+}
+
+/// What `daira analyze` is asked to do.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The job.
+    pub job: Job,
+    /// The edge file.
+    pub edges: PathBuf,
+    /// Its format.
+    pub format: Format,
+    /// Trust seeds (trust and contribution).
+    pub seeds: Option<PathBuf>,
+    /// Where the rows go (stdout when None).
+    pub out: Option<PathBuf>,
+    /// Report stages and peak memory on stderr.
+    pub verbose: bool,
+}
 
 /// The most seeds a seeds file may hold.
 pub const SEEDS_MAX: usize = 1_000_000;
@@ -17,18 +49,17 @@ pub const SEEDS_MAX: usize = 1_000_000;
 /// Loads `edges` into an in-memory graph (no log): the import's rules apply as they would to a
 /// data directory.
 pub fn load(edges: &Path, format: Format, progress: &dyn Progress) -> Result<Graph> {
-    let mut graph = Graph::new();
     let ids = RefCell::new(IdGenerator::new(0));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let new_ids = |n: usize| {
         let mut ids = ids.borrow_mut();
         (0..n).map(|_| ids.next(now)).collect()
     };
-    let parsed = import::parse_file(edges, format, &graph, &new_ids, progress)?;
-    let batch = parsed.batch.clone();
-    match graph.execute(Command::Import(batch), 0) {
-        Ok(_) => Ok(graph),
-        Err(graph_engine::Error::Rejected(r)) => Err(parsed.explain(r).into()),
+    let parsed = import::parse_file(edges, format, &Graph::new(), &new_ids, progress)?;
+    let (batch, _, explain) = parsed.into_parts();
+    match Graph::from_import(batch) {
+        Ok(graph) => Ok(graph),
+        Err(graph_engine::Error::Rejected(r)) => Err(explain.explain(r).into()),
         Err(e) => Err(e.into()),
     }
 }
@@ -54,17 +85,15 @@ pub fn read_seeds(path: &Path, graph: &Graph) -> Result<Vec<u32>> {
     Ok(seeds)
 }
 
-/// Runs `job` and writes `id,score` rows (to `out`, or CSV on stdout).
-pub fn run(job: &str, edges: &Path, format: Format, seeds: Option<&Path>, out: Option<&Path>) -> Result<()> {
-    match job {
-        "trust" | "pagerank" | "clusters" | "contribution" | "alignment" => {}
-        other => bail!("unknown job {other:?} (expected trust, pagerank, contribution, alignment or clusters)"),
-    }
-    if !matches!(job, "trust" | "contribution") && seeds.is_some() {
-        bail!("--seeds applies to trust and contribution, not {job}");
+/// Runs the job and writes `id,score` rows (to `out`, or CSV on stdout).
+pub fn run(request: &Request) -> Result<()> {
+    let Request { job, edges, format, seeds, out, .. } = request;
+    let (job, format, seeds, out) = (*job, *format, seeds.as_deref(), out.as_deref());
+    if !matches!(job, Job::Trust | Job::Contribution) && seeds.is_some() {
+        bail!("--seeds applies to trust and contribution, not {job:?}");
     }
     let graph = load(edges, format, &StderrProgress::new())?;
-    if job == "clusters" {
+    if job == Job::Clusters {
         let found = reputation::clusters(&graph, &reputation::ClusterConfig::default())?;
         let summary = format!("modularity {:.6}, {} communities", found.modularity, found.count);
         // The rows may be on stdout: the summary then goes to stderr.
@@ -76,7 +105,7 @@ pub fn run(job: &str, edges: &Path, format: Format, seeds: Option<&Path>, out: O
         let rows: Vec<(u32, String)> = masks(&graph).map(|v| (v, found.community[v as usize].to_string())).collect();
         return write_rows(&graph, "community", rows, out);
     }
-    if job == "alignment" {
+    if job == Job::Alignment {
         // Masks get their viewpoint factor; judged items (proposals, works) their intercept,
         // "valued across viewpoints".
         let model = reputation::alignment(&graph, &reputation::AlignmentConfig::default())?;
@@ -91,7 +120,7 @@ pub fn run(job: &str, edges: &Path, format: Format, seeds: Option<&Path>, out: O
             .collect();
         return write_rows(&graph, "score", rows, out);
     }
-    let scores: Vec<f64> = if job == "trust" || job == "contribution" {
+    let scores: Vec<f64> = if matches!(job, Job::Trust | Job::Contribution) {
         let seeds = match seeds {
             Some(path) => read_seeds(path, &graph)?,
             None => {
@@ -107,7 +136,7 @@ pub fn run(job: &str, edges: &Path, format: Format, seeds: Option<&Path>, out: O
             "trust: {} iterations, last change {:.3e}, {flagged} masks flagged as likely sybils",
             trust.iterations, trust.delta
         );
-        if job == "contribution" {
+        if job == Job::Contribution {
             let found = reputation::contribution(&graph, &trust, &reputation::ContributionConfig::default())?;
             found.score
         } else {

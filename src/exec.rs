@@ -18,11 +18,15 @@
 //! ```
 //!
 //! IDs are the 16-hex-digit ids the acknowledgements print. The answer to each line is one line:
-//! `ok seq=N hash=H [id=ID]` or `rejected line=L: REASON` (or `error line=L: …`).
+//! `ok seq=N hash=H [id=ID]` or `rejected line=L: REASON` (or `error line=L: PATH: …`, naming
+//! the field that is wrong).
 
 use graph_engine::Engine;
 use schema::{Actor, Command, Id, MaskKind};
-use serde_json::Value;
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::str::FromStr;
 
 /// A parsed line: the command and the id it creates, if any.
 pub struct Parsed {
@@ -32,102 +36,190 @@ pub struct Parsed {
     pub created: Option<Id>,
 }
 
-/// Parses one line into a command; new ids come from `engine`.
+/// A value written as text in the line (ids in hex, mask kinds by name).
+fn text<'de, D: Deserializer<'de>, T: FromStr<Err: Display>>(d: D) -> Result<T, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}")))
+}
+
+/// An id written in hex.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(transparent)]
+struct HexId(#[serde(deserialize_with = "text")] Id);
+
+/// The acting user and mask of a command.
+fn actor(user: HexId, mask: HexId) -> Actor {
+    Actor { user: user.0, mask: mask.0 }
+}
+
+/// One line, as written.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum Line {
+    RegisterUser {},
+    CreateMask {
+        user: HexId,
+        #[serde(deserialize_with = "text")]
+        kind: MaskKind,
+        handle: String,
+        #[serde(default)]
+        display_name: String,
+        #[serde(default)]
+        bio: String,
+    },
+    CreateWorld {
+        user: HexId,
+        mask: HexId,
+        name: String,
+        #[serde(default)]
+        description: String,
+        #[serde(default)]
+        tags: Vec<String>,
+    },
+    JoinWorld {
+        user: HexId,
+        mask: HexId,
+        world: HexId,
+    },
+    LeaveWorld {
+        user: HexId,
+        mask: HexId,
+        world: HexId,
+    },
+    Follow {
+        user: HexId,
+        mask: HexId,
+        target: HexId,
+    },
+    Unfollow {
+        user: HexId,
+        mask: HexId,
+        target: HexId,
+    },
+    Endorse {
+        user: HexId,
+        mask: HexId,
+        target: HexId,
+    },
+    Rate {
+        user: HexId,
+        mask: HexId,
+        target: HexId,
+        rating: i8,
+    },
+    PublishWork {
+        user: HexId,
+        mask: HexId,
+        title: String,
+        #[serde(default)]
+        description: String,
+        world: Option<HexId>,
+    },
+    Remix {
+        user: HexId,
+        mask: HexId,
+        original: HexId,
+        title: String,
+        #[serde(default)]
+        description: String,
+    },
+    Collaborate {
+        user: HexId,
+        mask: HexId,
+        other: HexId,
+    },
+    Edit {
+        user: HexId,
+        mask: HexId,
+        target: HexId,
+        fields: BTreeMap<String, String>,
+    },
+    Hide {
+        user: HexId,
+        mask: HexId,
+        target: HexId,
+        hidden: bool,
+    },
+}
+
+impl Line {
+    /// The command, with `fresh` as the id of whatever it creates.
+    fn command(self, fresh: Id) -> (Command, Option<Id>) {
+        match self {
+            Line::RegisterUser {} => (Command::RegisterUser { user: fresh }, Some(fresh)),
+            Line::CreateMask { user, kind, handle, display_name, bio } => {
+                (Command::CreateMask { user: user.0, mask: fresh, kind, handle, display_name, bio }, Some(fresh))
+            }
+            Line::CreateWorld { user, mask, name, description, tags } => {
+                (Command::CreateWorld { actor: actor(user, mask), world: fresh, name, description, tags }, Some(fresh))
+            }
+            Line::JoinWorld { user, mask, world } => {
+                (Command::JoinWorld { actor: actor(user, mask), world: world.0 }, None)
+            }
+            Line::LeaveWorld { user, mask, world } => {
+                (Command::LeaveWorld { actor: actor(user, mask), world: world.0 }, None)
+            }
+            Line::Follow { user, mask, target } => {
+                (Command::Follow { actor: actor(user, mask), target: target.0 }, None)
+            }
+            Line::Unfollow { user, mask, target } => {
+                (Command::Unfollow { actor: actor(user, mask), target: target.0 }, None)
+            }
+            Line::Endorse { user, mask, target } => {
+                (Command::Endorse { actor: actor(user, mask), target: target.0 }, None)
+            }
+            Line::Rate { user, mask, target, rating } => {
+                (Command::Rate { actor: actor(user, mask), target: target.0, rating }, None)
+            }
+            Line::PublishWork { user, mask, title, description, world } => {
+                let command = Command::PublishWork {
+                    actor: actor(user, mask),
+                    work: fresh,
+                    title,
+                    description,
+                    world: world.map(|w| w.0),
+                    authors: Vec::new(),
+                };
+                (command, Some(fresh))
+            }
+            Line::Remix { user, mask, original, title, description } => {
+                let command =
+                    Command::Remix { actor: actor(user, mask), work: fresh, original: original.0, title, description };
+                (command, Some(fresh))
+            }
+            Line::Collaborate { user, mask, other } => {
+                (Command::Collaborate { actor: actor(user, mask), other: other.0 }, None)
+            }
+            Line::Edit { user, mask, target, fields } => (
+                Command::Edit { actor: actor(user, mask), target: target.0, fields: fields.into_iter().collect() },
+                None,
+            ),
+            Line::Hide { user, mask, target, hidden } => {
+                (Command::Hide { actor: actor(user, mask), target: target.0, hidden }, None)
+            }
+        }
+    }
+}
+
+/// Parses one line into a command; new ids come from `engine`. A bad line's error names the
+/// field that is wrong (`create_mask.kind: …`).
 pub fn parse_line(line: &str, engine: &Engine) -> Result<Parsed, String> {
-    let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
-    let object = value.as_object().filter(|o| o.len() == 1).ok_or("expected one object with one key")?;
-    let (name, args) = object.iter().next().expect("one key");
-    let text = |key: &str| -> Result<String, String> {
-        args.get(key).and_then(Value::as_str).map(str::to_owned).ok_or(format!("{name}.{key}: expected a string"))
-    };
-    let opt_text = |key: &str| args.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
-    let id = |key: &str| -> Result<Id, String> {
-        text(key)?.parse::<Id>().map_err(|_| format!("{name}.{key}: expected a hex id"))
-    };
-    let actor = || -> Result<Actor, String> { Ok(Actor { user: id("user")?, mask: id("mask")? }) };
-    let fresh = engine.new_id();
-    let (command, created) = match name.as_str() {
-        "register_user" => (Command::RegisterUser { user: fresh }, Some(fresh)),
-        "create_mask" => {
-            let kind: MaskKind = text("kind")?.parse().map_err(|e: schema::UnknownName| format!("{name}.kind: {e}"))?;
-            let command = Command::CreateMask {
-                user: id("user")?,
-                mask: fresh,
-                kind,
-                handle: text("handle")?,
-                display_name: opt_text("display_name"),
-                bio: opt_text("bio"),
-            };
-            (command, Some(fresh))
+    let mut json = serde_json::Deserializer::from_str(line);
+    let parsed: Line = serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        if message.starts_with("unknown variant") {
+            format!("unknown command: {message}")
+        } else if inner.is_syntax() || inner.is_eof() {
+            format!("not JSON: {message}")
+        } else if path == "." {
+            format!("expected one object with one key naming the command: {message}")
+        } else {
+            format!("{path}: {message}")
         }
-        "create_world" => {
-            let tags = args
-                .get("tags")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                .unwrap_or_default();
-            let command = Command::CreateWorld {
-                actor: actor()?,
-                world: fresh,
-                name: text("name")?,
-                description: opt_text("description"),
-                tags,
-            };
-            (command, Some(fresh))
-        }
-        "join_world" => (Command::JoinWorld { actor: actor()?, world: id("world")? }, None),
-        "leave_world" => (Command::LeaveWorld { actor: actor()?, world: id("world")? }, None),
-        "follow" => (Command::Follow { actor: actor()?, target: id("target")? }, None),
-        "unfollow" => (Command::Unfollow { actor: actor()?, target: id("target")? }, None),
-        "endorse" => (Command::Endorse { actor: actor()?, target: id("target")? }, None),
-        "rate" => {
-            let rating =
-                args.get("rating").and_then(Value::as_i64).ok_or(format!("{name}.rating: expected an integer"))?;
-            let rating =
-                i8::try_from(rating).map_err(|_| format!("{name}.rating: {rating} is out of range -10..=10"))?;
-            (Command::Rate { actor: actor()?, target: id("target")?, rating }, None)
-        }
-        "publish_work" => {
-            let world = if args.get("world").is_some() { Some(id("world")?) } else { None };
-            let command = Command::PublishWork {
-                actor: actor()?,
-                work: fresh,
-                title: text("title")?,
-                description: opt_text("description"),
-                world,
-                authors: Vec::new(),
-            };
-            (command, Some(fresh))
-        }
-        "remix" => {
-            let command = Command::Remix {
-                actor: actor()?,
-                work: fresh,
-                original: id("original")?,
-                title: text("title")?,
-                description: opt_text("description"),
-            };
-            (command, Some(fresh))
-        }
-        "collaborate" => (Command::Collaborate { actor: actor()?, other: id("other")? }, None),
-        "edit" => {
-            let fields = args
-                .get("fields")
-                .and_then(Value::as_object)
-                .ok_or(format!("{name}.fields: expected an object of texts"))?
-                .iter()
-                .map(|(k, v)| {
-                    v.as_str().map(|v| (k.clone(), v.to_owned())).ok_or(format!("{name}.fields.{k}: expected a string"))
-                })
-                .collect::<Result<Vec<_>, String>>()?;
-            (Command::Edit { actor: actor()?, target: id("target")?, fields }, None)
-        }
-        "hide" => {
-            let hidden =
-                args.get("hidden").and_then(Value::as_bool).ok_or(format!("{name}.hidden: expected true or false"))?;
-            (Command::Hide { actor: actor()?, target: id("target")?, hidden }, None)
-        }
-        other => return Err(format!("unknown command {other:?}")),
-    };
+    })?;
+    json.end().map_err(|e| format!("not JSON: {e}"))?;
+    let (command, created) = parsed.command(engine.new_id());
     Ok(Parsed { command, created })
 }

@@ -1,15 +1,17 @@
-//! The `daira` command's library: wires schema, graph-engine and fixtures into the commands a
-//! user runs (`import`, `stats`, `audit verify`, `exec`, `fixtures generate`, `demo`, `search`).
+//! The `daira` command's library: wires schema, graph-engine, discovery, reputation and fixtures
+//! into the commands a user runs (`import`, `stats`, `audit verify`, `exec`, `fixtures
+//! generate`, `demo`, `search`, `analyze`), and sets up the process's structured log.
 //!
 //! Everything that touches stored data takes a [`DataConfig`]: the data directory and, when the
 //! log lives on PostgreSQL, its URL.
 
 pub mod analyze;
 pub mod exec;
+pub mod logging;
 pub mod progress;
 pub mod stats;
 
-pub use api::{discovery, hex};
+pub use discovery;
 use graph_engine::EngineConfig;
 use std::path::PathBuf;
 

@@ -1,11 +1,13 @@
 //! The `daira` command.
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use daira::analyze::Job;
 use daira::progress::StderrProgress;
-use daira::{DataConfig, hex};
+use daira::{DataConfig, discovery};
 use graph_engine::import::{self, Format};
-use graph_engine::{Engine, EventLog, Progress, Verification};
+use graph_engine::log::hex;
+use graph_engine::{Engine, LogReader, Progress, Verification};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,9 +36,9 @@ enum Cmd {
     Import {
         /// The file.
         file: PathBuf,
-        /// snap | snap-signed | csv | jsonl
-        #[arg(long)]
-        format: String,
+        /// The file's format.
+        #[arg(long, value_enum)]
+        format: FormatArg,
     },
     /// Counts per vertex and edge kind; the log's length and head hash.
     Stats {
@@ -64,15 +66,15 @@ enum Cmd {
     Search {
         /// The query.
         query: String,
-        /// Only this kind: world | work | mask.
-        #[arg(long)]
-        kind: Option<String>,
+        /// Only this kind.
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
         /// Only this world (its id, or its id in the imported file).
         #[arg(long)]
         world: Option<String>,
-        /// Only this language: ar | en | arabizi.
-        #[arg(long)]
-        lang: Option<String>,
+        /// Only this language.
+        #[arg(long, value_enum)]
+        lang: Option<LangArg>,
         /// How many hits (1..=100).
         #[arg(long, default_value_t = 10)]
         limit: usize,
@@ -84,21 +86,92 @@ enum Cmd {
     Reindex,
     /// Run a reputation job on an edge file, no server or data directory needed.
     Analyze {
-        /// trust | pagerank | contribution | alignment | clusters
-        job: String,
+        /// The job.
+        #[arg(value_enum)]
+        job: Job,
         /// The edge file.
         #[arg(long)]
         edges: PathBuf,
-        /// snap | snap-signed | csv | jsonl
-        #[arg(long)]
-        format: String,
+        /// The file's format.
+        #[arg(long, value_enum)]
+        format: FormatArg,
         /// Trust seeds: one original id per line (trust and contribution).
         #[arg(long)]
         seeds: Option<PathBuf>,
         /// Write rows here (.csv or .json) instead of CSV on stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Print each stage's time and the process's peak memory on stderr.
+        #[arg(long)]
+        verbose: bool,
     },
+}
+
+/// An import file's format.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FormatArg {
+    /// `src dst [time]` per line (SNAP edge lists): follows between masks.
+    Snap,
+    /// `src,dst,rating[,time]` per line (bitcoin-OTC style): ratings −10..=10.
+    SnapSigned,
+    /// A header naming src,dst and optionally kind,weight,time.
+    Csv,
+    /// DAIRA's JSONL: vertices with properties, and edges.
+    Jsonl,
+}
+
+impl From<FormatArg> for Format {
+    fn from(format: FormatArg) -> Format {
+        match format {
+            FormatArg::Snap => Format::Snap,
+            FormatArg::SnapSigned => Format::SnapSigned,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Jsonl => Format::Jsonl,
+        }
+    }
+}
+
+/// What to search.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum KindArg {
+    /// Worlds.
+    World,
+    /// Works.
+    Work,
+    /// Public masks.
+    Mask,
+}
+
+/// A language of the text.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LangArg {
+    /// Arabic script (standard or Egyptian).
+    Ar,
+    /// English.
+    En,
+    /// Arabizi: Arabic in Latin letters and digits.
+    Arabizi,
+}
+
+/// A synthetic community's size.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SizeArg {
+    /// A few dozen members, for tests.
+    Tiny,
+    /// The demo community.
+    Demo,
+    /// A large community, for benchmarks.
+    Large,
+}
+
+impl From<SizeArg> for fixtures::Size {
+    fn from(size: SizeArg) -> fixtures::Size {
+        match size {
+            SizeArg::Tiny => fixtures::Size::Tiny,
+            SizeArg::Demo => fixtures::Size::Demo,
+            SizeArg::Large => fixtures::Size::Large,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -139,9 +212,9 @@ enum AuditCmd {
 enum FixturesCmd {
     /// Write a community as JSONL (and its planted truth beside it, as FILE.truth.json).
     Generate {
-        /// tiny | demo | large
-        #[arg(long, default_value = "demo")]
-        size: String,
+        /// How large a community.
+        #[arg(long, value_enum, default_value_t = SizeArg::Demo)]
+        size: SizeArg,
         /// Seed of the generator (same seed, same bytes).
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -168,6 +241,7 @@ enum FixturesCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    daira::logging::init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
@@ -181,10 +255,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode> {
     let config = DataConfig { data: cli.data, database_url: cli.database_url, pg_schema: cli.pg_schema };
     match cli.command {
-        Cmd::Import { file, format } => {
-            let format: Format = format.parse().map_err(anyhow::Error::msg)?;
-            import_file(&config, &file, format).await?;
-        }
+        Cmd::Import { file, format } => import_file(&config, &file, format.into()).await?,
         Cmd::Stats { json } => {
             let engine = open_read_only(&config, &StderrProgress::new()).await?;
             let graph = engine.read();
@@ -208,7 +279,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Cmd::Fixtures { command: FixturesCmd::Generate { size, seed, out } } => {
-            generate(&size, seed, &out)?;
+            generate(size.into(), seed, &out)?;
         }
         Cmd::Fixtures { command: FixturesCmd::Rmat { scale, edge_factor, seed, out } } => {
             if !(1..=30).contains(&scale) || !(1..=64).contains(&edge_factor) {
@@ -224,9 +295,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("wrote {} edges to {}", src.len(), out.display());
         }
         Cmd::Exec => exec(&config).await?,
-        Cmd::Analyze { job, edges, format, seeds, out } => {
-            let format: Format = format.parse().map_err(anyhow::Error::msg)?;
-            daira::analyze::run(&job, &edges, format, seeds.as_deref(), out.as_deref())?;
+        Cmd::Analyze { job, edges, format, seeds, out, verbose } => {
+            let request = daira::analyze::Request { job, edges, format: format.into(), seeds, out, verbose };
+            daira::analyze::run(&request)?;
         }
         Cmd::Demo => {
             load_demo(&config).await?;
@@ -238,7 +309,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Reindex => {
             let progress = StderrProgress::new();
             let engine = open_read_only(&config, &progress).await?;
-            let dir = daira::discovery::index_dir(&config.data);
+            let dir = discovery::index_dir(&config.data);
             let index = search::SearchIndex::open(&dir, search::WriterOptions::default()).map_err(|e| match e {
                 search::Error::Busy => {
                     anyhow::anyhow!("a running daira process writes {}; stop it first", dir.display())
@@ -246,7 +317,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 e => e.into(),
             })?;
             let started = std::time::Instant::now();
-            let documents = daira::discovery::rebuild(&engine.read(), &index, &progress)?;
+            let documents = discovery::rebuild(&engine.read(), &index, &progress)?;
             let position = engine.read().position();
             println!(
                 "indexed {documents} documents in {:.2} s at log position {} ({})",
@@ -256,7 +327,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             );
         }
         Cmd::Search { query, kind, world, lang, limit, json } => {
-            search_command(&config, query, kind, world, lang, limit, json).await?;
+            search_command(&config, SearchArgs { query, kind, world, lang, limit, json }).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -281,21 +352,20 @@ async fn import_file(config: &DataConfig, file: &std::path::Path, format: Format
         let graph = engine.read();
         import::parse_file(file, format, &graph, &|n| engine.new_ids(n), &progress)?
     };
-    let report = parsed.report.clone();
+    let (batch, report, explain) = parsed.into_parts();
     eprintln!(
         "parsed {} lines: {} new vertices, {} existing, {} edges ({} duplicates merged, {} self-loops skipped)",
         report.lines, report.vertices_new, report.vertices_existing, report.edges, report.duplicates, report.self_loops
     );
     progress.update("commit", 0, report.edges);
-    let batch = parsed.batch.clone();
     let receipt = match engine.execute(schema::Command::Import(batch)).await {
         Ok(receipt) => receipt,
-        Err(graph_engine::Error::Rejected(rejection)) => bail!(parsed.explain(rejection)),
+        Err(graph_engine::Error::Rejected(rejection)) => bail!(explain.explain(rejection)),
         Err(e) => return Err(e.into()),
     };
     progress.update("commit", report.edges, report.edges);
-    let index = daira::discovery::open_index(&daira::discovery::index_dir(&config.data))?;
-    daira::discovery::catch_up(&engine, &index, &progress).await?;
+    let index = discovery::open_index(&discovery::index_dir(&config.data))?;
+    discovery::catch_up(&engine, &index, &progress).await?;
     println!(
         "imported {}: {} vertices, {} edges as events {}..={} (head {})",
         file.display(),
@@ -309,8 +379,7 @@ async fn import_file(config: &DataConfig, file: &std::path::Path, format: Format
     Ok(())
 }
 
-fn generate(size: &str, seed: u64, out: &std::path::Path) -> Result<()> {
-    let size: fixtures::Size = size.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+fn generate(size: fixtures::Size, seed: u64, out: &std::path::Path) -> Result<()> {
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut writer = std::io::BufWriter::new(file);
     let truth = fixtures::generate(size, seed, &mut writer).with_context(|| format!("writing {}", out.display()))?;
@@ -391,7 +460,7 @@ async fn load_demo(config: &DataConfig) -> Result<()> {
     if fresh {
         std::fs::create_dir_all(&config.data)?;
         let path = config.data.join("demo.jsonl");
-        generate("demo", 1, &path)?;
+        generate(fixtures::Size::Demo, 1, &path)?;
         import_file(config, &path, Format::Jsonl).await?;
     } else {
         eprintln!("{} already holds data: using it", config.data.display());
@@ -399,28 +468,30 @@ async fn load_demo(config: &DataConfig) -> Result<()> {
     Ok(())
 }
 
-async fn search_command(
-    config: &DataConfig,
+/// `daira search`'s arguments.
+struct SearchArgs {
     query: String,
-    kind: Option<String>,
+    kind: Option<KindArg>,
     world: Option<String>,
-    lang: Option<String>,
+    lang: Option<LangArg>,
     limit: usize,
     json: bool,
-) -> Result<()> {
-    use daira::discovery;
+}
+
+async fn search_command(config: &DataConfig, args: SearchArgs) -> Result<()> {
+    let SearchArgs { query, kind, world, lang, limit, json } = args;
     let mut request = search::Request::new(query);
     request.limit = limit;
-    request.kind = match kind.as_deref() {
-        None => None,
-        Some(k) => {
-            Some(search::DocKind::parse(k).with_context(|| format!("--kind {k:?}: expected world, work or mask"))?)
-        }
-    };
-    request.lang = match lang.as_deref() {
-        None => None,
-        Some(l) => Some(search::Lang::parse(l).with_context(|| format!("--lang {l:?}: expected ar, en or arabizi"))?),
-    };
+    request.kind = kind.map(|k| match k {
+        KindArg::World => search::DocKind::World,
+        KindArg::Work => search::DocKind::Work,
+        KindArg::Mask => search::DocKind::Mask,
+    });
+    request.lang = lang.map(|l| match l {
+        LangArg::Ar => search::Lang::Ar,
+        LangArg::En => search::Lang::En,
+        LangArg::Arabizi => search::Lang::Arabizi,
+    });
     let progress = StderrProgress::new();
     let engine = open_read_only(config, &progress).await?;
     if let Some(w) = world {

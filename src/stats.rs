@@ -18,8 +18,8 @@ pub fn stats_json(graph: &Graph) -> Value {
         "vertices_total": graph.vertex_count(),
         "edges": edges,
         "edges_total": edge_total,
-        "log": { "length": position.seq, "head": crate::hex(&position.hash) },
-        "state_hash": crate::hex(&graph.state_hash()),
+        "log": { "length": position.seq, "head": graph_engine::log::hex(&position.hash) },
+        "state_hash": graph_engine::log::hex(&graph.state_hash()),
         "memory_bytes": graph.heap_bytes(),
     })
 }

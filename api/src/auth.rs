@@ -205,7 +205,7 @@ impl AuthStore {
 
     /// The secret named `name` (32 bytes), created at random the first time it is asked for.
     pub async fn secret(&self, name: &str) -> Result<[u8; 32]> {
-        let fresh: String = crate::hex(&random_bytes::<32>());
+        let fresh: String = graph_engine::log::hex(&random_bytes::<32>());
         on_pool!(&self.pool, |p| sqlx::query(
             "INSERT INTO daira_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
         )
@@ -311,7 +311,7 @@ impl AuthStore {
     pub async fn open_session(&self, user: Id) -> Result<(String, Session)> {
         let token = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
         let session = Session { user, expires_ms: now_ms() + self.ttl.as_millis() as i64 };
-        let hash = crate::hex(&token_hash(&token));
+        let hash = graph_engine::log::hex(&token_hash(&token));
         on_pool!(&self.pool, |p| sqlx::query(
             "INSERT INTO daira_sessions (token_hash, user_id, expires_ms) VALUES ($1, $2, $3)"
         )
@@ -338,7 +338,7 @@ impl AuthStore {
         let row: Option<(i64, i64)> = on_pool!(&self.pool, |p| sqlx::query_as(
             "SELECT user_id, expires_ms FROM daira_sessions WHERE token_hash = $1"
         )
-        .bind(crate::hex(&key))
+        .bind(graph_engine::log::hex(&key))
         .fetch_optional(p)
         .await)?;
         let Some((user, expires_ms)) = row else {
@@ -359,7 +359,7 @@ impl AuthStore {
         let key = token_hash(token);
         self.cache.lock().remove(&key);
         on_pool!(&self.pool, |p| sqlx::query("DELETE FROM daira_sessions WHERE token_hash = $1")
-            .bind(crate::hex(&key))
+            .bind(graph_engine::log::hex(&key))
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;

@@ -1,10 +1,20 @@
 //! Errors as clients see them: every error carries `extensions.code`, one of a fixed set, and
 //! a message written for the client — never an internal detail (those go to the log).
+//! [`ApiError`] is the one error type: a GraphQL error inside a response, and, where the whole
+//! request fails, an HTTP response ([`IntoResponse`]) whose body is a GraphQL response of that
+//! one error — built here and nowhere else.
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation};
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{ErrorExtensions, ServerError, ServerResult, SimpleObject, ValidationResult, Variables};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+
+/// The media type of GraphQL responses (GraphQL over HTTP).
+pub const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+/// The legacy media type, and the default.
+pub const JSON: &str = "application/json";
 
 /// The error codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
@@ -44,6 +54,20 @@ impl Code {
     }
 }
 
+impl Code {
+    /// The HTTP status of a request that fails whole with this code.
+    fn status(self) -> StatusCode {
+        match self {
+            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::Forbidden => StatusCode::FORBIDDEN,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::BadUserInput | Code::GraphqlParseFailed | Code::GraphqlValidationFailed => StatusCode::BAD_REQUEST,
+            Code::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            Code::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
 /// An error for the client.
 #[derive(Clone, Debug)]
 pub struct ApiError {
@@ -53,12 +77,18 @@ pub struct ApiError {
     pub message: String,
     /// The input field it concerns, if any.
     pub field: Option<String>,
+    /// As an HTTP response: the status, when not the code's own (415, 406, 413, 405, 503).
+    status: Option<StatusCode>,
+    /// As an HTTP response: the media type of the body (the one the client accepts).
+    media: &'static str,
+    /// As an HTTP response: headers that say more (`Retry-After`, `Allow`, rate limits).
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
     /// An error.
     pub fn new(code: Code, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), field: None }
+        ApiError { code, message: message.into(), field: None, status: None, media: JSON, headers: Vec::new() }
     }
 
     /// The input field it concerns.
@@ -69,8 +99,43 @@ impl ApiError {
 
     /// An internal failure: logged in full, reported as INTERNAL_SERVER_ERROR.
     pub fn internal(what: &str, detail: impl std::fmt::Display) -> ApiError {
-        crate::log::error(what, &detail.to_string());
+        tracing::error!(detail = %detail, "{what}");
         ApiError::new(Code::InternalServerError, "internal error")
+    }
+
+    /// As an HTTP response, with this status rather than the code's.
+    pub fn status(mut self, status: StatusCode) -> ApiError {
+        self.status = Some(status);
+        self
+    }
+
+    /// As an HTTP response, with a body of this media type.
+    pub fn media(mut self, media: &'static str) -> ApiError {
+        self.media = media;
+        self
+    }
+
+    /// As an HTTP response, with this header too.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> ApiError {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// As an HTTP response, with these headers too.
+    pub fn headers(mut self, headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>) -> ApiError {
+        self.headers.extend(headers);
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let error = serde_json::json!({"message": self.message, "extensions": {"code": self.code.as_str()}});
+        let body = serde_json::json!({ "errors": [error] }).to_string();
+        let mut response = (self.status.unwrap_or(self.code.status()), body).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(self.media));
+        response.headers_mut().extend(self.headers);
+        response
     }
 }
 

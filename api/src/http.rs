@@ -4,13 +4,15 @@
 //!
 //! Status codes: with `Accept: application/graphql-response+json`, a request that does not
 //! parse or validate is 400 and one that executes is 200; with `application/json` (the legacy
-//! type, and the default when `Accept` is missing) every well-formed request is 200. A body
+//! type, and the answer to a missing `Accept` or a wildcard) every well-formed request is 200. A body
 //! that is not JSON, or JSON that is not a GraphQL request, is 400; a wrong `Content-Type`
 //! 415; an `Accept` neither type satisfies 406; a mutation over GET 405; a body over the
 //! limit 413; a bad or expired token 401; a rate limit 429; a request over its deadline 503.
-//! Every error body is a GraphQL response whose errors carry `extensions.code`.
+//! Every error body is a GraphQL response whose errors carry `extensions.code`: an
+//! [`ApiError`] turned into a response. The rate limits are governor's (GCRA per client), and
+//! media types are parsed with `mime`. The graphql-http audit (`api/audit/`) checks all of it.
 
-use crate::error::Code;
+use crate::error::{ApiError, Code, GRAPHQL_RESPONSE, JSON};
 use crate::gql::{Caller, DairaSchema};
 use crate::metrics::{Operation, WebSocketGuard};
 use crate::{State, ws};
@@ -22,10 +24,14 @@ use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State as AxumSta
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use parking_lot::Mutex;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::HashMapStateStore;
+use governor::{Quota, RateLimiter};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -67,9 +73,6 @@ const WS_READ_BUFFER: usize = 4096;
 /// The largest WebSocket message (and frame) a client may send.
 const WS_MESSAGE_MAX: usize = 64 << 10;
 
-const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
-const JSON: &str = "application/json";
-
 /// The explorer and its vendored assets (GraphiQL; nothing is fetched from elsewhere).
 const EXPLORER: &str = include_str!("../assets/graphiql.html");
 const ASSETS: [(&str, &str, &[u8]); 5] = [
@@ -80,25 +83,24 @@ const ASSETS: [(&str, &str, &[u8]); 5] = [
     ("graphql-ws.min.js", "text/javascript", include_bytes!("../assets/graphql-ws.min.js")),
 ];
 
-/// Token buckets, one per key.
-struct Limiter {
-    buckets: Mutex<HashMap<Key, Bucket>>,
-}
-
+/// Who a rate limit counts requests of.
 #[derive(Clone, Copy, Hash, PartialEq, Eq)]
 enum Key {
     Ip(IpAddr),
     Token([u8; 16]),
 }
 
-#[derive(Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-/// The most buckets kept; beyond it, full ones are forgotten.
+/// The most clients a limiter remembers; beyond it, those whose allowance is full again are
+/// forgotten.
 const BUCKETS_MAX: usize = 100_000;
+
+/// One rate limit over many clients: governor's GCRA (a token bucket's behaviour, one
+/// timestamp per client), `rate` requests per second with a burst of `rate × burst_seconds`.
+struct Limit {
+    limiter: RateLimiter<Key, HashMapStateStore<Key>, DefaultClock, StateInformationMiddleware>,
+    burst: u32,
+    rate: f64,
+}
 
 /// What a rate limit said.
 struct Verdict {
@@ -108,28 +110,52 @@ struct Verdict {
     reset_secs: u64,
 }
 
-impl Limiter {
-    fn take(&self, key: Key, rate: f64, burst_seconds: f64) -> Verdict {
-        let capacity = (rate * burst_seconds).max(1.0);
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock();
-        if buckets.len() >= BUCKETS_MAX {
-            buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < capacity);
+impl Limit {
+    /// A limit of `rate` requests per second (None when the rate is 0: no limit).
+    fn new(rate: f64, burst_seconds: f64) -> Option<Limit> {
+        if !(rate > 0.0 && rate.is_finite()) {
+            return None;
         }
-        let bucket = buckets.entry(key).or_insert(Bucket { tokens: capacity, at: now });
-        bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * rate).min(capacity);
-        bucket.at = now;
-        let allowed = bucket.tokens >= 1.0;
-        if allowed {
-            bucket.tokens -= 1.0;
+        let burst = (rate * burst_seconds).max(1.0).min(f64::from(u32::MAX)) as u32;
+        let period = Duration::from_secs_f64(1.0 / rate).max(Duration::from_nanos(1));
+        let quota = Quota::with_period(period)?.allow_burst(NonZeroU32::new(burst)?);
+        let limiter: RateLimiter<Key, HashMapStateStore<Key>, DefaultClock> =
+            RateLimiter::new(quota, HashMapStateStore::default(), DefaultClock::default());
+        let limiter = limiter.with_middleware::<StateInformationMiddleware>();
+        Some(Limit { limiter, burst, rate })
+    }
+
+    fn take(&self, key: Key) -> Verdict {
+        if self.limiter.len() >= BUCKETS_MAX {
+            self.limiter.retain_recent();
         }
-        Verdict {
-            allowed,
-            limit: capacity as u64,
-            remaining: bucket.tokens.max(0.0) as u64,
-            reset_secs: ((capacity - bucket.tokens) / rate).ceil().max(if allowed { 0.0 } else { 1.0 }) as u64,
+        match self.limiter.check_key(&key) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                Verdict {
+                    allowed: true,
+                    limit: u64::from(self.burst),
+                    remaining: u64::from(remaining),
+                    reset_secs: (f64::from(self.burst - remaining.min(self.burst)) / self.rate).ceil() as u64,
+                }
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.limiter.clock().now());
+                Verdict {
+                    allowed: false,
+                    limit: u64::from(self.burst),
+                    remaining: 0,
+                    reset_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+                }
+            }
         }
     }
+}
+
+/// The server's rate limits: per client IP, and per session token.
+struct Limiter {
+    per_ip: Option<Limit>,
+    per_token: Option<Limit>,
 }
 
 #[derive(Clone)]
@@ -144,13 +170,11 @@ struct App {
 
 /// The server's routes.
 pub fn router(state: Arc<State>, schema: DairaSchema, ws_schema: DairaSchema, limits: Limits) -> Router {
-    let app = App {
-        state,
-        schema,
-        ws_schema,
-        limits: Arc::new(limits),
-        limiter: Arc::new(Limiter { buckets: Mutex::new(HashMap::new()) }),
+    let limiter = Limiter {
+        per_ip: Limit::new(limits.per_ip_per_sec, limits.burst_seconds),
+        per_token: Limit::new(limits.per_token_per_sec, limits.burst_seconds),
     };
+    let app = App { state, schema, ws_schema, limits: Arc::new(limits), limiter: Arc::new(limiter) };
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(websocket))
@@ -161,54 +185,58 @@ pub fn router(state: Arc<State>, schema: DairaSchema, ws_schema: DairaSchema, li
         .with_state(app)
 }
 
-/// A response made of GraphQL errors alone.
-fn errors(status: StatusCode, media: &'static str, list: &[(Code, String)]) -> Response {
-    let errors: Vec<Value> =
-        list.iter().map(|(code, message)| json!({"message": message, "extensions": {"code": code.as_str()}})).collect();
-    let mut response = (status, json!({ "errors": errors }).to_string()).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
-    response
-}
-
-fn error(status: StatusCode, media: &'static str, code: Code, message: impl Into<String>) -> Response {
-    errors(status, media, &[(code, message.into())])
-}
-
 /// The 406 for an `Accept` that allows neither media type.
-fn not_acceptable() -> Response {
-    error(
-        StatusCode::NOT_ACCEPTABLE,
-        JSON,
-        Code::BadUserInput,
-        "Accept must allow application/graphql-response+json or application/json",
-    )
+fn not_acceptable() -> ApiError {
+    ApiError::new(Code::BadUserInput, "Accept must allow application/graphql-response+json or application/json")
+        .status(StatusCode::NOT_ACCEPTABLE)
 }
 
-/// The media type to answer with, from `Accept`: None when neither is acceptable.
+/// A 400 for a body that is not a GraphQL request.
+fn bad_request(media: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(Code::BadUserInput, message).media(media)
+}
+
+/// The media type to answer with, from `Accept` (None when neither is acceptable): the
+/// highest quality wins; `application/graphql-response+json` when it ties with
+/// `application/json`; `application/json` for a missing header and for wildcards (the
+/// GraphQL-over-HTTP specification's SHOULD, for clients that predate the new type).
 fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else { return Some(JSON) };
     let mut best: Option<(&'static str, f32)> = None;
-    for part in accept.split(',') {
-        let mut pieces = part.split(';');
-        let media = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = pieces
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        let candidate = match media.as_str() {
-            GRAPHQL_RESPONSE => Some((GRAPHQL_RESPONSE, q + 0.001)),
-            JSON => Some((JSON, q)),
-            "application/*" | "*/*" => Some((GRAPHQL_RESPONSE, q - 0.001)),
-            _ => None,
-        };
-        if let Some((m, q)) = candidate
-            && q > 0.0
-            && best.is_none_or(|(_, b)| q > b)
-        {
-            best = Some((m, q));
+    let mut any = false;
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(value) = value.to_str() else { continue };
+        for range in value.split(',').filter(|r| !r.trim().is_empty()) {
+            any = true;
+            // A range that does not parse is ignored, as RFC 9110 lets a server do.
+            let Ok(range) = range.trim().parse::<mime::Mime>() else { continue };
+            let q = range.get_param("q").and_then(|q| q.as_str().parse::<f32>().ok()).unwrap_or(1.0);
+            let candidate = match (range.type_(), range.subtype(), range.suffix()) {
+                (mime::APPLICATION, sub, Some(mime::JSON)) if sub == "graphql-response" => {
+                    (GRAPHQL_RESPONSE, q + 0.001)
+                }
+                (mime::APPLICATION, mime::JSON, None) => (JSON, q),
+                (mime::APPLICATION | mime::STAR, mime::STAR, _) => (JSON, q - 0.001),
+                _ => continue,
+            };
+            if candidate.1 > 0.0 && best.is_none_or(|(_, b)| candidate.1 > b) {
+                best = Some(candidate);
+            }
         }
     }
-    best.map(|(m, _)| m)
+    if !any {
+        return Some(JSON);
+    }
+    best.map(|(media, _)| media)
+}
+
+/// Why a `Content-Type` is not one a GraphQL request may have, if it is not: JSON in UTF-8.
+fn content_type_problem(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let fine = raw.parse::<mime::Mime>().is_ok_and(|m| {
+        m.essence_str() == JSON && m.get_param(mime::CHARSET).is_none_or(|c| c.as_str().eq_ignore_ascii_case("utf-8"))
+    });
+    (!fine)
+        .then(|| format!("Content-Type must be application/json (got {:?})", raw.chars().take(64).collect::<String>()))
 }
 
 /// The client's address: the peer's (a proxy in front must do its own per-client limits).
@@ -218,7 +246,7 @@ fn client_ip(peer: SocketAddr) -> IpAddr {
 
 /// The caller named by `Authorization: Bearer <token>`: Ok(None) without the header, Err
 /// with a 401 response for a token that opens no live session.
-async fn authenticate(app: &App, headers: &HeaderMap, media: &'static str) -> Result<Caller, Response> {
+async fn authenticate(app: &App, headers: &HeaderMap, media: &'static str) -> Result<Caller, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(Caller::default()) };
     let token = value
         .to_str()
@@ -227,38 +255,31 @@ async fn authenticate(app: &App, headers: &HeaderMap, media: &'static str) -> Re
         .map(str::trim)
         .filter(|t| !t.is_empty());
     let unauthenticated = |message: &str| {
-        let mut response = error(StatusCode::UNAUTHORIZED, media, Code::Unauthenticated, message);
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
-        response
+        ApiError::new(Code::Unauthenticated, message)
+            .media(media)
+            .header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""))
     };
     let Some(token) = token else { return Err(unauthenticated("the Authorization header must be: Bearer <token>")) };
     match app.state.auth.session(token).await {
         Ok(Some(session)) => Ok(Caller { user: Some(session.user), token: Some(token.to_owned()) }),
         Ok(None) => Err(unauthenticated("the session token is expired, revoked or unknown: sign in again")),
-        Err(e) => {
-            crate::log::error("session lookup", &e.to_string());
-            Err(error(StatusCode::INTERNAL_SERVER_ERROR, media, Code::InternalServerError, "internal error"))
-        }
+        Err(e) => Err(ApiError::internal("session lookup", e).media(media)),
     }
 }
 
-/// Applies the rate limits; the headers to add, or the 429 response.
-#[allow(clippy::result_large_err)] // a refusal is rare, and axum returns responses by value
+/// Applies the rate limits; the headers to add, or the 429.
 fn rate_limit(
     app: &App,
     ip: IpAddr,
     caller: &Caller,
     media: &'static str,
-) -> Result<Vec<(HeaderName, HeaderValue)>, Response> {
-    let limits = &app.limits;
+) -> Result<Vec<(HeaderName, HeaderValue)>, ApiError> {
     let mut verdicts = Vec::new();
-    if limits.per_ip_per_sec > 0.0 {
-        verdicts.push(app.limiter.take(Key::Ip(ip), limits.per_ip_per_sec, limits.burst_seconds));
+    if let Some(limit) = &app.limiter.per_ip {
+        verdicts.push(limit.take(Key::Ip(ip)));
     }
-    if let (Some(token), true) = (&caller.token, limits.per_token_per_sec > 0.0) {
-        verdicts.push(app.limiter.take(Key::Token(token_key(token)), limits.per_token_per_sec, limits.burst_seconds));
+    if let (Some(token), Some(limit)) = (&caller.token, &app.limiter.per_token) {
+        verdicts.push(limit.take(Key::Token(token_key(token))));
     }
     // Report the tightest limit.
     let Some(tightest) = verdicts.iter().min_by_key(|v| (v.allowed, v.remaining)) else { return Ok(Vec::new()) };
@@ -271,15 +292,10 @@ fn rate_limit(
         return Ok(headers);
     }
     app.state.metrics.throttled();
-    let mut response = error(
-        StatusCode::TOO_MANY_REQUESTS,
-        media,
-        Code::Throttled,
-        format!("too many requests: retry in {} s", tightest.reset_secs),
-    );
-    response.headers_mut().extend(headers);
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(tightest.reset_secs));
-    Err(response)
+    Err(ApiError::new(Code::Throttled, format!("too many requests: retry in {} s", tightest.reset_secs))
+        .media(media)
+        .headers(headers)
+        .header(header::RETRY_AFTER, HeaderValue::from(tightest.reset_secs)))
 }
 
 /// Who is asking, and whether they may: the caller and the rate-limit headers, or the 401 or
@@ -289,28 +305,38 @@ async fn admit(
     peer: SocketAddr,
     headers: &HeaderMap,
     media: &'static str,
-) -> Result<(Caller, Vec<(HeaderName, HeaderValue)>), Response> {
+) -> Result<(Caller, Vec<(HeaderName, HeaderValue)>), ApiError> {
     let caller = authenticate(app, headers, media).await?;
     let extra = rate_limit(app, client_ip(peer), &caller, media)?;
     Ok((caller, extra))
 }
 
-/// A GraphQL request decoded from JSON, or why it is not one.
+/// A GraphQL request decoded from JSON, or why it is not one: an object whose `query` is a
+/// string, whose `operationName` is a string and whose `variables` and `extensions` are
+/// objects — each of the last three may also be null or missing.
 fn decode(value: Value) -> Result<async_graphql::Request, String> {
-    match &value {
-        Value::Object(map) => match map.get("query") {
-            Some(Value::String(_)) => {}
-            Some(_) => return Err("\"query\" must be a string".into()),
-            None => return Err("the request has no \"query\"".into()),
-        },
-        _ => return Err("a GraphQL request is a JSON object with a \"query\"".into()),
+    let Value::Object(mut map) = value else {
+        return Err("a GraphQL request is a JSON object with a \"query\"".into());
+    };
+    match map.get("query") {
+        Some(Value::String(_)) => {}
+        Some(Value::Null) | None => return Err("the request has no \"query\"".into()),
+        Some(_) => return Err("\"query\" must be a string".into()),
     }
-    if let Some(v) = value.get("variables")
-        && !(v.is_object() || v.is_null())
-    {
-        return Err("\"variables\" must be an object".into());
+    for (key, object) in [("operationName", false), ("variables", true), ("extensions", true)] {
+        match map.get(key) {
+            None => {}
+            Some(Value::Null) => {
+                map.remove(key);
+            }
+            Some(Value::Object(_)) if object => {}
+            Some(Value::String(_)) if !object => {}
+            Some(_) => {
+                return Err(format!("\"{key}\" must be {}", if object { "an object" } else { "a string" }));
+            }
+        }
     }
-    serde_json::from_value(value).map_err(|e| format!("not a GraphQL request: {e}"))
+    serde_json::from_value(Value::Object(map)).map_err(|e| format!("not a GraphQL request: {e}"))
 }
 
 /// The kind of the operation a document would run (None when the name matches none: execution
@@ -367,7 +393,7 @@ fn finish(mut response: async_graphql::Response) -> (Vec<u8>, bool) {
                 Code::GraphqlValidationFailed.as_str().to_owned()
             }
             None => {
-                crate::log::error("resolver", &e.message);
+                tracing::error!(detail = %e.message, "resolver");
                 e.message = "internal error".into();
                 let ext = e.extensions.get_or_insert_with(Default::default);
                 ext.set("code", Code::InternalServerError.as_str());
@@ -458,18 +484,16 @@ async fn run(
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("panic");
-            crate::log::error("request panicked", detail);
-            return error(StatusCode::INTERNAL_SERVER_ERROR, media, Code::InternalServerError, "internal error");
+            return ApiError::internal("request panicked", detail).media(media).into_response();
         }
         Err(_) => {
-            let mut response = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                media,
-                Code::InternalServerError,
-                format!("the request took longer than {} s and was stopped", app.limits.request_timeout.as_secs()),
-            );
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return response;
+            let message =
+                format!("the request took longer than {} s and was stopped", app.limits.request_timeout.as_secs());
+            return ApiError::new(Code::InternalServerError, message)
+                .status(StatusCode::SERVICE_UNAVAILABLE)
+                .media(media)
+                .header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+                .into_response();
         }
     };
     let status =
@@ -500,56 +524,33 @@ async fn graphql_post(
     request: Request<Body>,
 ) -> Response {
     let started = Instant::now();
-    let response = post(&app, peer, request).await;
+    let response = post(&app, peer, request).await.unwrap_or_else(IntoResponse::into_response);
     app.state.metrics.request(response.status().as_u16(), started.elapsed().as_secs_f64());
     response
 }
 
-async fn post(app: &App, peer: SocketAddr, request: Request<Body>) -> Response {
+async fn post(app: &App, peer: SocketAddr, request: Request<Body>) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
-    let Some(media) = negotiate(headers) else { return not_acceptable() };
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mut params = content_type.split(';');
-    let essence = params.next().unwrap_or("").trim().to_ascii_lowercase();
-    // JSON is UTF-8; a body declared in another charset is not one we read.
-    let other_charset = params.filter_map(|p| p.trim().split_once('=')).any(|(k, v)| {
-        k.trim().eq_ignore_ascii_case("charset") && !v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
-    });
-    if essence != JSON || other_charset {
-        let mut response = error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            media,
-            Code::BadUserInput,
-            format!(
-                "Content-Type must be application/json (got {:?})",
-                content_type.chars().take(64).collect::<String>()
-            ),
-        );
-        response.headers_mut().insert(header::ACCEPT, HeaderValue::from_static(JSON));
-        return response;
+    let media = negotiate(headers).ok_or_else(not_acceptable)?;
+    if let Some(problem) = content_type_problem(headers) {
+        return Err(ApiError::new(Code::BadUserInput, problem)
+            .status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            .media(media)
+            .header(header::ACCEPT, HeaderValue::from_static(JSON)));
     }
     let too_large = || {
-        error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            media,
-            Code::BadUserInput,
-            format!("the request body is larger than {} bytes", app.limits.body_bytes),
-        )
+        ApiError::new(Code::BadUserInput, format!("the request body is larger than {} bytes", app.limits.body_bytes))
+            .status(StatusCode::PAYLOAD_TOO_LARGE)
+            .media(media)
     };
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > app.limits.body_bytes as u64) {
-        return too_large();
+        return Err(too_large());
     }
-    let (caller, extra) = match admit(app, peer, headers, media).await {
-        Ok(admitted) => admitted,
-        Err(response) => return response,
-    };
-    let bytes: Bytes = match axum::body::to_bytes(body, app.limits.body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(_) => return too_large(),
-    };
+    let (caller, extra) = admit(app, peer, headers, media).await?;
+    let bytes: Bytes = axum::body::to_bytes(body, app.limits.body_bytes).await.map_err(|_| too_large())?;
     // The common case: a well-formed request (or batch) straight from the bytes.
     if let Ok(parsed) = serde_json::from_slice::<async_graphql::BatchRequest>(&bytes) {
         let (requests, batch) = match parsed {
@@ -557,48 +558,29 @@ async fn post(app: &App, peer: SocketAddr, request: Request<Body>) -> Response {
             async_graphql::BatchRequest::Batch(rs) => (rs, true),
         };
         if (1..=app.limits.batch_max).contains(&requests.len()) && requests.iter().all(|r| !r.query.is_empty()) {
-            return run(app, caller, requests, batch, media, extra).await;
+            return Ok(run(app, caller, requests, batch, media, extra).await);
         }
     }
     // Anything else: find what is wrong, to say so.
-    let value: Value = match serde_json::from_slice(&bytes) {
-        Ok(value) => value,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                media,
-                Code::BadUserInput,
-                format!("the body is not JSON: {e} (line {}, column {})", e.line(), e.column()),
-            );
-        }
-    };
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        bad_request(media, format!("the body is not JSON: {e} (line {}, column {})", e.line(), e.column()))
+    })?;
     let (requests, batch) = match value {
         Value::Array(items) => {
             if items.is_empty() || items.len() > app.limits.batch_max {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    media,
-                    Code::BadUserInput,
-                    format!("a batch holds 1 to {} operations (got {})", app.limits.batch_max, items.len()),
-                );
+                let message = format!("a batch holds 1 to {} operations (got {})", app.limits.batch_max, items.len());
+                return Err(bad_request(media, message));
             }
-            let mut requests = Vec::with_capacity(items.len());
-            for (i, item) in items.into_iter().enumerate() {
-                match decode(item) {
-                    Ok(r) => requests.push(r),
-                    Err(message) => {
-                        return error(StatusCode::BAD_REQUEST, media, Code::BadUserInput, format!("[{i}]: {message}"));
-                    }
-                }
-            }
+            let requests = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| decode(item).map_err(|message| bad_request(media, format!("[{i}]: {message}"))))
+                .collect::<Result<Vec<_>, _>>()?;
             (requests, true)
         }
-        other => match decode(other) {
-            Ok(r) => (vec![r], false),
-            Err(message) => return error(StatusCode::BAD_REQUEST, media, Code::BadUserInput, message),
-        },
+        other => (vec![decode(other).map_err(|message| bad_request(media, message))?], false),
     };
-    run(app, caller, requests, batch, media, extra).await
+    Ok(run(app, caller, requests, batch, media, extra).await)
 }
 
 async fn graphql_get(
@@ -614,19 +596,17 @@ async fn graphql_get(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if upgrade {
-        return upgrade_websocket(&app, peer, &mut parts).await;
+        return upgrade_websocket(&app, peer, &mut parts).await.unwrap_or_else(IntoResponse::into_response);
     }
-    let response = get_query(&app, peer, &parts).await;
+    let response = get_query(&app, peer, &parts).await.unwrap_or_else(IntoResponse::into_response);
     app.state.metrics.request(response.status().as_u16(), started.elapsed().as_secs_f64());
     response
 }
 
-async fn get_query(app: &App, peer: SocketAddr, parts: &axum::http::request::Parts) -> Response {
+async fn get_query(app: &App, peer: SocketAddr, parts: &axum::http::request::Parts) -> Result<Response, ApiError> {
     let headers = &parts.headers;
-    let params: HashMap<String, String> = match Query::try_from_uri(&parts.uri) {
-        Ok(Query(params)) => params,
-        Err(e) => return error(StatusCode::BAD_REQUEST, JSON, Code::BadUserInput, e.body_text()),
-    };
+    let Query(params) =
+        Query::<HashMap<String, String>>::try_from_uri(&parts.uri).map_err(|e| bad_request(JSON, e.body_text()))?;
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -634,12 +614,10 @@ async fn get_query(app: &App, peer: SocketAddr, parts: &axum::http::request::Par
     if !params.contains_key("query") && wants_html {
         let mut response = EXPLORER.into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-        return response;
+        return Ok(response);
     }
-    let Some(media) = negotiate(headers) else { return not_acceptable() };
-    let Some(text) = params.get("query") else {
-        return error(StatusCode::BAD_REQUEST, media, Code::BadUserInput, "a GET request needs a ?query= parameter");
-    };
+    let media = negotiate(headers).ok_or_else(not_acceptable)?;
+    let text = params.get("query").ok_or_else(|| bad_request(media, "a GET request needs a ?query= parameter"))?;
     let mut object = serde_json::Map::new();
     object.insert("query".into(), Value::String(text.clone()));
     if let Some(name) = params.get("operationName") {
@@ -647,44 +625,26 @@ async fn get_query(app: &App, peer: SocketAddr, parts: &axum::http::request::Par
     }
     for key in ["variables", "extensions"] {
         if let Some(raw) = params.get(key) {
-            match serde_json::from_str::<Value>(raw) {
-                Ok(v) => {
-                    object.insert(key.into(), v);
-                }
-                Err(e) => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        media,
-                        Code::BadUserInput,
-                        format!("{key} is not JSON: {e}"),
-                    );
-                }
-            }
+            let value = serde_json::from_str::<Value>(raw)
+                .map_err(|e| bad_request(media, format!("{key} is not JSON: {e}")))?;
+            object.insert(key.into(), value);
         }
     }
-    let mut request = match decode(Value::Object(object)) {
-        Ok(r) => r,
-        Err(message) => return error(StatusCode::BAD_REQUEST, media, Code::BadUserInput, message),
-    };
+    let mut request = decode(Value::Object(object)).map_err(|message| bad_request(media, message))?;
     let name = request.operation_name.clone();
     if let Ok(doc) = request.parsed_query()
         && let Some(op) = operation_type(doc, name.as_deref())
         && op != OperationType::Query
     {
-        let mut response = error(
-            StatusCode::METHOD_NOT_ALLOWED,
+        return Err(bad_request(
             media,
-            Code::BadUserInput,
             "GET runs queries only: send mutations with POST (subscriptions over WebSocket)",
-        );
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
+        )
+        .status(StatusCode::METHOD_NOT_ALLOWED)
+        .header(header::ALLOW, HeaderValue::from_static("POST")));
     }
-    let (caller, extra) = match admit(app, peer, headers, media).await {
-        Ok(admitted) => admitted,
-        Err(response) => return response,
-    };
-    run(app, caller, vec![request], false, media, extra).await
+    let (caller, extra) = admit(app, peer, headers, media).await?;
+    Ok(run(app, caller, vec![request], false, media, extra).await)
 }
 
 async fn websocket(
@@ -693,36 +653,36 @@ async fn websocket(
     request: Request<Body>,
 ) -> Response {
     let (mut parts, _) = request.into_parts();
-    upgrade_websocket(&app, peer, &mut parts).await
+    upgrade_websocket(&app, peer, &mut parts).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// Opens a GraphQL WebSocket (graphql-transport-ws or graphql-ws; see [`crate::ws`]); the
 /// session token comes in `connection_init`'s payload.
-async fn upgrade_websocket(app: &App, peer: SocketAddr, parts: &mut axum::http::request::Parts) -> Response {
+async fn upgrade_websocket(
+    app: &App,
+    peer: SocketAddr,
+    parts: &mut axum::http::request::Parts,
+) -> Result<Response, ApiError> {
     // An upgrade is a request like any other for the per-IP limit.
-    if let Err(refused) = rate_limit(app, client_ip(peer), &Caller::default(), JSON) {
-        return refused;
-    }
+    rate_limit(app, client_ip(peer), &Caller::default(), JSON)?;
     let offered = parts.headers.get_all(header::SEC_WEBSOCKET_PROTOCOL).iter().filter_map(|v| v.to_str().ok());
-    let Some(protocol) = offered.into_iter().find_map(ws::Protocol::negotiate) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            JSON,
-            Code::BadUserInput,
-            "Sec-WebSocket-Protocol must be graphql-transport-ws or graphql-ws",
-        );
-    };
+    let protocol = offered
+        .into_iter()
+        .find_map(ws::Protocol::negotiate)
+        .ok_or_else(|| bad_request(JSON, "Sec-WebSocket-Protocol must be graphql-transport-ws or graphql-ws"))?;
     let upgrade = match WebSocketUpgrade::from_request_parts(parts, &()).await {
         Ok(u) => u,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejection) => return Ok(rejection.into_response()),
     };
     // The slot is taken now, so that concurrent handshakes cannot overshoot the cap.
     if !app.state.metrics.websocket_open(app.limits.websockets_max) {
-        return error(StatusCode::SERVICE_UNAVAILABLE, JSON, Code::Throttled, "too many WebSocket connections");
+        return Err(
+            ApiError::new(Code::Throttled, "too many WebSocket connections").status(StatusCode::SERVICE_UNAVAILABLE)
+        );
     }
     let guard = WebSocketGuard(app.state.clone());
     let cx = app.ws_context();
-    upgrade
+    Ok(upgrade
         .protocols([protocol.name()])
         // A small read buffer: the default (128 KiB) is zeroed on every read attempt, and a
         // subscription's socket is polled for reading on every event it sends.
@@ -732,7 +692,7 @@ async fn upgrade_websocket(app: &App, peer: SocketAddr, parts: &mut axum::http::
         .on_upgrade(move |socket| async move {
             let _guard = guard;
             ws::serve(socket, protocol, cx).await;
-        })
+        }))
 }
 
 impl App {
@@ -750,26 +710,16 @@ impl App {
                     match app.state.auth.session(&token).await {
                         Ok(Some(session)) => Ok(Caller { user: Some(session.user), token: Some(token) }),
                         Ok(None) => Err("the session token is expired, revoked or unknown".to_owned()),
-                        Err(e) => {
-                            crate::log::error("session lookup", &e.to_string());
-                            Err("internal error".to_owned())
-                        }
+                        Err(e) => Err(ApiError::internal("session lookup", e).message),
                     }
                 })
             }),
-            admit: Arc::new(move |caller: &Caller| {
-                let limits = &limiter.limits;
-                match (&caller.token, limits.per_token_per_sec > 0.0) {
-                    (Some(token), true) => {
-                        let verdict = limiter.limiter.take(
-                            Key::Token(token_key(token)),
-                            limits.per_token_per_sec,
-                            limits.burst_seconds,
-                        );
-                        if verdict.allowed { Ok(()) } else { Err(verdict.reset_secs) }
-                    }
-                    _ => Ok(()),
+            admit: Arc::new(move |caller: &Caller| match (&caller.token, &limiter.limiter.per_token) {
+                (Some(token), Some(limit)) => {
+                    let verdict = limit.take(Key::Token(token_key(token)));
+                    if verdict.allowed { Ok(()) } else { Err(verdict.reset_secs) }
                 }
+                _ => Ok(()),
             }),
         }
     }
@@ -790,7 +740,7 @@ async fn asset(Path(file): Path<String>) -> Response {
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
             response
         }
-        None => error(StatusCode::NOT_FOUND, JSON, Code::NotFound, "no such asset"),
+        None => ApiError::new(Code::NotFound, "no such asset").into_response(),
     }
 }
 
@@ -811,5 +761,5 @@ async fn metrics(AxumState(app): AxumState<App>) -> Response {
 }
 
 async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, JSON, Code::NotFound, "no such route: the API is at /graphql")
+    ApiError::new(Code::NotFound, "no such route: the API is at /graphql").into_response()
 }

@@ -84,17 +84,22 @@ pub fn petgraph_load(n: u64, src: &[u64], dst: &[u64]) -> petgraph::csr::Csr<(),
 /// The engine's graph loaded in memory from the same edges through the import path
 /// (id mapping, sort, dedupe, validation by the rules, apply) — no log.
 pub fn engine_load(src: Vec<u64>, dst: Vec<u64>) -> graph_engine::Graph {
-    let mut graph = graph_engine::Graph::new();
     let mut ids = schema::IdGenerator::new(0);
     let next = std::cell::RefCell::new(&mut ids);
     let new_ids = |k: usize| {
         let mut ids = next.borrow_mut();
         (0..k).map(|_| ids.next(schema::EPOCH_MS + 1)).collect()
     };
-    let parsed = graph_engine::import::from_edges("rmat", schema::EdgeKind::Follows, src, dst, &graph, &new_ids)
-        .expect("rmat edges import");
-    graph.execute(schema::Command::Import(parsed.batch), 0).expect("rmat import is valid");
-    graph
+    let parsed = graph_engine::import::from_edges(
+        "rmat",
+        schema::EdgeKind::Follows,
+        src,
+        dst,
+        &graph_engine::Graph::new(),
+        &new_ids,
+    )
+    .expect("rmat edges import");
+    graph_engine::Graph::from_import(parsed.batch).expect("rmat import is valid")
 }
 
 /// The figures a peer's bench script printed: its last line that is a JSON object.

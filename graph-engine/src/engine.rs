@@ -1,7 +1,7 @@
 //! The running engine: opens the log, replays it into the graph, and runs the single writer
 //! that decides commands, appends their events durably (group commit) and applies them.
 
-use crate::log::{self, AnyLog, EventLog, PostgresLog, Record, SqliteLog, Verification};
+use crate::log::{self, AnyLog, LogReader, LogWriter, PostgresLog, Record, SqliteLog, Verification};
 use crate::store::{Graph, LogPosition};
 use crate::view::Overlay;
 use crate::{Error, Result};
@@ -41,15 +41,16 @@ impl EngineConfig {
         EngineConfig { data_dir: data_dir.into(), database_url: None, pg_schema: None, node: 0, read_only: false }
     }
 
-    /// Opens the configured log without replaying it.
+    /// Opens the configured log without replaying it, for reading (`daira audit verify`): no
+    /// crate but this one can append to it.
     pub async fn open_log(&self) -> Result<AnyLog> {
         match &self.database_url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Ok(AnyLog::Postgres(PostgresLog::open(url, self.pg_schema.as_deref()).await?))
+                Ok(AnyLog::postgres(PostgresLog::open(url, self.pg_schema.as_deref()).await?))
             }
             Some(url) if url.starts_with("sqlite:") => {
                 let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-                Ok(AnyLog::Sqlite(SqliteLog::open(std::path::Path::new(path)).await?))
+                Ok(AnyLog::sqlite(SqliteLog::open(std::path::Path::new(path)).await?))
             }
             Some(url) => Err(Error::Config(format!(
                 "database URL must start with postgres:// or sqlite: (got {:?})",
@@ -58,7 +59,7 @@ impl EngineConfig {
             None => {
                 std::fs::create_dir_all(&self.data_dir)
                     .map_err(|source| Error::Io { path: self.data_dir.display().to_string(), source })?;
-                Ok(AnyLog::Sqlite(SqliteLog::open(&self.data_dir.join("log.db")).await?))
+                Ok(AnyLog::sqlite(SqliteLog::open(&self.data_dir.join("log.db")).await?))
             }
         }
     }
@@ -234,7 +235,7 @@ impl Engine {
         self.shared.committed.subscribe()
     }
 
-    /// The log.
+    /// The log, to read: appending is the writer's alone.
     pub fn log(&self) -> &AnyLog {
         &self.shared.log
     }
@@ -257,14 +258,12 @@ impl Engine {
         if let Some(handle) = handle {
             let _ = handle.await;
         }
-        if let AnyLog::Sqlite(log) = &shared.log {
-            log.close().await;
-        }
+        shared.log.close_shared().await;
     }
 }
 
 /// Replays the whole log into a fresh graph, checking the hash chain as it goes.
-pub async fn replay<L: EventLog>(log: &L, progress: &dyn Progress) -> Result<Graph> {
+pub async fn replay<L: LogReader>(log: &L, progress: &dyn Progress) -> Result<Graph> {
     let head = log.head().await?;
     let mut graph = Graph::new();
     let mut position = LogPosition::default();

@@ -85,9 +85,19 @@ pub struct Parsed {
     pub batch: ImportBatch,
     /// Its summary.
     pub report: ImportReport,
+    /// What it takes to explain a rejection of the batch once it is gone.
+    explain: Explain,
+}
+
+/// Explains a rejection of an import by naming the file's line and ids, without holding on to
+/// the batch (which moves into the command).
+#[derive(Clone, Debug, Default)]
+pub struct Explain {
     file: String,
     /// Lines of remix_of edges by (work, original), to explain a cycle.
     remix_lines: HashMap<(Id, Id), u64>,
+    /// The file's ids of the works those edges join.
+    remix_names: HashMap<Id, String>,
 }
 
 impl Parsed {
@@ -97,18 +107,26 @@ impl Parsed {
         file: String,
         remix_lines: HashMap<(Id, Id), u64>,
     ) -> Parsed {
-        Parsed { batch, report, file, remix_lines }
+        let ends: std::collections::HashSet<Id> = remix_lines.keys().flat_map(|&(a, b)| [a, b]).collect();
+        let remix_names =
+            batch.vertices.iter().filter(|v| ends.contains(&v.id)).map(|v| (v.id, v.external.clone())).collect();
+        Parsed { batch, report, explain: Explain { file, remix_lines, remix_names } }
     }
 
-    /// Turns a rejection of this batch into an error naming the line when one can be found.
+    /// The batch, its summary, and what explains a rejection of it.
+    pub fn into_parts(self) -> (ImportBatch, ImportReport, Explain) {
+        (self.batch, self.report, self.explain)
+    }
+}
+
+impl Explain {
+    /// Turns a rejection of the batch into an error naming the line when one can be found.
     pub fn explain(&self, rejection: Rejection) -> ImportError {
         let line = match &rejection {
             Rejection::RemixCycle { work, original } => self.remix_lines.get(&(*work, *original)).copied().unwrap_or(0),
             _ => 0,
         };
-        let external = |id: Id| {
-            self.batch.vertices.iter().find(|v| v.id == id).map_or_else(|| id.to_string(), |v| v.external.clone())
-        };
+        let external = |id: Id| self.remix_names.get(&id).cloned().unwrap_or_else(|| id.to_string());
         let message = match rejection {
             Rejection::RemixCycle { work, original } => {
                 format!("remix_of {} -> {} would close a remix cycle", external(work), external(original))
@@ -660,12 +678,12 @@ impl Rows {
             edges.push(batch);
         }
         report.self_loops = self_loops;
-        Ok(Parsed {
-            batch: ImportBatch { source: file.to_owned(), vertices, refs, edges },
+        Ok(Parsed::new(
+            ImportBatch { source: file.to_owned(), vertices, refs, edges },
             report,
-            file: file.to_owned(),
-            remix_lines: HashMap::new(),
-        })
+            file.to_owned(),
+            HashMap::new(),
+        ))
     }
 }
 

@@ -566,8 +566,10 @@ impl Graph {
 
     /// Applies one event. Events come from the log, already decided, so a failure here means
     /// the log and the rules disagree: it is reported as corruption. Takes the event by value
-    /// so that an import's columns move into the store instead of being copied.
-    pub fn apply(&mut self, event: Event) -> Result<()> {
+    /// so that an import's columns move into the store instead of being copied. Crate-private:
+    /// only replay and the engine's writer apply events (and [`Graph::from_import`], for a graph
+    /// that has no log).
+    pub(crate) fn apply(&mut self, event: Event) -> Result<()> {
         match event {
             Event::VertexCreated { id, kind, props, external } => {
                 self.create_vertex(id, kind, props, external.as_deref())?;
@@ -706,7 +708,7 @@ impl Graph {
     }
 
     /// Whether an import is half applied (its `Begin` seen, its `End` not yet).
-    pub fn in_import(&self) -> bool {
+    pub(crate) fn in_import(&self) -> bool {
         self.pending.is_some()
     }
 

@@ -159,15 +159,17 @@ impl View for GraphView<'_> {
 }
 
 impl Graph {
-    /// Decides `command` against this graph and applies its events, with no log: for graphs
-    /// held only in memory (researchers' analyses, benchmarks). Returns how many events it
-    /// applied; [`schema::decide`] and [`Graph::apply`] give the events themselves.
-    pub fn execute(&mut self, command: schema::Command, now_ms: i64) -> crate::Result<usize> {
-        let events = schema::decide(command, now_ms, &GraphView(self))?;
-        let count = events.len();
+    /// A graph held only in memory, loaded from one import: for researchers' analyses
+    /// (`daira analyze` on a JSONL file) and benchmarks. The import is decided by the same
+    /// rules as on a data directory, and its events applied; the graph has no log, stays at log
+    /// position zero and can never get a log or change again — an [`crate::Engine`] is always
+    /// opened from its own log, so nothing written here could reach one.
+    pub fn from_import(batch: schema::ImportBatch) -> crate::Result<Graph> {
+        let mut graph = Graph::new();
+        let events = schema::decide(schema::Command::Import(batch), 0, &GraphView(&graph))?;
         for event in events {
-            self.apply(event)?;
+            graph.apply(event)?;
         }
-        Ok(count)
+        Ok(graph)
     }
 }

@@ -1,21 +1,22 @@
 //! Score epochs in the running system: every job recomputed in the background when enough has
-//! changed, on a copy of the graph taken under a brief read lock (so neither writes nor reads
-//! wait for a job), kept per epoch — in memory and, when opened on a folder, on disk, so they
-//! outlive a restart — and diffable.
+//! changed ([`spawn_epochs`], the one epoch loop), on a copy of the graph taken under a brief
+//! read lock (so neither writes nor reads wait for a job), kept per epoch — in memory and,
+//! when opened on a folder, on disk, so they outlive a restart ([`Epochs::open_for`] keeps only
+//! those the log confirms) — and diffable.
 
 use crate::{
     Alignment, AlignmentConfig, ClusterConfig, Clusters, Contribution, ContributionConfig, TrustConfig, TrustScores,
     alignment, clusters, contribution, trust,
 };
-use graph_engine::{Engine, Graph, LogPosition};
+use graph_engine::{Engine, Graph, LogPosition, LogReader};
 use parking_lot::RwLock;
 use schema::{EdgeKind, Id, VertexKind};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, watch};
 
 /// Epochs kept, in memory and on disk (older ones can be recomputed from the log).
 pub const DEFAULT_EPOCHS_KEPT: usize = 16;
@@ -301,49 +302,110 @@ pub fn compute_now(engine: &Engine, epochs: &Epochs, policy: &RecomputePolicy) -
     Ok(epochs.latest().expect("just pushed"))
 }
 
-/// The background recomputation; [`Recompute::stop`] ends it.
-pub struct Recompute {
-    stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Recompute {
-    /// Stops the thread (after the job in progress, if any) and waits for it.
-    pub fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.thread.join();
+impl Epochs {
+    /// The epochs kept in `dir` from earlier runs that `engine`'s log confirms: an epoch is kept
+    /// only if the log holds its position with the same chain hash. Files that cannot be read,
+    /// and epochs of another log, are logged and set aside.
+    pub async fn open_for(engine: &Engine, dir: &Path, keep: usize) -> crate::Result<Epochs> {
+        let (epochs, unreadable) = Epochs::open(dir, keep)?;
+        for reason in unreadable {
+            tracing::error!(detail = %reason, "epoch file left out");
+        }
+        let head = engine.read().position();
+        for number in epochs.numbers() {
+            let Some(set) = epochs.get(number) else { continue };
+            let at = set.position;
+            let ours = if at.seq == 0 {
+                Some([0u8; 32])
+            } else if at.seq <= head.seq {
+                engine.log().get(at.seq).await?.map(|record| record.hash)
+            } else {
+                None
+            };
+            if ours != Some(at.hash) {
+                tracing::error!(epoch = number, log_seq = at.seq, "epoch of another log discarded");
+                epochs.discard(number)?;
+            }
+        }
+        if let Some(latest) = epochs.latest() {
+            tracing::info!(epochs = ?epochs.numbers(), latest_log_seq = latest.position.seq, "epochs loaded");
+        }
+        Ok(epochs)
     }
 }
 
-/// How often the background thread looks for commits and for a stop.
-const POLL: Duration = Duration::from_millis(20);
+/// The running epoch loop (see [`spawn_epochs`]).
+pub struct EpochLoop {
+    task: tokio::task::JoinHandle<()>,
+    numbers: watch::Receiver<u64>,
+}
 
-/// Recomputes epochs in a background thread whenever `policy.min_events` events have been
-/// committed and `policy.min_interval` has passed since the last epoch.
-pub fn spawn_recompute(engine: Arc<Engine>, epochs: Arc<Epochs>, policy: RecomputePolicy) -> Recompute {
-    use tokio::sync::broadcast::error::TryRecvError;
+impl EpochLoop {
+    /// The number of the newest epoch, as each is published (0 before the first).
+    pub fn numbers(&self) -> watch::Receiver<u64> {
+        self.numbers.clone()
+    }
+
+    /// Waits for the loop to end (it ends when `stop` turns true or the engine closes; a job in
+    /// progress finishes first).
+    pub async fn join(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// How often the loop looks at the clock when no commit wakes it.
+const TICK: Duration = Duration::from_millis(100);
+
+/// The one epoch loop of a running system: computes the first epoch at once (unless the newest
+/// kept one is of the log's head already), then whenever `policy.min_events` events have been
+/// committed and `policy.min_interval` has passed since the last. Jobs run on a blocking
+/// thread, on a copy of the graph; every epoch and every failure is logged. Ends when `stop`
+/// turns true or the engine's stream closes.
+pub fn spawn_epochs(
+    engine: Arc<Engine>,
+    epochs: Arc<Epochs>,
+    policy: RecomputePolicy,
+    mut stop: watch::Receiver<bool>,
+) -> EpochLoop {
     let mut commits = engine.subscribe();
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = std::thread::Builder::new()
-        .name("reputation-epochs".into())
-        .spawn(move || {
-            let mut pending = 0u64;
-            let mut last = Instant::now().checked_sub(policy.min_interval).unwrap_or_else(Instant::now);
-            while !flag.load(Ordering::Relaxed) {
-                match commits.try_recv() {
-                    Ok(batch) => pending += batch.events.len() as u64,
-                    Err(TryRecvError::Lagged(missed)) => pending += missed,
-                    Err(TryRecvError::Closed) => return,
-                    Err(TryRecvError::Empty) => std::thread::sleep(POLL),
-                }
-                if pending >= policy.min_events && last.elapsed() >= policy.min_interval {
-                    pending = 0;
-                    last = Instant::now();
-                    let _ = compute_now(&engine, &epochs, &policy);
+    let current = epochs.latest().is_some_and(|e| e.position == engine.read().position());
+    let (published, numbers) = watch::channel(epochs.latest().map_or(0, |e| e.number));
+    let task = tokio::spawn(async move {
+        let mut pending = if current { 0 } else { u64::MAX };
+        let mut last: Option<Instant> = None;
+        let mut tick = tokio::time::interval(TICK);
+        loop {
+            let due = pending >= policy.min_events && last.is_none_or(|t| t.elapsed() >= policy.min_interval);
+            if due {
+                pending = 0;
+                last = Some(Instant::now());
+                let (engine, epochs) = (engine.clone(), epochs.clone());
+                match tokio::task::spawn_blocking(move || compute_now(&engine, &epochs, &policy)).await {
+                    Ok(Ok(set)) => {
+                        tracing::info!(
+                            epoch = set.number,
+                            log_seq = set.position.seq,
+                            ms = set.elapsed.as_millis() as u64,
+                            clusters = set.clusters.count,
+                            modularity = set.clusters.modularity,
+                            "epoch computed"
+                        );
+                        let _ = published.send(set.number);
+                    }
+                    Ok(Err(e)) => tracing::error!(error = %e, "epoch"),
+                    Err(e) => tracing::error!(error = %e, "epoch job stopped"),
                 }
             }
-        })
-        .expect("spawn the epochs thread");
-    Recompute { stop, thread }
+            tokio::select! {
+                message = commits.recv() => match message {
+                    Ok(batch) => pending = pending.saturating_add(batch.events.len() as u64),
+                    Err(broadcast::error::RecvError::Lagged(n)) => pending = pending.saturating_add(n),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                _ = tick.tick() => {}
+                _ = stop.wait_for(|&s| s) => return,
+            }
+        }
+    });
+    EpochLoop { task, numbers }
 }

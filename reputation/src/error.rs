@@ -17,6 +17,9 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// The engine's log could not be read (to confirm kept epochs).
+    #[error(transparent)]
+    Log(#[from] graph_engine::Error),
     /// A parameter is out of its range.
     #[error("parameter {name} = {value} is out of range ({range})")]
     BadParameter {

@@ -15,8 +15,9 @@
 //! - [`clusters`] — Leiden communities with their modularity; label propagation as the fast
 //!   path; every community connected.
 //!
-//! [`spawn_recompute`] keeps [`Epochs`] of every score in the running system, recomputed in the
-//! background on a copy of the graph, each diffable against an earlier one ([`ScoreSet::diff`]). The math is in `README.md`.
+//! [`spawn_epochs`] keeps [`Epochs`] of every score in the running system, recomputed in the
+//! background on a copy of the graph, each diffable against an earlier one ([`ScoreSet::diff`]).
+//! The math is in `README.md`.
 
 mod alignment;
 mod clusters;
@@ -41,8 +42,8 @@ pub use contribution::{
 };
 pub use epoch::Epoch;
 pub use epochs::{
-    Change, DEFAULT_EPOCHS_KEPT, DEFAULT_MIN_EVENTS, DEFAULT_MIN_INTERVAL, Epochs, Recompute, RecomputePolicy,
-    ScoreSet, compute_now, curators, spawn_recompute,
+    Change, DEFAULT_EPOCHS_KEPT, DEFAULT_MIN_EVENTS, DEFAULT_MIN_INTERVAL, EpochLoop, Epochs, RecomputePolicy,
+    ScoreSet, compute_now, curators, spawn_epochs,
 };
 pub use error::{Error, Result};
 pub use pagerank::{DEFAULT_PAGERANK_DAMPING, PageRank, PageRankConfig, pagerank, pagerank_csr};

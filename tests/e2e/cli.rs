@@ -65,7 +65,13 @@ fn bad_input_gets_a_clear_error_and_leaves_the_log_as_it_was() {
             "{\"vertex\":\"work\",\"id\":\"k1\"}\n{\"vertex\":\"work\",\"id\":\"k2\"}\n{\"edge\":\"remix_of\",\"src\":\"k1\",\"dst\":\"k2\"}\n{\"edge\":\"remix_of\",\"src\":\"k2\",\"dst\":\"k1\"}\n",
             "remix cycle".into(),
         ),
-        ("any.txt", "graphml", "1 2\n", "unknown format \"graphml\"".into()),
+        (
+            "any.txt",
+            "graphml",
+            "1 2\n",
+            "invalid value 'graphml' for '--format <FORMAT>'\n  [possible values: snap, snap-signed, csv, jsonl]"
+                .into(),
+        ),
     ];
     for (name, format, text, expected) in cases {
         let path = write(dir.path(), name, text);

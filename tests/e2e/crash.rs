@@ -2,7 +2,7 @@
 //! every acknowledged event is present, and the graph is the replay of the log.
 
 use crate::{daira, run, stats};
-use graph_engine::EventLog;
+use graph_engine::LogReader;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::time::Duration;
@@ -53,10 +53,10 @@ fn check_acknowledged(data: &std::path::Path, acks: &[(u64, String)]) {
     assert!(out.status.success(), "the log verifies: {}", String::from_utf8_lossy(&out.stdout));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let log = graph_engine::log::SqliteLog::open(&data.join("log.db")).await.unwrap();
+        let log = graph_engine::EngineConfig::new(data).open_log().await.unwrap();
         for (seq, hash) in acks {
             let record = log.get(*seq).await.unwrap().unwrap_or_else(|| panic!("acknowledged event {seq} is present"));
-            assert_eq!(&daira::hex(&record.hash), hash, "event {seq} is the one acknowledged");
+            assert_eq!(&graph_engine::log::hex(&record.hash), hash, "event {seq} is the one acknowledged");
         }
         log.close().await;
     });

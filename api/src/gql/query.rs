@@ -206,7 +206,7 @@ impl QueryRoot {
                 }
             },
         };
-        let order = st.cluster_order(&set);
+        let order = st.caches.cluster_order(&st.engine, &set);
         Ok(connect(&order, &PageArgs::new(first, last, after, before), |community| Cluster {
             epoch: set.number,
             community,

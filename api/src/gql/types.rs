@@ -538,7 +538,7 @@ impl From<&ScoreSet> for EpochInfo {
         EpochInfo {
             number: set.number as i32,
             log_seq: set.position.seq.to_string(),
-            log_hash: crate::hex(&set.position.hash),
+            log_hash: graph_engine::log::hex(&set.position.hash),
             parameters,
             computed_in_ms: set.elapsed.as_secs_f64() * 1e3,
             modularity: set.clusters.modularity,
@@ -651,7 +651,10 @@ impl Reputation {
 
     /// Trust as a percentile among masks, 0..=100.
     async fn trust_percentile(&self, ctx: &Context<'_>) -> f64 {
-        state(ctx).trust_percentile(&self.set, self.mask.v)
+        {
+            let st = state(ctx);
+            st.caches.trust_percentile(&st.engine, &self.set, self.mask.v)
+        }
     }
 
     /// Flagged as a likely sybil (see reputation/README).

@@ -16,7 +16,7 @@
 use graph_engine::LogPosition;
 use graph_engine::import::{Format, parse_file};
 use reputation::{ClusterConfig, Method, clusters_of, nmi, undirected};
-use schema::{Command, EdgeKind};
+use schema::EdgeKind;
 use std::time::Instant;
 
 fn main() {
@@ -28,11 +28,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut graph = graph_engine::Graph::new();
     let ids = std::cell::RefCell::new(schema::IdGenerator::new(7));
     let new_ids = |n: usize| (0..n).map(|_| ids.borrow_mut().next(schema::EPOCH_MS + 1)).collect();
-    let parsed = parse_file(&edges, Format::Snap, &graph, &new_ids, &graph_engine::NoProgress).expect("edges");
-    graph.execute(Command::Import(parsed.batch), 0).expect("import");
+    let parsed = parse_file(&edges, Format::Snap, &graph_engine::Graph::new(), &new_ids, &graph_engine::NoProgress)
+        .expect("edges");
+    let graph = graph_engine::Graph::from_import(parsed.batch).expect("import");
     let text = std::fs::read_to_string(&truth).expect("truth file");
     let planted: std::collections::HashMap<String, u32> = text
         .lines()

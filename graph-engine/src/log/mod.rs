@@ -1,6 +1,9 @@
-//! The durable event log behind one trait, [`EventLog`], with two backends: SQLite (the
-//! embedded default) and PostgreSQL. Backends store records; the hash chain is computed here,
-//! once, so both chain identically.
+//! The durable event log, with two backends: SQLite (the embedded default) and PostgreSQL.
+//! Backends store records; the hash chain is computed here, once, so both chain identically.
+//!
+//! Outside this crate the log can only be read: [`LogReader`] (`head`, `scan`, `get`) is public,
+//! while appending is [`LogWriter`], a trait private to the crate that only the engine's
+//! writer calls. Both backends read with the same SQL through one implementation ([`Reads`]).
 //!
 //! Chain: `hash[n] = BLAKE3(hash[n-1] ‖ n as u64 LE ‖ time_ms as i64 LE ‖ payload[n])`, with
 //! `hash[0]` all zeros. A record's payload is one event encoded with postcard.
@@ -8,11 +11,16 @@
 mod postgres;
 mod sqlite;
 
-pub use postgres::PostgresLog;
-pub use sqlite::SqliteLog;
+#[cfg(test)]
+mod conformance;
+
+pub(crate) use postgres::PostgresLog;
+pub(crate) use sqlite::SqliteLog;
 
 use crate::{Error, LogPosition, Result};
+use futures_util::TryStreamExt;
 use schema::Event;
+use sqlx::Row;
 use std::future::Future;
 
 /// One stored event.
@@ -45,6 +53,15 @@ pub fn decode(payload: &[u8]) -> std::result::Result<Event, postcard::Error> {
     postcard::from_bytes(payload)
 }
 
+/// Lower-case hex of bytes (chain hashes as people read them).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
 /// The chain hash of a record following `previous`.
 pub fn chain_hash(previous: &[u8; 32], seq: u64, time_ms: i64, payload: &[u8]) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
@@ -56,7 +73,7 @@ pub fn chain_hash(previous: &[u8; 32], seq: u64, time_ms: i64, payload: &[u8]) -
 }
 
 /// Builds the records of a batch that follows `head`.
-pub fn chain(head: LogPosition, time_ms: i64, payloads: Vec<Vec<u8>>) -> Vec<Record> {
+pub(crate) fn chain(head: LogPosition, time_ms: i64, payloads: Vec<Vec<u8>>) -> Vec<Record> {
     let mut previous = head.hash;
     payloads
         .into_iter()
@@ -70,13 +87,8 @@ pub fn chain(head: LogPosition, time_ms: i64, payloads: Vec<Vec<u8>>) -> Vec<Rec
         .collect()
 }
 
-/// A durable, append-only store of records. Implementations must make `append` atomic (all
-/// records of a batch or none, durable when it returns) and refuse a batch that does not start
-/// right after the current head.
-pub trait EventLog: Send + Sync + 'static {
-    /// Appends records atomically and durably. `records[0].seq` must be `head().seq + 1`.
-    fn append(&self, records: &[Record]) -> impl Future<Output = Result<()>> + Send;
-
+/// Reading a stored log: what every crate may do with it.
+pub trait LogReader: Send + Sync + 'static {
     /// The last record's position, or the zero position for an empty log.
     fn head(&self) -> impl Future<Output = Result<LogPosition>> + Send;
 
@@ -93,50 +105,183 @@ pub trait EventLog: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
-/// Where the log lives: a SQLite file (the default) or a PostgreSQL database.
-pub enum AnyLog {
-    /// SQLite file.
-    Sqlite(SqliteLog),
-    /// PostgreSQL server.
-    Postgres(PostgresLog),
+/// Appending: the engine's writer only. Implementations make `append` atomic (all records of
+/// a batch or none, durable when it returns) and refuse a batch that does not start right
+/// after the current head ([`Error::Conflict`]).
+pub(crate) trait LogWriter: LogReader {
+    /// Appends records atomically and durably. `records[0].seq` must be `head().seq + 1`.
+    fn append(&self, records: &[Record]) -> impl Future<Output = Result<()>> + Send;
 }
 
-impl EventLog for AnyLog {
-    async fn append(&self, records: &[Record]) -> Result<()> {
-        match self {
-            AnyLog::Sqlite(log) => log.append(records).await,
-            AnyLog::Postgres(log) => log.append(records).await,
+/// A connection pool of either backend.
+#[derive(Clone)]
+pub(crate) enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// Runs the same statement on whichever pool it is given: the SQL is written once (`$1`
+/// placeholders, which both backends take) and compiled for each backend.
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            Pool::Sqlite($p) => $body,
+            Pool::Postgres($p) => $body,
         }
+    };
+}
+
+/// The reading half of both backends: one implementation of `head`, `scan` and `get`.
+pub(crate) struct Reads {
+    pool: Pool,
+}
+
+impl Reads {
+    pub(crate) fn new(pool: Pool) -> Reads {
+        Reads { pool }
     }
 
     async fn head(&self) -> Result<LogPosition> {
-        match self {
-            AnyLog::Sqlite(log) => log.head().await,
-            AnyLog::Postgres(log) => log.head().await,
+        const SQL: &str = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1";
+        let row: Option<(i64, Vec<u8>)> = on_pool!(&self.pool, |p| sqlx::query_as(SQL).fetch_optional(p).await)?;
+        match row {
+            None => Ok(LogPosition::default()),
+            Some((seq, hash)) => Ok(LogPosition { seq: seq as u64, hash: hash_from_slice(&hash, seq as u64)? }),
         }
+    }
+
+    async fn scan<F>(&self, from_seq: u64, mut visit: F) -> Result<()>
+    where
+        F: FnMut(Record) -> Result<()> + Send,
+    {
+        const SQL: &str = "SELECT seq, time_ms, payload, hash FROM events WHERE seq >= $1 ORDER BY seq";
+        on_pool!(&self.pool, |p| {
+            let mut rows = sqlx::query(SQL).bind(from_seq as i64).fetch(p);
+            while let Some(row) = rows.try_next().await? {
+                let seq = row.try_get::<i64, _>(0)? as u64;
+                visit(Record {
+                    seq,
+                    time_ms: row.try_get(1)?,
+                    payload: row.try_get(2)?,
+                    hash: hash_from_slice(row.try_get::<&[u8], _>(3)?, seq)?,
+                })?;
+            }
+        });
+        Ok(())
+    }
+
+    async fn get(&self, seq: u64) -> Result<Option<Record>> {
+        const SQL: &str = "SELECT time_ms, payload, hash FROM events WHERE seq = $1";
+        let row: Option<(i64, Vec<u8>, Vec<u8>)> =
+            on_pool!(&self.pool, |p| sqlx::query_as(SQL).bind(seq as i64).fetch_optional(p).await)?;
+        row.map(|(time_ms, payload, hash)| Ok(Record { seq, time_ms, payload, hash: hash_from_slice(&hash, seq)? }))
+            .transpose()
+    }
+}
+
+/// Implements [`LogReader`] for a backend through its `reads` field.
+macro_rules! read_through {
+    ($backend:ty) => {
+        impl $crate::log::LogReader for $backend {
+            async fn head(&self) -> $crate::Result<$crate::LogPosition> {
+                self.reads.head().await
+            }
+
+            async fn scan<F>(&self, from_seq: u64, visit: F) -> $crate::Result<()>
+            where
+                F: FnMut($crate::log::Record) -> $crate::Result<()> + Send,
+            {
+                self.reads.scan(from_seq, visit).await
+            }
+
+            async fn get(&self, seq: u64) -> $crate::Result<Option<$crate::log::Record>> {
+                self.reads.get(seq).await
+            }
+
+            fn describe(&self) -> String {
+                self.describe()
+            }
+        }
+    };
+}
+use read_through;
+
+/// The log of a data directory or a database, whichever backend it is on. Other crates get it
+/// from [`crate::EngineConfig::open_log`] or [`crate::Engine::log`], and can only read it.
+pub struct AnyLog {
+    backend: Backend,
+}
+
+enum Backend {
+    Sqlite(SqliteLog),
+    Postgres(PostgresLog),
+}
+
+impl AnyLog {
+    pub(crate) fn sqlite(log: SqliteLog) -> AnyLog {
+        AnyLog { backend: Backend::Sqlite(log) }
+    }
+
+    pub(crate) fn postgres(log: PostgresLog) -> AnyLog {
+        AnyLog { backend: Backend::Postgres(log) }
+    }
+
+    fn reads(&self) -> &Reads {
+        match &self.backend {
+            Backend::Sqlite(log) => &log.reads,
+            Backend::Postgres(log) => &log.reads,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Sqlite(log) => log.describe(),
+            Backend::Postgres(log) => log.describe(),
+        }
+    }
+
+    /// Closes a log opened with [`crate::EngineConfig::open_log`] (a SQLite log checkpoints its
+    /// WAL into the main file first). It takes the log by value: the engine's own log, which
+    /// others only borrow, closes when the engine shuts down.
+    pub async fn close(self) {
+        self.close_shared().await;
+    }
+
+    /// Closes the connections under whoever else holds the log: the engine's shutdown.
+    pub(crate) async fn close_shared(&self) {
+        match &self.backend {
+            Backend::Sqlite(log) => log.close().await,
+            Backend::Postgres(log) => log.close().await,
+        }
+    }
+}
+
+impl LogReader for AnyLog {
+    async fn head(&self) -> Result<LogPosition> {
+        self.reads().head().await
     }
 
     async fn scan<F>(&self, from_seq: u64, visit: F) -> Result<()>
     where
         F: FnMut(Record) -> Result<()> + Send,
     {
-        match self {
-            AnyLog::Sqlite(log) => log.scan(from_seq, visit).await,
-            AnyLog::Postgres(log) => log.scan(from_seq, visit).await,
-        }
+        self.reads().scan(from_seq, visit).await
     }
 
     async fn get(&self, seq: u64) -> Result<Option<Record>> {
-        match self {
-            AnyLog::Sqlite(log) => log.get(seq).await,
-            AnyLog::Postgres(log) => log.get(seq).await,
-        }
+        self.reads().get(seq).await
     }
 
     fn describe(&self) -> String {
-        match self {
-            AnyLog::Sqlite(log) => log.describe(),
-            AnyLog::Postgres(log) => log.describe(),
+        self.describe()
+    }
+}
+
+impl LogWriter for AnyLog {
+    async fn append(&self, records: &[Record]) -> Result<()> {
+        match &self.backend {
+            Backend::Sqlite(log) => log.append(records).await,
+            Backend::Postgres(log) => log.append(records).await,
         }
     }
 }
@@ -159,7 +304,7 @@ pub enum Verification {
 }
 
 /// Recomputes the chain from the log alone, record by record.
-pub async fn verify<L: EventLog>(log: &L) -> Result<Verification> {
+pub async fn verify<L: LogReader>(log: &L) -> Result<Verification> {
     let mut position = LogPosition::default();
     let mut broken: Option<(u64, String)> = None;
     let result = log
@@ -187,6 +332,16 @@ pub async fn verify<L: EventLog>(log: &L) -> Result<Verification> {
         (Ok(()), None) => Ok(Verification::Intact { head: position }),
         (Err(e), None) => Err(e),
     }
+}
+
+/// The head of a log inside an append's transaction, and the conflict when `first` does not
+/// follow it.
+pub(crate) fn check_follows(head: Option<i64>, first: &Record) -> Result<()> {
+    let head = head.unwrap_or(0) as u64;
+    if first.seq != head + 1 {
+        return Err(Error::Conflict { expected: head + 1, found: first.seq });
+    }
+    Ok(())
 }
 
 pub(crate) fn hash_from_slice(bytes: &[u8], seq: u64) -> Result<[u8; 32]> {

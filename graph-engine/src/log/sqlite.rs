@@ -1,19 +1,20 @@
 //! The SQLite event log: one file in WAL mode with `synchronous = FULL`, so a commit is durable
 //! when it returns. One connection writes; readers use their own connections.
 
-use super::{EventLog, Record, hash_from_slice};
-use crate::{Error, LogPosition, Result};
-use futures_util::TryStreamExt;
+use super::{LogWriter, Pool, Reads, Record, check_follows, read_through};
+use crate::Result;
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The SQLite backend.
-pub struct SqliteLog {
+pub(crate) struct SqliteLog {
     writer: SqlitePool,
+    /// Reads go through their own connections, so they never wait for the writer.
+    pub(super) reads: Reads,
     readers: SqlitePool,
     /// One connection for WAL checkpoints, so that they never hold up the writer.
     maintenance: SqlitePool,
@@ -38,7 +39,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS events (
 
 impl SqliteLog {
     /// Opens (creating if needed) the log at `path`.
-    pub async fn open(path: &Path) -> Result<SqliteLog> {
+    pub(crate) async fn open(path: &Path) -> Result<SqliteLog> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -53,6 +54,7 @@ impl SqliteLog {
         let readers = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
         let log = SqliteLog {
             writer,
+            reads: Reads::new(Pool::Sqlite(readers.clone())),
             readers,
             maintenance,
             since_checkpoint: Arc::new(AtomicU64::new(0)),
@@ -82,7 +84,7 @@ impl SqliteLog {
     }
 
     /// Closes the connections, checkpointing the WAL into the main file.
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await;
         self.maintenance.close().await;
         self.readers.close().await;
@@ -90,17 +92,22 @@ impl SqliteLog {
     }
 }
 
-impl EventLog for SqliteLog {
+impl SqliteLog {
+    pub(super) fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+}
+
+read_through!(SqliteLog);
+
+impl LogWriter for SqliteLog {
     async fn append(&self, records: &[Record]) -> Result<()> {
         let Some(first) = records.first() else { return Ok(()) };
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let head: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM events").fetch_one(&mut *tx).await?;
-        let head = head.unwrap_or(0) as u64;
-        if first.seq != head + 1 {
-            return Err(Error::Conflict { expected: head + 1, found: first.seq });
-        }
+        check_follows(head, first)?;
         for record in records {
-            sqlx::query("INSERT INTO events (seq, time_ms, payload, hash) VALUES (?, ?, ?, ?)")
+            sqlx::query("INSERT INTO events (seq, time_ms, payload, hash) VALUES ($1, $2, $3, $4)")
                 .bind(record.seq as i64)
                 .bind(record.time_ms)
                 .bind(&record.payload[..])
@@ -112,56 +119,5 @@ impl EventLog for SqliteLog {
         // Every commit writes at least a page or two besides its payload.
         self.note_written(records.iter().map(|r| r.payload.len() as u64 + 64).sum::<u64>() + 8192);
         Ok(())
-    }
-
-    async fn head(&self) -> Result<LogPosition> {
-        let row =
-            sqlx::query("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetch_optional(&self.writer).await?;
-        match row {
-            None => Ok(LogPosition::default()),
-            Some(row) => {
-                let seq = row.get::<i64, _>(0) as u64;
-                Ok(LogPosition { seq, hash: hash_from_slice(row.get::<&[u8], _>(1), seq)? })
-            }
-        }
-    }
-
-    async fn scan<F>(&self, from_seq: u64, mut visit: F) -> Result<()>
-    where
-        F: FnMut(Record) -> Result<()> + Send,
-    {
-        let mut rows = sqlx::query("SELECT seq, time_ms, payload, hash FROM events WHERE seq >= ? ORDER BY seq")
-            .bind(from_seq as i64)
-            .fetch(&self.readers);
-        while let Some(row) = rows.try_next().await? {
-            let seq = row.get::<i64, _>(0) as u64;
-            visit(Record {
-                seq,
-                time_ms: row.get(1),
-                payload: row.get(2),
-                hash: hash_from_slice(row.get::<&[u8], _>(3), seq)?,
-            })?;
-        }
-        Ok(())
-    }
-
-    async fn get(&self, seq: u64) -> Result<Option<Record>> {
-        let row = sqlx::query("SELECT seq, time_ms, payload, hash FROM events WHERE seq = ?")
-            .bind(seq as i64)
-            .fetch_optional(&self.readers)
-            .await?;
-        row.map(|row| {
-            Ok(Record {
-                seq,
-                time_ms: row.get(1),
-                payload: row.get(2),
-                hash: hash_from_slice(row.get::<&[u8], _>(3), seq)?,
-            })
-        })
-        .transpose()
-    }
-
-    fn describe(&self) -> String {
-        format!("sqlite:{}", self.path.display())
     }
 }

@@ -2,22 +2,21 @@
 
 use graph_engine::import::{Format, parse_bytes};
 use graph_engine::{Csr, Graph, KindWeight, NoProgress};
-use schema::{Command, EdgeKind};
+use schema::EdgeKind;
 
 #[test]
 fn csr_merges_kinds_with_their_weights() {
-    let mut g = Graph::new();
     let text = "src,dst,kind,weight\na,b,follows,\na,b,rates,4\na,c,rates,-2\nc,a,follows,\n";
     let parsed = parse_bytes(
         "t.csv",
         text.as_bytes(),
         Format::Csv,
-        &g,
+        &Graph::new(),
         &|n| (0..n as u64).map(|i| schema::Id(10 + i)).collect(),
         &NoProgress,
     )
     .unwrap();
-    g.execute(Command::Import(parsed.batch), 0).unwrap();
+    let g = Graph::from_import(parsed.batch).unwrap();
     let kinds =
         [KindWeight::unit(EdgeKind::Follows), KindWeight { kind: EdgeKind::Rates, scale: 0.5, use_edge_weight: true }];
     let csr = Csr::build(&g, &kinds);

@@ -1,56 +1,74 @@
 //! The importers: every format, and bad input named by file and line.
 
-use graph_engine::import::{Format, ImportError, parse_bytes};
-use graph_engine::{Graph, NoProgress};
+use crate::support::open;
+use graph_engine::import::{Format, ImportError, ImportReport, parse_bytes};
+use graph_engine::{EngineConfig, Graph, NoProgress};
 use schema::{Command, EdgeKind, IdGenerator, VertexKind};
 use std::cell::RefCell;
 
-fn load(graph: &mut Graph, format: Format, text: &str) -> Result<graph_engine::import::ImportReport, ImportError> {
+/// Loads `text` into a graph of its own, as `daira analyze` does.
+fn load(format: Format, text: &str) -> Result<(Graph, ImportReport), ImportError> {
     thread_local!(static IDS: RefCell<IdGenerator> = RefCell::new(IdGenerator::new(1)));
     let new_ids = |n: usize| IDS.with(|ids| (0..n).map(|_| ids.borrow_mut().next(schema::EPOCH_MS + 5)).collect());
-    let parsed = parse_bytes("input", text.as_bytes(), format, graph, &new_ids, &NoProgress)?;
-    let report = parsed.report.clone();
-    match graph.execute(Command::Import(parsed.batch.clone()), 0) {
-        Ok(_) => Ok(report),
-        Err(graph_engine::Error::Rejected(r)) => Err(parsed.explain(r)),
+    let parsed = parse_bytes("input", text.as_bytes(), format, &Graph::new(), &new_ids, &NoProgress)?;
+    let (batch, report, explain) = parsed.into_parts();
+    match Graph::from_import(batch) {
+        Ok(graph) => Ok((graph, report)),
+        Err(graph_engine::Error::Rejected(r)) => Err(explain.explain(r)),
         Err(e) => panic!("{e}"),
     }
 }
 
 fn error(format: Format, text: &str) -> String {
-    load(&mut Graph::new(), format, text).unwrap_err().to_string()
+    load(format, text).err().expect("the import fails").to_string()
 }
 
-#[test]
-fn snap_edge_lists_become_follows_between_masks() {
-    let mut g = Graph::new();
-    let text = "# Directed graph: example\n# FromNodeId\tToNodeId\n0\t1\n0\t2\n1 2\n2\t0\n2\t0\n3\t3\n";
-    let report = load(&mut g, Format::Snap, text).unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snap_edge_lists_become_follows_between_masks() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(&EngineConfig::new(dir.path())).await;
+    let import = |text: &'static str| {
+        let engine = &engine;
+        async move {
+            let parsed = {
+                let graph = engine.read();
+                parse_bytes("input", text.as_bytes(), Format::Snap, &graph, &|n| engine.new_ids(n), &NoProgress)
+                    .unwrap()
+            };
+            let (batch, report, _) = parsed.into_parts();
+            engine.execute(Command::Import(batch)).await.unwrap();
+            report
+        }
+    };
+    let report = import("# Directed graph: example\n# FromNodeId\tToNodeId\n0\t1\n0\t2\n1 2\n2\t0\n2\t0\n3\t3\n").await;
     assert_eq!((report.edges, report.duplicates, report.self_loops, report.vertices_new), (4, 1, 1, 4));
-    assert_eq!(g.edge_count(EdgeKind::Follows), 4);
-    let zero = g.index_of_external("0").unwrap();
-    assert_eq!(g.kind_at(zero), VertexKind::Mask);
-    let mut out: Vec<&str> = g.out(EdgeKind::Follows, zero).map(|v| g.external_at(v).unwrap()).collect();
-    out.sort();
-    assert_eq!(out, ["1", "2"]);
+    {
+        let g = engine.read();
+        assert_eq!(g.edge_count(EdgeKind::Follows), 4);
+        let zero = g.index_of_external("0").unwrap();
+        assert_eq!(g.kind_at(zero), VertexKind::Mask);
+        let mut out: Vec<&str> = g.out(EdgeKind::Follows, zero).map(|v| g.external_at(v).unwrap()).collect();
+        out.sort();
+        assert_eq!(out, ["1", "2"]);
+    }
     // A second import reuses known ids.
-    let report = load(&mut g, Format::Snap, "1 0\n7 0\n").unwrap();
+    let report = import("1 0\n7 0\n").await;
     assert_eq!((report.vertices_new, report.vertices_existing, report.edges), (1, 2, 2));
-    assert_eq!(g.in_degree(EdgeKind::Follows, zero), 3);
+    let g = engine.read();
+    assert_eq!(g.in_degree(EdgeKind::Follows, g.index_of_external("0").unwrap()), 3);
 }
 
 #[test]
 fn non_numeric_snap_ids_take_the_text_path() {
-    let mut g = Graph::new();
-    load(&mut g, Format::Snap, "alice bob\nbob 0042\n").unwrap();
+    let (g, _) = load(Format::Snap, "alice bob\nbob 0042\n").unwrap();
     assert!(g.index_of_external("0042").is_some(), "ids are kept as written");
     assert_eq!(g.edge_count(EdgeKind::Follows), 2);
 }
 
 #[test]
 fn signed_networks_keep_ratings_and_times() {
-    let mut g = Graph::new();
-    load(&mut g, Format::SnapSigned, "6,2,4,1289241911.72836\n6,5,2,1289241941\n1,15,-10,1289243140.39223\n").unwrap();
+    let (g, _) =
+        load(Format::SnapSigned, "6,2,4,1289241911.72836\n6,5,2,1289241941\n1,15,-10,1289243140.39223\n").unwrap();
     let (a, b) = (g.index_of_external("1").unwrap(), g.index_of_external("15").unwrap());
     let edge = g.edge(EdgeKind::Rates, a, b).unwrap();
     assert_eq!(edge.weight, Some(-10.0));
@@ -60,26 +78,22 @@ fn signed_networks_keep_ratings_and_times() {
 #[test]
 fn real_world_shapes_of_edge_lists_are_read() {
     // SNAP temporal networks carry a third column of epoch seconds.
-    let mut g = Graph::new();
-    load(&mut g, Format::Snap, "# CollegeMsg\n1 2 1082008561\n2 3 1082008562\n").unwrap();
+    let (g, _) = load(Format::Snap, "# CollegeMsg\n1 2 1082008561\n2 3 1082008562\n").unwrap();
     let (a, b) = (g.index_of_external("1").unwrap(), g.index_of_external("2").unwrap());
     assert_eq!(g.edge(EdgeKind::Follows, a, b).unwrap().time_ms, Some(1_082_008_561_000));
     // Signed networks without times (Epinions, Slashdot), tab-separated, CRLF line ends.
-    let mut g = Graph::new();
-    load(&mut g, Format::SnapSigned, "# FromNodeId\tToNodeId\tSign\r\n0\t1\t-1\r\n1\t2\t1\r\n").unwrap();
+    let (g, _) = load(Format::SnapSigned, "# FromNodeId\tToNodeId\tSign\r\n0\t1\t-1\r\n1\t2\t1\r\n").unwrap();
     let (a, b) = (g.index_of_external("0").unwrap(), g.index_of_external("1").unwrap());
     assert_eq!(g.edge(EdgeKind::Rates, a, b).unwrap(), graph_engine::EdgeProps { weight: Some(-1.0), time_ms: None });
     // CSV with a byte-order mark, quoted fields and common header spellings.
-    let mut g = Graph::new();
-    load(&mut g, Format::Csv, "\u{feff}\"Source\",\"Target\",\"Weight\"\n\"a\",\"b\",\"\"\n").unwrap();
+    let (g, _) = load(Format::Csv, "\u{feff}\"Source\",\"Target\",\"Weight\"\n\"a\",\"b\",\"\"\n").unwrap();
     assert_eq!(g.edge_count(EdgeKind::Follows), 1);
 }
 
 #[test]
 fn csv_takes_kinds_weights_and_times_from_its_header() {
-    let mut g = Graph::new();
     let text = "src,dst,kind,weight,time\na,b,rates,7,1700000000\nb,a,follows,,\na,c,traded,12.5,\n";
-    let report = load(&mut g, Format::Csv, text).unwrap();
+    let (g, report) = load(Format::Csv, text).unwrap();
     assert_eq!(report.edges, 3);
     let (a, b) = (g.index_of_external("a").unwrap(), g.index_of_external("b").unwrap());
     assert_eq!(g.edge(EdgeKind::Rates, a, b).unwrap().weight, Some(7.0));
@@ -91,8 +105,7 @@ fn csv_takes_kinds_weights_and_times_from_its_header() {
 fn jsonl_fixture_imports_whole() {
     let mut bytes = Vec::new();
     let truth = fixtures::generate(fixtures::Size::Tiny, 3, &mut bytes).unwrap();
-    let mut g = Graph::new();
-    let report = load(&mut g, Format::Jsonl, std::str::from_utf8(&bytes).unwrap()).unwrap();
+    let (g, report) = load(Format::Jsonl, std::str::from_utf8(&bytes).unwrap()).unwrap();
     assert_eq!(report.vertices_new, truth.counts.vertex_total());
     assert_eq!(report.edges, truth.counts.edge_total() + truth.counts.vertices["mask"], "edges plus one owns per mask");
     // Ownership is private: no public view of a mask names its owner.
@@ -160,7 +173,7 @@ fn bad_input_is_named_by_file_and_line() {
 #[test]
 fn a_remix_cycle_names_the_line_that_closes_it() {
     let text = "{\"vertex\":\"work\",\"id\":\"k1\"}\n{\"vertex\":\"work\",\"id\":\"k2\"}\n{\"edge\":\"remix_of\",\"src\":\"k2\",\"dst\":\"k1\"}\n{\"edge\":\"remix_of\",\"src\":\"k1\",\"dst\":\"k2\"}\n";
-    let e = load(&mut Graph::new(), Format::Jsonl, text).unwrap_err();
+    let e = load(Format::Jsonl, text).err().expect("a cycle is refused");
     assert!(e.line == 3 || e.line == 4, "{e}");
     assert!(e.message.contains("remix cycle"), "{e}");
 }
@@ -175,8 +188,7 @@ fn unknown_formats_are_refused_by_name() {
 
 #[test]
 fn an_empty_file_imports_nothing() {
-    let mut g = Graph::new();
-    let report = load(&mut g, Format::Snap, "").unwrap();
+    let (g, report) = load(Format::Snap, "").unwrap();
     assert_eq!(report.edges, 0);
     assert_eq!(g.vertex_count(), 0);
 }

@@ -2,7 +2,7 @@
 //! numbered, stamped with their log position and diffable.
 
 use graph_engine::{Engine, EngineConfig, NoProgress};
-use reputation::{Epochs, RecomputePolicy, compute_now, spawn_recompute};
+use reputation::{Epochs, RecomputePolicy, compute_now, spawn_epochs};
 use schema::{Actor, Command, MaskKind};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +24,8 @@ async fn tiny_community(dir: &std::path::Path, seed: u64) -> Engine {
         )
         .unwrap()
     };
-    engine.execute(Command::Import(parsed.batch)).await.unwrap();
+    let (batch, _, _) = parsed.into_parts();
+    engine.execute(Command::Import(batch)).await.unwrap();
     engine
 }
 
@@ -41,7 +42,9 @@ async fn epochs_follow_the_log_and_diff() {
     assert_eq!(first.trust.epoch.log_seq, first.position.seq);
     assert!(!reputation::curators(&engine.read()).is_empty(), "moderators seed trust");
 
-    let worker = spawn_recompute(engine.clone(), epochs.clone(), policy);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = spawn_epochs(engine.clone(), epochs.clone(), policy, stopped);
+    let mut published = worker.numbers();
     // A new user rates someone: the background job picks it up.
     let user = engine.new_id();
     engine.execute(Command::RegisterUser { user }).await.unwrap();
@@ -75,6 +78,7 @@ async fn epochs_follow_the_log_and_diff() {
     }
     let latest = latest.expect("an epoch at the newest log position");
     assert!(latest.number > 1);
+    assert!(*published.borrow_and_update() >= 1, "the loop publishes the numbers of its epochs");
     assert!(epochs.numbers().len() <= 3, "at most `keep` epochs are kept");
     let changes = latest.diff(&first, 5);
     assert!(!changes.is_empty(), "the new rating changed someone's trust");
@@ -85,7 +89,8 @@ async fn epochs_follow_the_log_and_diff() {
     assert_eq!(again.trust.trust, latest.trust.trust);
     assert!(again.diff(&latest, 5).is_empty());
 
-    worker.stop();
+    let _ = stop.send(true);
+    worker.join().await;
     Arc::into_inner(engine).expect("the worker has let go").shutdown().await;
 }
 

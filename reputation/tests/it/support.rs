@@ -4,18 +4,16 @@ use graph_engine::Graph;
 
 /// A graph held in memory, loaded from JSONL through the importer and the rules.
 pub fn load_jsonl(text: &[u8]) -> Graph {
-    let mut graph = Graph::new();
     let ids = std::cell::RefCell::new(schema::IdGenerator::new(4));
     let new_ids = |n: usize| (0..n).map(|_| ids.borrow_mut().next(schema::EPOCH_MS + 9)).collect();
     let parsed = graph_engine::import::parse_bytes(
         "test.jsonl",
         text,
         graph_engine::import::Format::Jsonl,
-        &graph,
+        &Graph::new(),
         &new_ids,
         &graph_engine::NoProgress,
     )
     .unwrap();
-    graph.execute(schema::Command::Import(parsed.batch), 0).unwrap();
-    graph
+    Graph::from_import(parsed.batch).unwrap()
 }

@@ -2,7 +2,7 @@
 
 use graph_engine::Graph;
 use reputation::{PageRankConfig, TrustConfig, pagerank, trust};
-use schema::{Command, EdgeBatch, EdgeKind, F32s, Id, ImportBatch, NewVertex, Props, VertexKind};
+use schema::{EdgeBatch, EdgeKind, F32s, Id, ImportBatch, NewVertex, Props, VertexKind};
 
 /// A graph of masks (and optional owners) from explicit rating edges (src, dst, rating).
 fn graph_of(masks: usize, owners: &[(usize, usize)], ratings: &[(u32, u32, f32)]) -> Graph {
@@ -44,9 +44,7 @@ fn graph_of(masks: usize, owners: &[(usize, usize)], ratings: &[(u32, u32, f32)]
     }
     rates.weight = Some(F32s(weights));
     edges.push(rates);
-    let mut graph = Graph::new();
-    graph.execute(Command::Import(ImportBatch { source: "test".into(), vertices, refs: vec![], edges }), 0).unwrap();
-    graph
+    Graph::from_import(ImportBatch { source: "test".into(), vertices, refs: vec![], edges }).unwrap()
 }
 
 struct Rng(u64);

@@ -1,7 +1,8 @@
 //! Properties of the store: replay equals the live graph, compaction changes nothing visible,
-//! and the adjacency agrees with a naive model under any sequence of changes.
+//! and the adjacency agrees with a naive model under any sequence of changes. Inside the crate,
+//! because applying events is the engine's alone.
 
-use graph_engine::{Graph, GraphView};
+use crate::{Graph, GraphView};
 use proptest::prelude::*;
 use schema::{Actor, Command, EdgeKind, Event, Id, IdGenerator, MaskKind};
 use std::collections::BTreeSet;
@@ -42,7 +43,7 @@ proptest! {
         let mut people = Vec::new();
         if bulk {
             // Start from a bulk-loaded base so tombstones and deltas are exercised on a CSR.
-            let parsed = graph_engine::import::from_edges("base", EdgeKind::Follows, (0..30).map(|i| i % 6).collect(), (0..30).map(|i| (i * 7 + 1) % 9).collect(), &live, &|n| (0..n).map(|_| Id(0)).collect::<Vec<_>>().into_iter().enumerate().map(|(i, _)| Id(1_000_000 + i as u64)).collect()).unwrap();
+            let parsed = crate::import::from_edges("base", EdgeKind::Follows, (0..30).map(|i| i % 6).collect(), (0..30).map(|i| (i * 7 + 1) % 9).collect(), &live, &|n| (0..n).map(|_| Id(0)).collect::<Vec<_>>().into_iter().enumerate().map(|(i, _)| Id(1_000_000 + i as u64)).collect()).unwrap();
             run(&mut live, &mut log, Command::Import(parsed.batch)).unwrap();
         }
         for i in 0..12 {

@@ -1,6 +1,7 @@
 //! Discovery wired to the engine: the Tantivy index in `DATA/search`, kept at the graph's
-//! position by catching up from the log on open and by following the event stream while the
-//! engine runs; reputation priors from a trust epoch.
+//! position by catching up from the log on open ([`catch_up`]) and by following the event
+//! stream while the engine runs ([`follow`]); reputation priors from a trust epoch
+//! ([`priors`]). Wiring, not HTTP: the server, the importer and the command line share it.
 //!
 //! The index is derived data. Its commits are stamped with the log position they cover
 //! (sequence and chain hash). On open, a stamp that the log confirms is caught up from the
@@ -8,8 +9,8 @@
 //! log does not confirm (another log) or another analysis version rebuilds the index from the
 //! graph.
 
-use crate::hex;
-use graph_engine::{Engine, EventLog, Graph, Progress};
+use graph_engine::log::hex;
+use graph_engine::{Engine, Graph, LogReader, Progress};
 use parking_lot::Mutex;
 use schema::{EdgeKind, Id, VertexKind};
 use search::{Doc, Entity, PriorTable, SearchIndex, WriterOptions};
@@ -17,6 +18,26 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What can go wrong while indexing.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The engine or its log.
+    #[error(transparent)]
+    Engine(#[from] graph_engine::Error),
+    /// The index.
+    #[error(transparent)]
+    Search(#[from] search::Error),
+    /// Trust for the priors.
+    #[error(transparent)]
+    Reputation(#[from] reputation::Error),
+    /// A background indexing task stopped unexpectedly.
+    #[error("indexing task: {0}")]
+    Task(String),
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The index's directory inside the data directory.
 pub const SEARCH_DIR: &str = "search";
@@ -35,7 +56,7 @@ pub fn index_dir(data: &Path) -> PathBuf {
 
 /// Opens the index for writing, or read-only when another process (a running server) holds
 /// its writer.
-pub fn open_index(dir: &Path) -> anyhow::Result<SearchIndex> {
+pub fn open_index(dir: &Path) -> Result<SearchIndex> {
     match SearchIndex::open(dir, WriterOptions::default()) {
         Ok(index) => Ok(index),
         Err(search::Error::Busy) => Ok(SearchIndex::open_read_only(dir)?),
@@ -73,7 +94,7 @@ pub enum CatchUp {
 }
 
 /// Brings the index to the graph's position.
-pub async fn catch_up(engine: &Engine, index: &SearchIndex, progress: &dyn Progress) -> anyhow::Result<CatchUp> {
+pub async fn catch_up(engine: &Engine, index: &SearchIndex, progress: &dyn Progress) -> Result<CatchUp> {
     let position = engine.read().position();
     let stamp = index.stamp();
     if let Some(s) = &stamp
@@ -118,7 +139,7 @@ pub async fn catch_up(engine: &Engine, index: &SearchIndex, progress: &dyn Progr
 
 /// Re-indexes `ids` from the graph (removing those that are gone or hidden), returning the
 /// graph's position.
-fn reindex(graph: &Graph, index: &SearchIndex, ids: impl IntoIterator<Item = Id>) -> anyhow::Result<(u64, [u8; 32])> {
+fn reindex(graph: &Graph, index: &SearchIndex, ids: impl IntoIterator<Item = Id>) -> Result<(u64, [u8; 32])> {
     for id in ids {
         match graph.index_of(id).and_then(|v| document(graph, v)) {
             Some(doc) => index.upsert(&doc)?,
@@ -130,7 +151,7 @@ fn reindex(graph: &Graph, index: &SearchIndex, ids: impl IntoIterator<Item = Id>
 }
 
 /// Rebuilds the index from the graph and commits it at the graph's position.
-pub fn rebuild(graph: &Graph, index: &SearchIndex, progress: &dyn Progress) -> anyhow::Result<usize> {
+pub fn rebuild(graph: &Graph, index: &SearchIndex, progress: &dyn Progress) -> Result<usize> {
     index.clear()?;
     let total = graph.vertex_count();
     let mut chunk = Vec::with_capacity(REBUILD_CHUNK);
@@ -198,7 +219,7 @@ pub fn priors(graph: &Graph, trust: &[f64], sybil: &[bool]) -> PriorTable {
 
 /// Priors from a fresh trust computation on the graph (for the command line, which has no
 /// running epoch).
-pub fn priors_now(graph: &Graph) -> anyhow::Result<PriorTable> {
+pub fn priors_now(graph: &Graph) -> Result<PriorTable> {
     let seeds = reputation::curators(graph);
     let trust = reputation::trust(graph, &seeds, &reputation::TrustConfig::default())?;
     Ok(priors(graph, &trust.trust, &trust.sybil))
@@ -227,7 +248,7 @@ impl Follower {
 /// Keeps the index at the engine's position: catches up, then re-indexes the entities each
 /// committed batch touches and commits every [`FOLLOW_COMMIT_EVERY`]. If it falls so far
 /// behind that the stream drops batches, it rebuilds from the graph.
-pub async fn follow(engine: Arc<Engine>, index: Arc<SearchIndex>) -> anyhow::Result<Follower> {
+pub async fn follow(engine: Arc<Engine>, index: Arc<SearchIndex>) -> Result<Follower> {
     let mut stream = engine.subscribe();
     catch_up(&engine, &index, &graph_engine::NoProgress).await?;
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
@@ -258,7 +279,10 @@ pub async fn follow(engine: Arc<Engine>, index: Arc<SearchIndex>) -> anyhow::Res
             if lagged || received.is_some() {
                 let result = flush(&engine, &index, std::mem::take(&mut pending), received.take(), lagged).await;
                 lagged = false;
-                *last_error.lock() = result.err().map(|e| format!("{e:#}"));
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "search index follower: the next commit retries");
+                }
+                *last_error.lock() = result.err().map(|e| e.to_string());
             }
             if finish {
                 break;
@@ -276,14 +300,15 @@ async fn flush(
     pending: HashSet<Id>,
     received: Option<u64>,
     lagged: bool,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     if lagged {
         let engine_index = index.clone();
         let graph = engine.read().clone();
         return tokio::task::spawn_blocking(move || {
             rebuild(&graph, &engine_index, &graph_engine::NoProgress).map(|_| ())
         })
-        .await?;
+        .await
+        .map_err(|e| Error::Task(e.to_string()))?;
     }
     let Some(seq) = received else { return Ok(()) };
     let hash = engine.log().get(seq).await?.map(|r| r.hash).unwrap_or([0; 32]);
@@ -292,7 +317,7 @@ async fn flush(
         pending.into_iter().map(|id| (id, graph.index_of(id).and_then(|v| document(&graph, v)))).collect()
     };
     let index = index.clone();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(move || -> Result<()> {
         for (id, doc) in docs {
             match doc {
                 Some(doc) => index.upsert(&doc)?,
@@ -302,5 +327,6 @@ async fn flush(
         index.commit(seq, &hash)?;
         Ok(())
     })
-    .await?
+    .await
+    .map_err(|e| Error::Task(e.to_string()))?
 }

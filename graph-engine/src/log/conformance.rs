@@ -1,10 +1,23 @@
 //! One conformance suite for every event-log backend (SQLite, PostgreSQL): the same generic
-//! tests, so the two cannot drift apart.
+//! tests, so the two cannot drift apart. It lives inside the crate because appending does:
+//! no other crate can write to a log.
 
-use crate::support::{fresh_schema, postgres_url};
-use graph_engine::log::{self, PostgresLog, SqliteLog};
-use graph_engine::{Error, EventLog, LogPosition, Verification};
+use super::{LogReader, LogWriter, PostgresLog, SqliteLog};
+use crate::log;
+use crate::{Error, LogPosition, Verification};
 use schema::{EdgeKind, Event, Id};
+
+/// The PostgreSQL server for the backend suites: `DAIRA_TEST_POSTGRES_URL`. CI sets it; without
+/// it the PostgreSQL half says it was skipped.
+fn postgres_url() -> Option<String> {
+    std::env::var("DAIRA_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// A fresh PostgreSQL schema name for one test.
+fn fresh_schema(test: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("t_{test}_{}_{}", std::process::id(), nanos % 1_000_000_000)
+}
 
 fn event(i: u64) -> Event {
     Event::EdgeAdded { kind: EdgeKind::Follows, src: Id(i), dst: Id(i + 1), weight: None, time_ms: Some(i as i64) }
@@ -14,7 +27,7 @@ fn payloads(range: std::ops::Range<u64>) -> Vec<Vec<u8>> {
     range.map(|i| log::encode(&event(i))).collect()
 }
 
-async fn all<L: EventLog>(log: &L) -> Vec<log::Record> {
+async fn all<L: LogReader>(log: &L) -> Vec<log::Record> {
     let mut records = Vec::new();
     log.scan(1, |r| {
         records.push(r);
@@ -26,7 +39,7 @@ async fn all<L: EventLog>(log: &L) -> Vec<log::Record> {
 }
 
 /// The suite. `reopen` gives a second handle on the same stored log (a restart).
-async fn suite<L: EventLog, F: std::future::Future<Output = L>>(log: L, reopen: impl Fn() -> F) {
+async fn suite<L: LogWriter, F: std::future::Future<Output = L>>(log: L, reopen: impl Fn() -> F) {
     // An empty log.
     assert_eq!(log.head().await.unwrap(), LogPosition::default());
     assert!(all(&log).await.is_empty());
