@@ -98,7 +98,7 @@ impl State {
     }
 
     /// Resolves when the server is shutting down.
-    pub fn shutdown_signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static + use<> {
+    pub fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static + use<> {
         let mut rx = self.shutdown.subscribe();
         async move {
             let _ = rx.wait_for(|&stop| stop).await;

@@ -221,18 +221,20 @@ impl Adjacency {
 
     fn base_props(&self, pos: usize) -> EdgeProps {
         EdgeProps {
-            weight: self.weight.as_ref().map(|w| w[pos]).filter(|w| !w.is_nan()),
-            time_ms: self.time_ms.as_ref().map(|t| t[pos]).filter(|&t| t != i64::MIN),
+            weight: self.weight.as_ref().and_then(|w| schema::weight_of(w[pos])),
+            time_ms: self.time_ms.as_ref().and_then(|t| schema::time_of(t[pos])),
         }
     }
 
     fn set_base_props(&mut self, pos: usize, props: EdgeProps) {
         let n = self.out_targets.len();
         if props.weight.is_some() || self.weight.is_some() {
-            self.weight.get_or_insert_with(|| vec![f32::NAN; n])[pos] = props.weight.unwrap_or(f32::NAN);
+            self.weight.get_or_insert_with(|| vec![schema::NO_WEIGHT; n])[pos] =
+                props.weight.unwrap_or(schema::NO_WEIGHT);
         }
         if props.time_ms.is_some() || self.time_ms.is_some() {
-            self.time_ms.get_or_insert_with(|| vec![i64::MIN; n])[pos] = props.time_ms.unwrap_or(i64::MIN);
+            self.time_ms.get_or_insert_with(|| vec![schema::NO_TIME; n])[pos] =
+                props.time_ms.unwrap_or(schema::NO_TIME);
         }
     }
 
@@ -363,8 +365,8 @@ impl Adjacency {
             in_offsets,
             in_sources,
             in_edge,
-            weight: weight.filter(|w| w.iter().any(|x| !x.is_nan())),
-            time_ms: time_ms.filter(|t| t.iter().any(|&x| x != i64::MIN)),
+            weight: weight.filter(|w| w.iter().any(|&x| schema::weight_of(x).is_some())),
+            time_ms: time_ms.filter(|t| t.iter().any(|&x| schema::time_of(x).is_some())),
             ..Adjacency::default()
         }
     }
@@ -397,11 +399,11 @@ impl Adjacency {
         let weight = edges
             .iter()
             .any(|e| e.props.weight.is_some())
-            .then(|| edges.par_iter().map(|e| e.props.weight.unwrap_or(f32::NAN)).collect());
+            .then(|| edges.par_iter().map(|e| e.props.weight.unwrap_or(schema::NO_WEIGHT)).collect());
         let time_ms = edges
             .iter()
             .any(|e| e.props.time_ms.is_some())
-            .then(|| edges.par_iter().map(|e| e.props.time_ms.unwrap_or(i64::MIN)).collect());
+            .then(|| edges.par_iter().map(|e| e.props.time_ms.unwrap_or(schema::NO_TIME)).collect());
 
         // Grouping edge positions by target, stably, leaves each in-segment sorted by source.
         let (in_offsets, in_edge) = crate::scatter::group_by_key(&out_targets, n);

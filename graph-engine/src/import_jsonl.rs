@@ -199,7 +199,7 @@ impl State<'_> {
         let mut time_ms = None;
         for (key, value) in &line.props {
             if key == "time" {
-                let t = value.as_f64().and_then(crate::import::seconds_f64);
+                let t = value.as_f64().and_then(crate::edge_list::seconds_f64);
                 time_ms = Some(t.ok_or_else(|| self.err(n, "props.time: epoch seconds"))?);
             } else if Some(key.as_str()) == kind.weight_name() {
                 weight = Some(self.weight(n, kind, key, value)?);
@@ -352,12 +352,12 @@ impl State<'_> {
                 weights.push(e.weight);
                 times.push(e.time_ms);
             }
+            // An edge without a weight or time keeps none (see `schema::NO_WEIGHT`).
             if weights.iter().any(Option::is_some) {
-                // A kind whose weight is optional (endorses) gets its neutral value where none is given.
-                batch.weight = Some(F32s(weights.into_iter().map(|w| w.unwrap_or(1.0)).collect()));
+                batch.weight = Some(F32s(weights.into_iter().map(|w| w.unwrap_or(schema::NO_WEIGHT)).collect()));
             }
             if times.iter().any(Option::is_some) {
-                batch.time_ms = Some(I64s(times.into_iter().map(|t| t.unwrap_or(i64::MIN)).collect()));
+                batch.time_ms = Some(I64s(times.into_iter().map(|t| t.unwrap_or(schema::NO_TIME)).collect()));
             }
             report.edges += batch.len() as u64;
             edges.push(batch);

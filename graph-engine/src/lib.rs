@@ -2,15 +2,20 @@
 //!
 //! The [`Graph`] is an in-memory property graph: a vertex table with unique indexes (ids,
 //! external ids, mask handles) and, per edge kind, a compacted CSR in both directions plus a
-//! small delta. It changes only by applying [`schema::Event`]s. The [`Engine`] keeps a graph
-//! equal to the replay of its durable, hash-chained event log (SQLite and PostgreSQL backends;
-//! other crates read it through [`LogReader`], only the engine's writer appends): it decides each [`schema::Command`] against the graph, appends the
-//! events (group commit), applies them and tells subscribers. Importers ([`import`]) turn
-//! researchers' edge lists and DAIRA's JSONL into one atomic import; [`Csr`] cuts weighted CSR
-//! snapshots for analytics.
+//! small delta. It changes only by applying [`schema::Event`]s, and only this crate applies
+//! them. The [`Engine`] keeps a graph equal to the replay of its durable, hash-chained event log
+//! (SQLite or PostgreSQL): it decides each [`schema::Command`] against the graph, appends the
+//! events (group commit), applies them and tells subscribers. Other crates read the log through
+//! [`LogReader`]; appending is the engine's writer's alone.
+//!
+//! Importers ([`import`]) turn researchers' edge lists and DAIRA's JSONL into one atomic import;
+//! [`Graph::from_import`] loads one into a graph that has no log. [`Csr`] cuts weighted CSR
+//! snapshots of a graph for analytics, and [`topology`] reads an edge list straight into CSR
+//! arrays for jobs that need nothing else (the researcher's fast path).
 
 mod adjacency;
 mod csr;
+mod edge_list;
 mod engine;
 mod error;
 pub mod import;
@@ -18,6 +23,7 @@ mod import_jsonl;
 pub mod log;
 mod scatter;
 mod store;
+pub mod topology;
 mod view;
 
 #[cfg(test)]
@@ -25,6 +31,7 @@ mod replay_tests;
 
 pub use adjacency::{EdgeProps, Neighbors};
 pub use csr::{Csr, KindWeight};
+pub use edge_list::Names;
 pub use engine::{
     Committed, Engine, EngineConfig, GROUP_COMMIT_MAX, NoProgress, Progress, Receipt, WRITE_QUEUE_MAX, WriterStats,
     replay,
@@ -32,4 +39,5 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use log::{AnyLog, LogReader, Record, Verification};
 pub use store::{Graph, LogPosition, VertexView};
+pub use topology::{Side, Topology, TopologyOptions};
 pub use view::GraphView;

@@ -5,7 +5,7 @@ use crate::adjacency::{Adjacency, EdgeProps, Neighbors, RawEdge};
 use crate::{Error, Result};
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use rayon::prelude::*;
-use schema::{Bulk, EDGE_KIND_COUNT, EdgeKind, Event, Handle, Id, MaskKind, Props, Value, VertexKind};
+use schema::{Bulk, EDGE_KIND_COUNT, EdgeKind, Event, Handle, Id, MaskKind, Props, Value, VertexKind, mix64};
 use std::hash::BuildHasher;
 
 /// Where the graph stands in the log: the last applied sequence number and its chain hash.
@@ -223,7 +223,7 @@ impl Vertices {
         self.ids.capacity() * 8
             + self.kinds.capacity()
             + self.by_id.capacity() * 17
-            + self.runs.capacity() * std::mem::size_of::<IdRun>()
+            + self.runs.capacity() * size_of::<IdRun>()
             + self.numeric.iter().map(|r| r.values.capacity() * 8).sum::<usize>()
             + self.external_bytes.capacity()
             + self.external_ends.capacity() * 8
@@ -328,17 +328,17 @@ impl Staged {
             self.dst.extend_from_slice(&dst);
         }
         if weight.is_some() || self.weight.is_some() {
-            let column = self.weight.get_or_insert_with(|| vec![f32::NAN; before]);
+            let column = self.weight.get_or_insert_with(|| vec![schema::NO_WEIGHT; before]);
             match weight {
                 Some(w) => column.extend_from_slice(w),
-                None => column.resize(before + n, f32::NAN),
+                None => column.resize(before + n, schema::NO_WEIGHT),
             }
         }
         if time_ms.is_some() || self.time_ms.is_some() {
-            let column = self.time_ms.get_or_insert_with(|| vec![i64::MIN; before]);
+            let column = self.time_ms.get_or_insert_with(|| vec![schema::NO_TIME; before]);
             match time_ms {
                 Some(t) => column.extend_from_slice(t),
-                None => column.resize(before + n, i64::MIN),
+                None => column.resize(before + n, schema::NO_TIME),
             }
         }
     }
@@ -349,8 +349,8 @@ impl Staged {
                 src: self.src[i],
                 dst: self.dst[i],
                 props: EdgeProps {
-                    weight: self.weight.as_ref().map(|w| w[i]).filter(|w| !w.is_nan()),
-                    time_ms: self.time_ms.as_ref().map(|t| t[i]).filter(|&t| t != i64::MIN),
+                    weight: self.weight.as_ref().and_then(|w| schema::weight_of(w[i])),
+                    time_ms: self.time_ms.as_ref().and_then(|t| schema::time_of(t[i])),
                 },
             })
             .collect()
@@ -778,16 +778,8 @@ fn add_lanes(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
 fn edge_lanes(kind: EdgeKind, src: u64, dst: u64, props: EdgeProps) -> [u64; 4] {
     let w = props.weight.map_or(u64::MAX, |w| u64::from(w.to_bits()));
     let t = props.time_ms.map_or(u64::MAX, |t| t as u64);
-    let base = mix(mix(mix(mix(kind as u64 + 1) ^ src) ^ dst) ^ w) ^ t;
-    std::array::from_fn(|i| mix(base ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1))))
-}
-
-#[inline]
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    let base = mix64(mix64(mix64(mix64(kind as u64 + 1) ^ src) ^ dst) ^ w) ^ t;
+    std::array::from_fn(|i| mix64(base ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1))))
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ pub use alignment::{
 };
 pub use clusters::{
     ClusterConfig, Clusters, DEFAULT_LPA_SWEEPS_MAX, DEFAULT_RESOLUTION, DEFAULT_ROUNDS_MAX, Method, Undirected,
-    clusters, clusters_of, nmi, undirected,
+    clusters, clusters_of, clusters_of_topology, nmi, undirected, undirected_of_topology,
 };
 pub use contribution::{
     Contribution, ContributionConfig, ContributionExplanation, DEFAULT_COLLABORATION_CREDIT, DEFAULT_HALF_LIFE_DAYS,
@@ -46,7 +46,7 @@ pub use epochs::{
     ScoreSet, compute_now, curators, spawn_epochs,
 };
 pub use error::{Error, Result};
-pub use pagerank::{DEFAULT_PAGERANK_DAMPING, PageRank, PageRankConfig, pagerank, pagerank_csr};
+pub use pagerank::{DEFAULT_PAGERANK_DAMPING, PageRank, PageRankConfig, pagerank, pagerank_csr, pagerank_topology};
 pub use trust::{
     DEFAULT_COLLABORATE_WEIGHT, DEFAULT_DAMPING, DEFAULT_DISTRUST_WEIGHT, DEFAULT_ENDORSE_WEIGHT,
     DEFAULT_FOLLOW_WEIGHT, DEFAULT_ITERATIONS_MAX, DEFAULT_RATING_WEIGHT, DEFAULT_SYBIL_MIN_IN_DEGREE,

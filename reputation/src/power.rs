@@ -35,14 +35,7 @@ pub(crate) struct Converged {
     pub delta: f64,
 }
 
-/// SplitMix64's finaliser: a well-spread 64-bit hash of `x`, for deterministic pseudo-random
-/// choices (starting factors, colour classes).
-pub(crate) fn mix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+pub(crate) use schema::mix64;
 
 /// A sum that does not depend on the thread count: chunk sums in parallel, added in order.
 pub(crate) fn det_sum(n: usize, f: impl Fn(usize) -> f64 + Sync) -> f64 {

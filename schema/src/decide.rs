@@ -640,7 +640,8 @@ fn check_edge_batch(batch: &EdgeBatch, kinds: &[VertexKind]) -> Result<(), Rejec
     }
     if let Some(weights) = &batch.weight {
         for (i, &w) in weights.0.iter().enumerate() {
-            batch.kind.check_weight(Some(w)).map_err(|e| Rejection::InvalidInput {
+            // A row without a weight (`NO_WEIGHT`) is checked as one: fine unless the kind needs it.
+            batch.kind.check_weight(crate::weight_of(w)).map_err(|e| Rejection::InvalidInput {
                 field: format!("edges.{}[{i}].{}", batch.kind, batch.kind.weight_name().unwrap_or("weight")),
                 reason: e.to_string(),
             })?;

@@ -12,6 +12,7 @@ mod decide;
 mod event;
 mod id;
 mod kinds;
+mod mix;
 mod props;
 pub mod visibility;
 
@@ -23,4 +24,8 @@ pub use decide::{
 pub use event::{Bulk, Event};
 pub use id::{EPOCH_MS, Id, IdGenerator, NODE_MAX};
 pub use kinds::{EDGE_KIND_COUNT, EdgeKind, MaskKind, UnknownName, VertexKind, WeightError};
-pub use props::{F32s, Handle, I64s, LIST_LEN_MAX, PROPS_MAX, Props, TEXT_BYTES_MAX, U32s, U64s, Value, check_props};
+pub use mix::{SplitMix64, mix64};
+pub use props::{
+    F32s, Handle, I64s, LIST_LEN_MAX, NO_TIME, NO_WEIGHT, PROPS_MAX, Props, TEXT_BYTES_MAX, U32s, U64s, Value,
+    check_props, time_of, weight_of,
+};

@@ -149,13 +149,35 @@ packed_column!(
     U64s, u64, 8
 );
 packed_column!(
-    /// A packed column of `f32` (edge weights of a bulk batch).
+    /// A packed column of `f32` (edge weights of a bulk batch); a row without a weight holds
+    /// [`NO_WEIGHT`].
     F32s, f32, 4
 );
 packed_column!(
-    /// A packed column of `i64` (edge times in milliseconds of a bulk batch).
+    /// A packed column of `i64` (edge times in milliseconds of a bulk batch); a row without a
+    /// time holds [`NO_TIME`].
     I64s, i64, 8
 );
+
+/// In a packed weight column, a row that has no weight (NaN: no weight a rule accepts is NaN).
+/// A missing weight means the same wherever it comes from (an import's empty field, a JSONL
+/// edge without one, a command that gives none): the edge has no weight, and each job says
+/// what that counts as.
+pub const NO_WEIGHT: f32 = f32::NAN;
+/// In a packed time column, a row that has no time.
+pub const NO_TIME: i64 = i64::MIN;
+
+/// A packed weight as what it means.
+#[inline]
+pub fn weight_of(packed: f32) -> Option<f32> {
+    (!packed.is_nan()).then_some(packed)
+}
+
+/// A packed time as what it means.
+#[inline]
+pub fn time_of(packed: i64) -> Option<i64> {
+    (packed != NO_TIME).then_some(packed)
+}
 
 #[cfg(test)]
 mod tests {

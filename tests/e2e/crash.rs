@@ -202,14 +202,8 @@ fn kill_during_import_leaves_all_or_nothing() {
 
 /// A small skewed edge list (R-MAT-like), without depending on the benches crate.
 fn benches_free_rmat(scale: u32) -> (Vec<u64>, Vec<u64>) {
-    let mut state = 0x1234_5678u64;
-    let mut next = move || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) as f64 / u64::MAX as f64
-    };
+    let mut rng = schema::SplitMix64::new(0x1234_5678);
+    let mut next = move || rng.next_u64() as f64 / u64::MAX as f64;
     let m = 16usize << scale;
     let (mut src, mut dst) = (Vec::with_capacity(m), Vec::with_capacity(m));
     for _ in 0..m {

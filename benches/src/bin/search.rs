@@ -61,13 +61,7 @@ fn documents(wanted: usize) -> Vec<Doc> {
     docs
 }
 
-/// splitmix64, for picking queries reproducibly.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use schema::mix64 as mix;
 
 fn queries(docs: &[Doc], n: usize) -> Vec<String> {
     let mut out: Vec<String> = include_str!("../../../search/eval/queries.jsonl")

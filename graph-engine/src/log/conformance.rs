@@ -39,7 +39,7 @@ async fn all<L: LogReader>(log: &L) -> Vec<log::Record> {
 }
 
 /// The suite. `reopen` gives a second handle on the same stored log (a restart).
-async fn suite<L: LogWriter, F: std::future::Future<Output = L>>(log: L, reopen: impl Fn() -> F) {
+async fn suite<L: LogWriter, F: Future<Output = L>>(log: L, reopen: impl Fn() -> F) {
     // An empty log.
     assert_eq!(log.head().await.unwrap(), LogPosition::default());
     assert!(all(&log).await.is_empty());
@@ -119,11 +119,9 @@ async fn sqlite_log_conforms() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(daira_postgres), ignore = "set DAIRA_TEST_POSTGRES_URL to run it against PostgreSQL")]
 async fn postgres_log_conforms() {
-    let Some(url) = postgres_url() else {
-        eprintln!("note: DAIRA_TEST_POSTGRES_URL not set; the PostgreSQL conformance suite did not run");
-        return;
-    };
+    let url = postgres_url().expect("DAIRA_TEST_POSTGRES_URL names the server");
     let schema = fresh_schema("conformance");
     let log = PostgresLog::open(&url, Some(&schema)).await.unwrap();
     suite(log, || async { PostgresLog::open(&url, Some(&schema)).await.unwrap() }).await;

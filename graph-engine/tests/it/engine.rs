@@ -1,7 +1,7 @@
 //! The engine end to end on every backend: the rules through the write path, group commit,
 //! subscriptions, privacy of ownership, and restart.
 
-use crate::support::{configs, open, person, second_mask};
+use crate::support::{Backend, open, person, second_mask};
 use graph_engine::Error;
 use schema::{Actor, Command, EdgeKind, MaskKind, Rejection};
 
@@ -12,10 +12,12 @@ fn rejected(result: graph_engine::Result<graph_engine::Receipt>) -> Rejection {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rules_hold_through_the_write_path_on_every_backend() {
+crate::on_every_backend!(rules_hold_through_the_write_path, concurrent_writes_are_group_committed_and_decided_in_order);
+
+async fn rules_hold_through_the_write_path(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    for (backend, config) in configs("rules", dir.path()) {
+    let config = backend.config("rules", dir.path());
+    {
         let engine = open(&config).await;
         let nour = person(&engine, "nour_2ahwa", MaskKind::Creator).await;
         let omar = person(&engine, "omar_7elwa", MaskKind::Public).await;
@@ -35,7 +37,7 @@ async fn rules_hold_through_the_write_path_on_every_backend() {
                 })
                 .await,
         );
-        assert_eq!(r, Rejection::HandleTaken { handle: "nour_2ahwa".into() }, "{backend}");
+        assert_eq!(r, Rejection::HandleTaken { handle: "nour_2ahwa".into() }, "{backend:?}");
 
         // Worlds: found, join, leave.
         let world = engine.new_id();
@@ -58,7 +60,7 @@ async fn rules_hold_through_the_write_path_on_every_backend() {
         {
             let g = engine.read();
             let w = g.index_of(world).unwrap();
-            assert_eq!(g.in_degree(EdgeKind::MemberOf, w), 1, "{backend}: only the founder remains");
+            assert_eq!(g.in_degree(EdgeKind::MemberOf, w), 1, "{backend:?}: only the founder remains");
             assert_eq!(g.in_degree(EdgeKind::Moderates, w), 1);
         }
 
@@ -166,16 +168,16 @@ async fn rules_hold_through_the_write_path_on_every_backend() {
         let position = engine.read().position();
         engine.shutdown().await;
         let engine = open(&config).await;
-        assert_eq!(engine.read().state_hash(), live, "{backend}: replay equals live");
+        assert_eq!(engine.read().state_hash(), live, "{backend:?}: replay equals live");
         assert_eq!(engine.read().position(), position);
         engine.shutdown().await;
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_writes_are_group_committed_and_decided_in_order() {
+async fn concurrent_writes_are_group_committed_and_decided_in_order(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    for (backend, config) in configs("group", dir.path()) {
+    let config = backend.config("group", dir.path());
+    {
         let engine = std::sync::Arc::new(open(&config).await);
         let hub = person(&engine, "hub_mask", MaskKind::Creator).await;
         let mut people = Vec::new();
@@ -203,15 +205,15 @@ async fn concurrent_writes_are_group_committed_and_decided_in_order() {
                     seqs.push(receipt.last_seq);
                 }
                 Err(Error::Rejected(Rejection::AlreadyDone { .. })) => {}
-                Err(e) => panic!("{backend}: {e}"),
+                Err(e) => panic!("{backend:?}: {e}"),
             }
         }
-        assert_eq!(accepted, 40, "{backend}");
+        assert_eq!(accepted, 40, "{backend:?}");
         seqs.sort();
         seqs.dedup();
-        assert_eq!(seqs.len(), 40, "{backend}: every accepted command has its own sequence number");
+        assert_eq!(seqs.len(), 40, "{backend:?}: every accepted command has its own sequence number");
         let after = engine.writer_stats();
-        assert!(after.commits - before.commits < 80, "{backend}: concurrent writes share commits");
+        assert!(after.commits - before.commits < 80, "{backend:?}: concurrent writes share commits");
         let hub_index = engine.read().index_of(hub.mask).unwrap();
         assert_eq!(engine.read().in_degree(EdgeKind::Follows, hub_index), 40);
         let mut seen = 0;

@@ -217,3 +217,49 @@ fn gzipped_files_are_read_as_they_come() {
     let e = graph_engine::import::parse_file(&broken, Format::Snap, &g, &|_| Vec::new(), &NoProgress).unwrap_err();
     assert!(e.to_string().contains("broken.gz: not a valid gzip file"), "{e}");
 }
+
+#[test]
+fn csv_ids_keep_quoted_commas_and_doubled_quotes() {
+    let text = "src,dst,kind\n\"Smith, John\",b,follows\n\"say \"\"hi\"\"\",\"Smith, John\",follows\r\nb,\"line\nbreak\",follows\n";
+    let (g, report) = load(Format::Csv, text).unwrap();
+    assert_eq!(report.edges, 3);
+    assert_eq!(report.lines, 5, "a line end inside quotes is a line of the file");
+    let smith = g.index_of_external("Smith, John").expect("an id with a comma stays whole");
+    let hi = g.index_of_external("say \"hi\"").expect("doubled quotes are one quote");
+    assert!(g.edge(EdgeKind::Follows, hi, smith).is_some());
+    assert!(g.index_of_external("line\nbreak").is_some());
+    assert_eq!(g.vertex_count(), 4, "no id was split: {:?}", (0..4).map(|v| g.external_at(v)).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_missing_weight_means_the_same_in_csv_and_jsonl() {
+    let (csv, _) = load(Format::Csv, "src,dst,kind,weight\na,b,endorses,\na,c,endorses,2\n").unwrap();
+    let jsonl = "{\"vertex\":\"mask\",\"id\":\"a\"}\n{\"vertex\":\"mask\",\"id\":\"b\"}\n{\"vertex\":\"mask\",\"id\":\"c\"}\n\
+                 {\"edge\":\"endorses\",\"src\":\"a\",\"dst\":\"b\"}\n{\"edge\":\"endorses\",\"src\":\"a\",\"dst\":\"c\",\"props\":{\"weight\":2}}\n";
+    let (jsonl, _) = load(Format::Jsonl, jsonl).unwrap();
+    for g in [&csv, &jsonl] {
+        let v = |name: &str| g.index_of_external(name).unwrap();
+        assert_eq!(g.edge(EdgeKind::Endorses, v("a"), v("b")).unwrap().weight, None, "no weight given, none kept");
+        assert_eq!(g.edge(EdgeKind::Endorses, v("a"), v("c")).unwrap().weight, Some(2.0));
+    }
+}
+
+#[test]
+fn long_files_are_read_in_chunks_and_errors_name_their_line() {
+    // More than one 8 MiB chunk: the edges on both sides of a chunk's end all arrive, and a bad
+    // line far in is named by its number.
+    let rows = 1_200_000u64;
+    let mut text = String::from("# a long edge list\n");
+    for i in 0..rows {
+        text.push_str(&format!("{}\t{}\n", i % 100_003, (i * 7 + 1) % 100_019));
+    }
+    let (g, report) = load(Format::Snap, &text).unwrap();
+    assert_eq!(report.lines, rows + 1);
+    assert_eq!(report.edges + report.duplicates + report.self_loops, rows);
+    assert!(g.index_of_external("100002").is_some());
+    text.push_str("5\n");
+    assert_eq!(error(Format::Snap, &text), format!("input:{}: expected 2 fields (src dst [time]), found 1", rows + 2));
+    // The same far into a file of text ids, which is read a second time as text.
+    let text = text.replacen("0\t1\n", "zero\t1\n", 1);
+    assert_eq!(error(Format::Snap, &text), format!("input:{}: expected 2 fields (src dst [time]), found 1", rows + 2));
+}

@@ -15,20 +15,52 @@ pub fn fresh_schema(test: &str) -> String {
     format!("t_{test}_{}_{}", std::process::id(), nanos % 1_000_000_000)
 }
 
-/// Engine configurations for every backend available: SQLite always, PostgreSQL when set.
-pub fn configs(test: &str, dir: &std::path::Path) -> Vec<(String, EngineConfig)> {
-    let mut configs = vec![("sqlite".to_string(), EngineConfig::new(dir.join("sqlite")))];
-    match postgres_url() {
-        Some(url) => {
-            let mut config = EngineConfig::new(dir.join("pg"));
-            config.database_url = Some(url);
-            config.pg_schema = Some(fresh_schema(test));
-            configs.push(("postgres".to_string(), config));
-            eprintln!("{test}: running on SQLite and on PostgreSQL");
+/// A backend the engine suites run on.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// A fresh engine configuration on this backend for one test.
+    pub fn config(self, test: &str, dir: &std::path::Path) -> EngineConfig {
+        match self {
+            Backend::Sqlite => EngineConfig::new(dir.join("sqlite")),
+            Backend::Postgres => {
+                let mut config = EngineConfig::new(dir.join("pg"));
+                config.database_url = Some(postgres_url().expect("DAIRA_TEST_POSTGRES_URL names the server"));
+                config.pg_schema = Some(fresh_schema(test));
+                config
+            }
         }
-        None => eprintln!("note: DAIRA_TEST_POSTGRES_URL not set; {test} ran on SQLite only"),
     }
-    configs
+}
+
+/// Runs each named `async fn(Backend)` as one test per backend: `…::sqlite::NAME` always, and
+/// `…::postgres::NAME` against `DAIRA_TEST_POSTGRES_URL` — reported as ignored, with the
+/// reason, when it is not set.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::Backend::Sqlite).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(daira_postgres), ignore = "set DAIRA_TEST_POSTGRES_URL to run it against PostgreSQL")]
+                async fn $name() {
+                    super::$name($crate::support::Backend::Postgres).await
+                }
+            )+
+        }
+    };
 }
 
 pub async fn open(config: &EngineConfig) -> Engine {

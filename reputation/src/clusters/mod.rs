@@ -8,7 +8,7 @@
 //! always gives the same partition, whatever the thread count.
 
 use crate::{Epoch, Error, Result};
-use graph_engine::{Graph, LogPosition};
+use graph_engine::{Graph, LogPosition, Side, Topology};
 use rayon::prelude::*;
 use schema::{EdgeKind, VertexKind};
 use std::ops::Range;
@@ -444,13 +444,67 @@ pub fn undirected(graph: &Graph, kinds: &[EdgeKind]) -> Undirected {
     g
 }
 
-/// Finds communities in `graph`.
-pub fn clusters(graph: &Graph, config: &ClusterConfig) -> Result<Clusters> {
+/// Ties between the vertices of an edge list read straight into CSR arrays (the researcher's
+/// fast path): row `u` merges `u`'s out- and in-neighbours, a pair weighing the number of kinds
+/// that tie it each way — the same graph [`undirected`] builds from the file loaded into a
+/// property graph (read the topology with `count_kinds` and the clusters job's kinds).
+pub fn undirected_of_topology(topology: &Topology) -> Undirected {
+    let other = topology.transpose();
+    let (out, inn) = match topology.rows {
+        Side::Sources => (topology, &other),
+        Side::Targets => (&other, topology),
+    };
+    let n = topology.vertex_count();
+    let bound = |rows: Range<usize>| -> usize {
+        (out.offsets[rows.end] - out.offsets[rows.start] + inn.offsets[rows.end] - inn.offsets[rows.start]) as usize
+    };
+    let (mut g, _) = Undirected::build(n, ROWS_CHUNK, Weighting::PerEntry, bound, |rows, writer| {
+        for u in rows.map(|u| u as u32) {
+            // Both rows are sorted and hold each neighbour once: merge them, adding up weights.
+            let (a, b) = (out.row(u), inn.row(u));
+            let (wa, wb) = (out.row_multiplicity(u), inn.row_multiplicity(u));
+            let weight = |w: Option<&[u8]>, i: usize| w.map_or(1.0, |w| f64::from(w[i]));
+            let (mut i, mut j) = (0, 0);
+            while i < a.len() || j < b.len() {
+                if j == b.len() || (i < a.len() && a[i] < b[j]) {
+                    writer.push(a[i], weight(wa, i));
+                    i += 1;
+                } else if i == a.len() || b[j] < a[i] {
+                    writer.push(b[j], weight(wb, j));
+                    j += 1;
+                } else {
+                    writer.push(a[i], weight(wa, i) + weight(wb, j));
+                    i += 1;
+                    j += 1;
+                }
+            }
+            writer.end_row();
+        }
+    });
+    g.drop_unit_weights();
+    g
+}
+
+fn check(config: &ClusterConfig) -> Result<()> {
     if !(config.resolution.is_finite() && config.resolution > 0.0) {
         return Err(Error::BadParameter { name: "resolution", value: config.resolution, range: "resolution > 0" });
     }
+    Ok(())
+}
+
+/// Finds communities in `graph`.
+pub fn clusters(graph: &Graph, config: &ClusterConfig) -> Result<Clusters> {
+    check(config)?;
     let g = undirected(graph, &config.kinds);
     Ok(clusters_of(&g, config, graph.position()))
+}
+
+/// Finds communities in an edge list read straight into CSR arrays (see
+/// [`undirected_of_topology`]); the topology's kinds stand in for `config.kinds`.
+pub fn clusters_of_topology(topology: &Topology, config: &ClusterConfig) -> Result<Clusters> {
+    check(config)?;
+    let g = undirected_of_topology(topology);
+    Ok(clusters_of(&g, config, LogPosition::default()))
 }
 
 /// Finds communities in an undirected graph (researchers' graphs, tests).

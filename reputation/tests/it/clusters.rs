@@ -85,14 +85,8 @@ fn karate_club_modularity_reaches_the_known_optimum_region() {
 }
 
 fn planted(groups: u32, size: u32, degree: u32) -> (Undirected, Vec<u32>) {
-    let mut state = 11u64;
-    let mut next = |n: u32| {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) % u64::from(n)) as u32
-    };
+    let mut rng = schema::SplitMix64::new(11);
+    let mut next = |n: u32| rng.below(u64::from(n)) as u32;
     let n = groups * size;
     let mut edges = Vec::new();
     for u in 0..n {

@@ -5,4 +5,5 @@ mod clusters;
 mod contribution;
 mod epochs;
 mod support;
+mod topology;
 mod trust;

@@ -47,41 +47,30 @@ fn graph_of(masks: usize, owners: &[(usize, usize)], ratings: &[(u32, u32, f32)]
     Graph::from_import(ImportBatch { source: "test".into(), vertices, refs: vec![], edges }).unwrap()
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) % n
-    }
-}
-
 /// An honest community of `honest` masks (random ratings, mostly positive), a sybil region of
 /// `sybils` masks rating each other densely, and `attack` honest → sybil edges.
 fn attacked(honest: usize, sybils: usize, attack: usize) -> (Graph, Vec<u32>) {
-    let mut rng = Rng(7);
+    let mut rng = schema::SplitMix64::new(7);
     let mut ratings = Vec::new();
     for u in 0..honest as u32 {
         for _ in 0..10 {
-            let v = rng.next(honest as u64) as u32;
+            let v = rng.below(honest as u64) as u32;
             if v != u {
-                let r = if rng.next(10) == 0 { -5.0 } else { (1 + rng.next(10)) as f32 };
+                let r = if rng.below(10) == 0 { -5.0 } else { (1 + rng.below(10)) as f32 };
                 ratings.push((u, v, r));
             }
         }
     }
     for s in 0..sybils as u32 {
         for _ in 0..20 {
-            let t = rng.next(sybils as u64) as u32;
+            let t = rng.below(sybils as u64) as u32;
             if t != s {
                 ratings.push((honest as u32 + s, honest as u32 + t, 10.0));
             }
         }
     }
     for _ in 0..attack {
-        let (u, s) = (rng.next(honest as u64) as u32, honest as u32 + rng.next(sybils as u64) as u32);
+        let (u, s) = (rng.below(honest as u64) as u32, honest as u32 + rng.below(sybils as u64) as u32);
         ratings.push((u, s, 10.0));
     }
     let graph = graph_of(honest + sybils, &[], &ratings);
