@@ -68,12 +68,22 @@ where
         SystemTime.format_time(&mut Writer::new(&mut ts))?;
         let mut fields = Fields(Map::new());
         event.record(&mut fields);
-        let mut line = Map::new();
-        line.insert("ts".into(), Value::from(ts));
-        line.insert("level".into(), Value::from(event.metadata().level().as_str().to_ascii_lowercase()));
-        line.insert("msg".into(), fields.0.remove("message").unwrap_or(Value::from("")));
-        line.extend(fields.0);
-        writeln!(writer, "{}", Value::Object(line))
+        let msg = fields.0.remove("message").unwrap_or(Value::from(""));
+        let level = Value::from(event.metadata().level().as_str().to_ascii_lowercase());
+        // `ts`, `level` and `msg` first, as people read a line; then the event's fields.
+        let mut line = String::with_capacity(128);
+        line.push('{');
+        let head = [("ts".to_owned(), Value::from(ts)), ("level".to_owned(), level), ("msg".to_owned(), msg)];
+        for (i, (key, value)) in head.into_iter().chain(fields.0).enumerate() {
+            if i > 0 {
+                line.push(',');
+            }
+            line.push_str(&Value::from(key).to_string());
+            line.push(':');
+            line.push_str(&value.to_string());
+        }
+        line.push('}');
+        writeln!(writer, "{line}")
     }
 }
 
@@ -108,6 +118,10 @@ mod tests {
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            text.starts_with("{\"ts\":\"") && text.contains("\",\"level\":\"info\",\"msg\":\"listening\","),
+            "{text}"
+        );
         assert_eq!(lines[0]["level"], "info");
         assert_eq!(lines[0]["msg"], "listening");
         assert_eq!(lines[0]["addr"], "127.0.0.1:8080");

@@ -178,30 +178,29 @@ impl Source<'_> {
 
 impl Opened<'_> {
     /// Calls `visit` with consecutive chunks of whole lines (the last may lack its line end),
-    /// each with the number of lines before it.
+    /// each with the number of lines before it; `visit` says how many lines its chunk held.
+    /// One buffer serves every chunk: what a chunk leaves after its last line end moves to the
+    /// front, and the next read fills in after it.
     fn chunks(
         &mut self,
         file: &str,
         progress: &dyn Progress,
-        mut visit: impl FnMut(&[u8], u64) -> Result<(), ImportError>,
+        mut visit: impl FnMut(&[u8], u64) -> Result<u64, ImportError>,
     ) -> Result<u64, ImportError> {
-        let mut buffer: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + (CHUNK_BYTES >> 4));
-        let (mut lines, mut total) = (0u64, 0u64);
+        let mut buffer = vec![0u8; CHUNK_BYTES];
+        let (mut filled, mut lines, mut total) = (0usize, 0u64, 0u64);
         let mut done = false;
         while !done {
-            // Fill the buffer up to a chunk (after what the last one left over).
-            while buffer.len() < CHUNK_BYTES {
-                let start = buffer.len();
-                buffer.resize(CHUNK_BYTES.max(start + (1 << 16)), 0);
+            while filled < buffer.len() {
                 let n = loop {
-                    match self.reader.read(&mut buffer[start..]) {
+                    match self.reader.read(&mut buffer[filled..]) {
                         Ok(n) => break n,
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                         Err(e) if self.gzipped => return Err(err(file, 0, format!("not a valid gzip file: {e}"))),
                         Err(e) => return Err(err(file, 0, e.to_string())),
                     }
                 };
-                buffer.truncate(start + n);
+                filled += n;
                 total += n as u64;
                 if total > IMPORT_BYTES_MAX {
                     return Err(err(file, 0, format!("decompresses to more than {IMPORT_BYTES_MAX} bytes")));
@@ -211,12 +210,20 @@ impl Opened<'_> {
                     break;
                 }
             }
-            let end = if done { buffer.len() } else { memrchr_newline(&buffer).map_or(buffer.len(), |i| i + 1) };
+            let end = match memrchr_newline(&buffer[..filled]) {
+                _ if done => filled,
+                Some(i) => i + 1,
+                // A line longer than the buffer: make room for it.
+                None => {
+                    buffer.resize(buffer.len() * 2, 0);
+                    continue;
+                }
+            };
             if end > 0 {
-                visit(&buffer[..end], lines)?;
-                lines += count_lines(&buffer[..end]);
+                lines += visit(&buffer[..end], lines)?;
             }
-            buffer.drain(..end);
+            buffer.copy_within(end..filled, 0);
+            filled -= end;
             progress.update("parse", total, if self.gzipped { 0 } else { self.size });
         }
         Ok(lines)
@@ -225,12 +232,6 @@ impl Opened<'_> {
 
 fn memrchr_newline(bytes: &[u8]) -> Option<usize> {
     bytes.iter().rposition(|&b| b == b'\n')
-}
-
-/// Lines in a chunk: its line ends, and one more if it does not end with one.
-fn count_lines(chunk: &[u8]) -> u64 {
-    let ends = chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-    ends + u64::from(chunk.last().is_some_and(|&b| b != b'\n'))
 }
 
 /// Reads an edge list into rows.
@@ -245,9 +246,14 @@ pub(crate) fn read(
         EdgeFormat::Csv => read_csv(source, file, keep, progress),
         EdgeFormat::Snap | EdgeFormat::SnapSigned => {
             let signed = format == EdgeFormat::SnapSigned;
-            match read_numeric(source, file, signed, keep, progress)? {
-                Some(rows) => Ok(rows),
-                None => read_text(source, file, signed, keep, progress),
+            match read_numeric::<u32>(source, file, signed, keep, progress)? {
+                Numeric::Read(rows) => Ok(rows),
+                Numeric::Wide => match read_numeric::<u64>(source, file, signed, keep, progress)? {
+                    Numeric::Read(rows) => Ok(rows),
+                    Numeric::Wide => unreachable!("every decimal id fits in u64"),
+                    Numeric::Text => read_text(source, file, signed, keep, progress),
+                },
+                Numeric::Text => read_text(source, file, signed, keep, progress),
             }
         }
     }
@@ -355,6 +361,18 @@ struct Columns<Id> {
 }
 
 impl<Id> Columns<Id> {
+    /// Room for `rows` rows of the columns kept.
+    fn reserve(&mut self, rows: usize) {
+        self.src.reserve(rows);
+        self.dst.reserve(rows);
+        if !self.weight.is_empty() {
+            self.weight.reserve(rows);
+        }
+        if !self.time_ms.is_empty() {
+            self.time_ms.reserve(rows);
+        }
+    }
+
     fn push(&mut self, s: Id, d: Id, weight: f32, time: i64, keep: Keep, signed: bool) {
         self.src.push(s);
         self.dst.push(d);
@@ -372,40 +390,72 @@ impl<Id> Columns<Id> {
 enum PieceError {
     /// An id that is not a canonical decimal number: the file takes the text path.
     NotNumeric,
+    /// An id too large for `u32`: the file is read again with `u64` ids.
+    Wide,
     /// A bad line, at a byte offset in the chunk.
     Bad { offset: usize, message: String },
 }
 
 /// A parsed piece of a chunk: numeric ids and the other columns.
-struct Piece {
-    columns: Columns<u64>,
+struct Piece<I> {
+    columns: Columns<I>,
     max: u64,
+    lines: u64,
+}
+
+/// A numeric id as it is kept while reading: `u32` while every id fits (4 bytes an endpoint),
+/// `u64` otherwise.
+trait RawId: Copy + Default + Send + Sync + 'static {
+    fn narrow(id: u64) -> Option<Self>;
+    fn ids(column: Vec<Self>) -> Ids;
+}
+
+impl RawId for u32 {
+    #[inline]
+    fn narrow(id: u64) -> Option<u32> {
+        u32::try_from(id).ok()
+    }
+    fn ids(column: Vec<u32>) -> Ids {
+        Ids::Narrow(column)
+    }
+}
+
+impl RawId for u64 {
+    #[inline]
+    fn narrow(id: u64) -> Option<u64> {
+        Some(id)
+    }
+    fn ids(column: Vec<u64>) -> Ids {
+        Ids::Wide(column)
+    }
 }
 
 /// Parses a piece of whole lines whose ids are all decimal numbers. The usual line, `digits
-/// <white space> digits <line end>`, is read in one pass; anything else goes through
-/// [`snap_line`].
-fn parse_piece(piece: &[u8], base: usize, signed: bool, keep: Keep) -> Result<Piece, PieceError> {
-    let mut out = Piece { columns: Columns::default(), max: 0 };
+/// <tabs or spaces> digits <line end>`, is read in one pass ([`fast_line`]); anything else goes
+/// through [`snap_line`].
+fn parse_piece<I: RawId>(piece: &[u8], base: usize, signed: bool, keep: Keep) -> Result<Piece<I>, PieceError> {
+    let mut out = Piece { columns: Columns::default(), max: 0, lines: 0 };
     let estimate = piece.len() / 12;
     out.columns.src.reserve(estimate);
     out.columns.dst.reserve(estimate);
     let mut at = 0;
     while at < piece.len() {
-        let end = piece[at..].iter().position(|&b| b == b'\n').map_or(piece.len(), |i| at + i + 1);
-        let line = &piece[at..end];
-        if !signed && let Some((s, d)) = fast_pair(line) {
+        out.lines += 1;
+        if !signed && let Some((s, d, next)) = fast_line(piece, at) {
+            let (Some(ns), Some(nd)) = (I::narrow(s), I::narrow(d)) else { return Err(PieceError::Wide) };
             out.max = out.max.max(s).max(d);
-            out.columns.push(s, d, NO_WEIGHT, NO_TIME, keep, false);
-            at = end;
+            out.columns.push(ns, nd, NO_WEIGHT, NO_TIME, keep, false);
+            at = next;
             continue;
         }
-        match snap_line(line, signed) {
+        let end = piece[at..].iter().position(|&b| b == b'\n').map_or(piece.len(), |i| at + i + 1);
+        match snap_line(&piece[at..end], signed) {
             Ok(None) => {}
             Ok(Some((s, d, rating, time))) => {
                 let (Some(s), Some(d)) = (decimal(s), decimal(d)) else { return Err(PieceError::NotNumeric) };
+                let (Some(ns), Some(nd)) = (I::narrow(s), I::narrow(d)) else { return Err(PieceError::Wide) };
                 out.max = out.max.max(s).max(d);
-                out.columns.push(s, d, rating, time, keep, signed);
+                out.columns.push(ns, nd, rating, time, keep, signed);
             }
             Err(message) => return Err(PieceError::Bad { offset: base + at, message }),
         }
@@ -414,35 +464,41 @@ fn parse_piece(piece: &[u8], base: usize, signed: bool, keep: Keep) -> Result<Pi
     Ok(out)
 }
 
-/// `src<TAB or spaces>dst` with canonical decimal ids and an optional `\r\n` or `\n`: the two
-/// ids, or None for any other line (which the general path then reads).
+/// The line at `at` if it is `src<tabs or spaces>dst` with canonical decimal ids and a line end
+/// (`\n`, `\r\n`, or the end of the piece): the two ids and where the next line starts. None
+/// for any other line, which the general path then reads.
 #[inline]
-fn fast_pair(line: &[u8]) -> Option<(u64, u64)> {
+fn fast_line(bytes: &[u8], mut at: usize) -> Option<(u64, u64, usize)> {
     #[inline]
-    fn number(line: &[u8], at: &mut usize) -> Option<u64> {
+    fn number(bytes: &[u8], at: &mut usize) -> Option<u64> {
         let start = *at;
         let mut value = 0u64;
-        while *at < line.len() && line[*at].is_ascii_digit() {
-            value = value.wrapping_mul(10).wrapping_add(u64::from(line[*at] - b'0'));
+        while let Some(&b) = bytes.get(*at)
+            && b.is_ascii_digit()
+        {
+            value = value.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
             *at += 1;
         }
         let len = *at - start;
         // Canonical: 1 to 19 digits, no leading zero (19 digits always fit in u64).
-        (len > 0 && len <= 19 && (len == 1 || line[start] != b'0')).then_some(value)
+        (len > 0 && len <= 19 && (len == 1 || bytes[start] != b'0')).then_some(value)
     }
-    let mut at = 0;
-    let s = number(line, &mut at)?;
+    let s = number(bytes, &mut at)?;
     let gap = at;
-    while at < line.len() && (line[at] == b'\t' || line[at] == b' ') {
+    while let Some(b'\t' | b' ') = bytes.get(at) {
         at += 1;
     }
     if at == gap {
         return None;
     }
-    let d = number(line, &mut at)?;
-    match &line[at..] {
-        b"" | b"\n" | b"\r\n" => Some((s, d)),
-        _ => None,
+    let d = number(bytes, &mut at)?;
+    if bytes.get(at) == Some(&b'\r') {
+        at += 1;
+    }
+    match bytes.get(at) {
+        None => Some((s, d, at)),
+        Some(b'\n') => Some((s, d, at + 1)),
+        Some(_) => None,
     }
 }
 
@@ -466,80 +522,91 @@ fn line_in(chunk: &[u8], lines_before: u64, offset: usize) -> u64 {
     lines_before + chunk[..offset].iter().filter(|&&b| b == b'\n').count() as u64 + 1
 }
 
-/// Numeric ids, narrow while they fit in `u32`.
-enum Ids {
-    Narrow(Vec<u32>),
-    Wide(Vec<u64>),
+/// What reading a SNAP file as numbers came to.
+enum Numeric {
+    Read(Rows),
+    /// Some id is too large for the id type: read again with a wider one.
+    Wide,
+    /// Some id is not a canonical decimal number: read again as text.
+    Text,
 }
 
-impl Ids {
-    fn extend(&mut self, values: &[u64], max: u64) {
-        if let Ids::Narrow(narrow) = self
-            && max > u64::from(u32::MAX)
-        {
-            *self = Ids::Wide(narrow.iter().map(|&v| u64::from(v)).collect());
+/// Appends the pieces of a chunk to the columns, copying them in parallel into place.
+fn append_pieces<I: RawId>(columns: &mut Columns<I>, pieces: &[Piece<I>]) {
+    fn append<T: Copy + Default + Send + Sync>(column: &mut Vec<T>, parts: Vec<&[T]>) {
+        let start = column.len();
+        column.resize(start + parts.iter().map(|p| p.len()).sum::<usize>(), T::default());
+        let mut rest = &mut column[start..];
+        let mut slots = Vec::with_capacity(parts.len());
+        for part in &parts {
+            let (slot, tail) = rest.split_at_mut(part.len());
+            slots.push(slot);
+            rest = tail;
         }
-        match self {
-            Ids::Narrow(narrow) => narrow.extend(values.iter().map(|&v| v as u32)),
-            Ids::Wide(wide) => wide.extend_from_slice(values),
-        }
+        slots.into_par_iter().zip(parts).for_each(|(slot, part)| slot.copy_from_slice(part));
     }
-
-    fn len(&self) -> usize {
-        match self {
-            Ids::Narrow(v) => v.len(),
-            Ids::Wide(v) => v.len(),
-        }
-    }
+    append(&mut columns.src, pieces.iter().map(|p| &p.columns.src[..]).collect());
+    append(&mut columns.dst, pieces.iter().map(|p| &p.columns.dst[..]).collect());
+    append(&mut columns.weight, pieces.iter().map(|p| &p.columns.weight[..]).collect());
+    append(&mut columns.time_ms, pieces.iter().map(|p| &p.columns.time_ms[..]).collect());
+    columns.timed |= pieces.iter().any(|p| p.columns.timed);
 }
 
-/// Reads a SNAP file whose ids are all canonical decimal numbers; None if some id is not.
-fn read_numeric(
+/// Reads a SNAP file whose ids are all canonical decimal numbers that fit in `I`.
+fn read_numeric<I: RawId>(
     source: Source<'_>,
     file: &str,
     signed: bool,
     keep: Keep,
     progress: &dyn Progress,
-) -> Result<Option<Rows>, ImportError> {
+) -> Result<Numeric, ImportError> {
     let mut opened = source.open(file)?;
-    let (mut src, mut dst) = (Ids::Narrow(Vec::new()), Ids::Narrow(Vec::new()));
-    let (mut weight, mut time_ms, mut timed) = (Vec::new(), Vec::new(), false);
+    let (opened_gzipped, file_size) = (opened.gzipped, opened.size);
+    let mut columns: Columns<I> = Columns::default();
     let mut max = 0u64;
-    let mut numeric = true;
+    let mut stop: Option<Numeric> = None;
     let parts = rayon::current_num_threads() * 4;
     let lines = opened.chunks(file, progress, |chunk, lines_before| {
-        if !numeric {
-            return Ok(());
+        if stop.is_some() {
+            return Ok(0);
         }
         let pieces = split_lines(chunk, parts);
-        let parsed: Vec<Result<Piece, PieceError>> =
+        let parsed: Vec<Result<Piece<I>, PieceError>> =
             pieces.par_iter().map(|&(base, piece)| parse_piece(piece, base, signed, keep)).collect();
+        let mut ok = Vec::with_capacity(parsed.len());
         for result in parsed {
             match result {
-                Ok(piece) => {
-                    max = max.max(piece.max);
-                    src.extend(&piece.columns.src, max);
-                    dst.extend(&piece.columns.dst, max);
-                    weight.extend_from_slice(&piece.columns.weight);
-                    time_ms.extend_from_slice(&piece.columns.time_ms);
-                    timed |= piece.columns.timed;
-                }
+                Ok(piece) => ok.push(piece),
                 Err(PieceError::NotNumeric) => {
-                    numeric = false;
-                    return Ok(());
+                    stop = Some(Numeric::Text);
+                    return Ok(0);
+                }
+                Err(PieceError::Wide) => {
+                    stop = Some(Numeric::Wide);
+                    return Ok(0);
                 }
                 Err(PieceError::Bad { offset, message }) => {
                     return Err(err(file, line_in(chunk, lines_before, offset), message));
                 }
             }
         }
-        Ok(())
+        if lines_before == 0 && !opened_gzipped && chunk.len() < file_size as usize {
+            // Room for the whole file at the first chunk's density, so the columns are not
+            // copied as they grow.
+            let rows: usize = ok.iter().map(|p| p.columns.src.len()).sum();
+            let estimate = (rows as f64 * file_size as f64 / chunk.len() as f64 * 1.02) as usize;
+            columns.reserve(estimate);
+        }
+        append_pieces(&mut columns, &ok);
+        max = ok.iter().map(|p| p.max).fold(max, u64::max);
+        Ok(ok.iter().map(|p| p.lines).sum())
     })?;
-    if !numeric {
-        return Ok(None);
+    if let Some(stop) = stop {
+        return Ok(stop);
     }
-    let (names, src, dst) = densify(src, dst, max);
-    Ok(Some(Rows {
+    let Columns { src, dst, weight, time_ms, timed } = columns;
+    let (names, src, dst) = densify(I::ids(src), I::ids(dst), max);
+    Ok(Numeric::Read(Rows {
         names,
         kind: vec![snap_kind(signed)],
         src,
@@ -548,6 +615,21 @@ fn read_numeric(
         time_ms: (keep.time && timed).then_some(time_ms),
         lines,
     }))
+}
+
+/// Numeric ids, narrow while they fit in `u32`.
+enum Ids {
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl Ids {
+    fn len(&self) -> usize {
+        match self {
+            Ids::Narrow(v) => v.len(),
+            Ids::Wide(v) => v.len(),
+        }
+    }
 }
 
 /// Keys for numeric ids, in increasing id order: (the ids by key, src keys, dst keys). The keys
@@ -640,8 +722,10 @@ fn read_text(
     let lines = opened.chunks(file, progress, |chunk, lines_before| {
         let text = std::str::from_utf8(chunk)
             .map_err(|e| err(file, line_in(chunk, lines_before, e.valid_up_to()), "not UTF-8"))?;
+        let mut lines = 0;
         for (i, line) in text.split_inclusive('\n').enumerate() {
             let n = lines_before + i as u64 + 1;
+            lines += 1;
             let Some((s, d, rating, time)) = snap_line(line.as_bytes(), signed).map_err(|m| err(file, n, m))? else {
                 continue;
             };
@@ -650,7 +734,7 @@ fn read_text(
             let (s, d) = (interner.key(&text(s)), interner.key(&text(d)));
             columns.push(s, d, rating, time, keep, signed);
         }
-        Ok(())
+        Ok(lines)
     })?;
     Ok(Rows {
         names: Names::Text(interner.names),

@@ -15,6 +15,26 @@ use rayon::prelude::*;
 use schema::{EdgeKind, VertexKind};
 use std::path::Path;
 
+/// With `DAIRA_TOPOLOGY_TRACE=1` in the environment, reading a topology prints how long each of
+/// its stages took, to standard error (for tuning; nothing else changes).
+struct Trace {
+    last: Option<std::time::Instant>,
+}
+
+impl Trace {
+    fn start() -> Trace {
+        let on = std::env::var_os("DAIRA_TOPOLOGY_TRACE").is_some_and(|v| v == "1");
+        Trace { last: on.then(std::time::Instant::now) }
+    }
+
+    fn stage(&mut self, what: &str) {
+        if let Some(last) = self.last.as_mut() {
+            eprintln!("topology: {:>8.3} s  {what}", last.elapsed().as_secs_f64());
+            *last = std::time::Instant::now();
+        }
+    }
+}
+
 /// Which endpoint a row of a [`Topology`] gathers edges by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
@@ -93,10 +113,13 @@ fn build(
         });
     };
     let keep = Keep { weight: options.positive_ratings_only, time: false };
+    let mut trace = Trace::start();
     let rows = edge_list::read(source, file, edge_format, keep, progress)?;
+    trace.stage("read and parse");
     check_kinds(&rows, file)?;
     let simple = rows.kind.len() == 1 && !(options.positive_ratings_only && rows.kind[0] == EdgeKind::Rates);
-    let topology = if simple { simple_topology(rows, options) } else { general_topology(rows, options) };
+    let topology = if simple { simple_topology(rows, options, &mut trace) } else { general_topology(rows, options) };
+    trace.stage("rows built");
     progress.update("topology", topology.neighbours.len() as u64, topology.neighbours.len() as u64);
     Ok(topology)
 }
@@ -136,7 +159,7 @@ const BLOCK_ROWS: usize = 4096;
 
 /// One kind, no weights to look at: group the other endpoint by the row's, then sort each row,
 /// merge duplicates and drop self-loops in place.
-fn simple_topology(rows: Rows, options: &TopologyOptions) -> Topology {
+fn simple_topology(rows: Rows, options: &TopologyOptions, trace: &mut Trace) -> Topology {
     let Rows { names, kind, src, dst, lines, .. } = rows;
     let n = names.len();
     let (keys, values) = match options.rows {
@@ -145,7 +168,9 @@ fn simple_topology(rows: Rows, options: &TopologyOptions) -> Topology {
     };
     let (offsets, mut neighbours) = scatter_by_key(&keys, n, |i| values[i]);
     drop((keys, values));
+    trace.stage("grouped by row");
     let counts = tidy_in_place(&offsets, &mut neighbours);
+    trace.stage("rows sorted, duplicates merged");
     let report = ImportReport {
         lines,
         vertices_new: n as u64,

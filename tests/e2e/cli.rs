@@ -110,6 +110,18 @@ fn exec_acknowledges_durable_writes_and_rejects_by_rule() {
     assert!(again.starts_with("rejected line=4: already done"), "{again}");
     let bad = session.send_raw("{\"fly\":{}}");
     assert!(bad.starts_with("error line=5: unknown command"), "{bad}");
+    // A bad field is named by its path; a field the command does not take is refused.
+    let bad = session
+        .send_raw(&format!("{{\"create_mask\":{{\"user\":\"{user}\",\"kind\":\"wizard\",\"handle\":\"x_y_z\"}}}}"));
+    assert!(bad.starts_with("error line=6: create_mask.kind: \"wizard\""), "{bad}");
+    let bad = session.send_raw(&format!(
+        "{{\"follow\":{{\"user\":\"{user}\",\"mask\":\"{mask}\",\"target\":\"{mask}\",\"why\":1}}}}"
+    ));
+    assert!(bad.starts_with("error line=7: follow") && bad.contains("unknown field `why`"), "{bad}");
+    let bad = session.send_raw(&format!(
+        "{{\"rate\":{{\"user\":\"{user}\",\"mask\":\"{mask}\",\"target\":\"nope\",\"rating\":3}}}}"
+    ));
+    assert!(bad.starts_with("error line=8: rate.target: \"nope\""), "{bad}");
     drop(session);
     drop(child.stdin.take());
     assert!(child.wait().unwrap().success());

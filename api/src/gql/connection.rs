@@ -77,6 +77,19 @@ impl PageArgs {
     }
 }
 
+/// A connection field's four paging arguments, as given: `(first, last, after, before)`.
+pub type Paging = (Option<i32>, Option<i32>, Option<String>, Option<String>);
+
+/// The page of `items` (the whole list) that a connection field's paging arguments select;
+/// `node` makes each node. Every connection field answers through this.
+pub fn page<I: Copy, T: OutputType>(
+    items: &[I],
+    (first, last, after, before): Paging,
+    node: impl FnMut(I) -> T,
+) -> async_graphql::Result<Conn<T>> {
+    Ok(connect(items, &PageArgs::new(first, last, after, before), node)?)
+}
+
 /// A connection over `items` (the whole list), paged by `args`; `node` makes each node.
 pub fn connect<I: Copy, T: OutputType>(
     items: &[I],

@@ -177,49 +177,64 @@ pub struct RemixInput {
     pub description: String,
 }
 
-/// A change that concerns a mask.
-#[derive(SimpleObject, Default)]
-pub struct MaskPayload {
-    /// The mask.
-    pub mask: Option<Mask>,
-    /// The log sequence number of the change (a decimal string).
-    pub seq: Option<String>,
-    /// What was wrong with the input.
-    pub user_errors: Vec<UserError>,
+/// The payload of a change to one thing: the thing, the log sequence number of the change, and
+/// what was wrong with the input. One shape for every such mutation; only the name and type
+/// of the thing's field differ.
+macro_rules! change_payload {
+    ($(#[$doc:meta])* $name:ident { $(#[$field_doc:meta])* $field:ident: $ty:ty }) => {
+        $(#[$doc])*
+        #[derive(SimpleObject, Default)]
+        pub struct $name {
+            $(#[$field_doc])*
+            pub $field: Option<$ty>,
+            /// The log sequence number of the change (a decimal string).
+            pub seq: Option<String>,
+            /// What was wrong with the input.
+            pub user_errors: Vec<UserError>,
+        }
+
+        impl $name {
+            /// The payload of a change that was made (the thing, if it is still visible) or
+            /// refused (why); an internal failure is an error of the field, not of the input.
+            fn of(result: std::result::Result<(Option<$ty>, u64), ApiError>) -> Result<$name> {
+                Ok(match result {
+                    Ok(($field, seq)) => $name { $field, seq: Some(seq.to_string()), user_errors: Vec::new() },
+                    Err(e) if e.code == Code::InternalServerError => return Err(e.into()),
+                    Err(e) => $name { user_errors: vec![e.into()], ..$name::default() },
+                })
+            }
+        }
+    };
 }
 
-/// A change that concerns a world.
-#[derive(SimpleObject, Default)]
-pub struct WorldPayload {
-    /// The world.
-    pub world: Option<World>,
-    /// The log sequence number of the change (a decimal string).
-    pub seq: Option<String>,
-    /// What was wrong with the input.
-    pub user_errors: Vec<UserError>,
-}
-
-/// A change that concerns a work.
-#[derive(SimpleObject, Default)]
-pub struct WorkPayload {
-    /// The work.
-    pub work: Option<Work>,
-    /// The log sequence number of the change (a decimal string).
-    pub seq: Option<String>,
-    /// What was wrong with the input.
-    pub user_errors: Vec<UserError>,
-}
-
-/// An endorsement.
-#[derive(SimpleObject, Default)]
-pub struct EndorsePayload {
-    /// The endorsed work or mask.
-    pub target: Option<Node>,
-    /// The log sequence number of the change (a decimal string).
-    pub seq: Option<String>,
-    /// What was wrong with the input.
-    pub user_errors: Vec<UserError>,
-}
+change_payload!(
+    /// A change that concerns a mask.
+    MaskPayload {
+        /// The mask.
+        mask: Mask
+    }
+);
+change_payload!(
+    /// A change that concerns a world.
+    WorldPayload {
+        /// The world.
+        world: World
+    }
+);
+change_payload!(
+    /// A change that concerns a work.
+    WorkPayload {
+        /// The work.
+        work: Work
+    }
+);
+change_payload!(
+    /// An endorsement.
+    EndorsePayload {
+        /// The endorsed work or mask.
+        target: Node
+    }
+);
 
 /// The acting mask: `as`, or the viewer's oldest mask.
 fn actor(ctx: &Context<'_>, as_mask: &Option<ID>) -> Result<std::result::Result<Actor, ApiError>> {
@@ -265,18 +280,6 @@ async fn execute(ctx: &Context<'_>, command: Command) -> std::result::Result<u64
     }
 }
 
-/// Turns a payload-producing body into the payload, with its user errors.
-macro_rules! payload {
-    ($ty:ident, $field:ident, $body:expr) => {{
-        let result: std::result::Result<(Option<_>, u64), ApiError> = $body;
-        Ok(match result {
-            Ok((value, seq)) => $ty { $field: value, seq: Some(seq.to_string()), user_errors: Vec::new() },
-            Err(e) if e.code == Code::InternalServerError => return Err(e.into()),
-            Err(e) => $ty { user_errors: vec![e.into()], ..Default::default() },
-        })
-    }};
-}
-
 fn mask_now(ctx: &Context<'_>, id: Id) -> Option<Mask> {
     Mask::by_id(&state(ctx).engine.read(), id)
 }
@@ -298,14 +301,12 @@ async fn on_mask(
     command: impl FnOnce(Actor, Id) -> Command,
 ) -> Result<MaskPayload> {
     let actor = actor(ctx, &input.as_mask)?;
-    payload!(
-        MaskPayload,
-        mask,
+    MaskPayload::of(
         async {
             let other = target(ctx, NodeKind::Mask, &input.mask, "mask", "mask")?;
             execute(ctx, command(actor?, other)).await.map(|seq| (mask_now(ctx, other), seq))
         }
-        .await
+        .await,
     )
 }
 
@@ -316,14 +317,12 @@ async fn on_world(
     command: impl FnOnce(Actor, Id) -> Command,
 ) -> Result<WorldPayload> {
     let actor = actor(ctx, &input.as_mask)?;
-    payload!(
-        WorldPayload,
-        world,
+    WorldPayload::of(
         async {
             let world = target(ctx, NodeKind::World, &input.world, "world", "world")?;
             execute(ctx, command(actor?, world)).await.map(|seq| (world_now(ctx, world), seq))
         }
-        .await
+        .await,
     )
 }
 
@@ -402,16 +401,14 @@ impl MutationRoot {
             display_name: input.display_name,
             bio: input.bio,
         };
-        payload!(MaskPayload, mask, execute(ctx, command).await.map(|seq| (mask_now(ctx, mask), seq)))
+        MaskPayload::of(execute(ctx, command).await.map(|seq| (mask_now(ctx, mask), seq)))
     }
 
     /// Found a world: you join it and moderate it.
     async fn create_world(&self, ctx: &Context<'_>, input: CreateWorldInput) -> Result<WorldPayload> {
         let actor = actor(ctx, &input.as_mask)?;
         let world = state(ctx).engine.new_id();
-        payload!(
-            WorldPayload,
-            world,
+        WorldPayload::of(
             async {
                 let command = Command::CreateWorld {
                     actor: actor?,
@@ -422,7 +419,7 @@ impl MutationRoot {
                 };
                 execute(ctx, command).await.map(|seq| (world_now(ctx, world), seq))
             }
-            .await
+            .await,
         )
     }
 
@@ -449,9 +446,7 @@ impl MutationRoot {
     /// Rate a mask −10..=10 (replaces your earlier rating).
     async fn rate(&self, ctx: &Context<'_>, input: RateInput) -> Result<MaskPayload> {
         let actor = actor(ctx, &input.as_mask)?;
-        payload!(
-            MaskPayload,
-            mask,
+        MaskPayload::of(
             async {
                 let other = target(ctx, NodeKind::Mask, &input.mask, "mask", "mask")?;
                 if !(-10..=10).contains(&input.rating) {
@@ -460,7 +455,7 @@ impl MutationRoot {
                 let command = Command::Rate { actor: actor?, target: other, rating: input.rating as i8 };
                 execute(ctx, command).await.map(|seq| (mask_now(ctx, other), seq))
             }
-            .await
+            .await,
         )
     }
 
@@ -483,20 +478,14 @@ impl MutationRoot {
             Ok((node, seq))
         }
         .await;
-        Ok(match result {
-            Ok((target, seq)) => EndorsePayload { target, seq: Some(seq.to_string()), user_errors: Vec::new() },
-            Err(e) if e.code == Code::InternalServerError => return Err(e.into()),
-            Err(e) => EndorsePayload { target: None, seq: None, user_errors: vec![e.into()] },
-        })
+        EndorsePayload::of(result)
     }
 
     /// Publish a work, alone or with co-authors, optionally in a world you are a member of.
     async fn publish_work(&self, ctx: &Context<'_>, input: PublishWorkInput) -> Result<WorkPayload> {
         let actor = actor(ctx, &input.as_mask)?;
         let work = state(ctx).engine.new_id();
-        payload!(
-            WorkPayload,
-            work,
+        WorkPayload::of(
             async {
                 let world = match &input.world {
                     Some(w) => Some(target(ctx, NodeKind::World, w, "world", "world")?),
@@ -520,7 +509,7 @@ impl MutationRoot {
                 };
                 execute(ctx, command).await.map(|seq| (work_now(ctx, work), seq))
             }
-            .await
+            .await,
         )
     }
 
@@ -528,9 +517,7 @@ impl MutationRoot {
     async fn remix(&self, ctx: &Context<'_>, input: RemixInput) -> Result<WorkPayload> {
         let actor = actor(ctx, &input.as_mask)?;
         let work = state(ctx).engine.new_id();
-        payload!(
-            WorkPayload,
-            work,
+        WorkPayload::of(
             async {
                 let original = target(ctx, NodeKind::Work, &input.original, "original", "work")?;
                 let command = Command::Remix {
@@ -542,7 +529,7 @@ impl MutationRoot {
                 };
                 execute(ctx, command).await.map(|seq| (work_now(ctx, work), seq))
             }
-            .await
+            .await,
         )
     }
 

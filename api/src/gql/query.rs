@@ -1,6 +1,6 @@
 //! The query root.
 
-use super::connection::{Conn, LIST_MAX, PageArgs, connect};
+use super::connection::{Conn, LIST_MAX, page};
 use super::types::*;
 use super::{caller, cost, state};
 use crate::error::{ApiError, Code};
@@ -57,7 +57,7 @@ impl Viewer {
             Some(u) => graph.out(EdgeKind::Owns, u).collect(),
             None => Vec::new(),
         };
-        Ok(connect(&items, &PageArgs::new(first, last, after, before), |v| Mask { v, id: graph.id_at(v) })?)
+        page(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 }
 
@@ -134,7 +134,7 @@ impl QueryRoot {
         let st = state(ctx);
         let listing = st.listing();
         let graph = st.engine.read();
-        Ok(connect(&listing.masks, &PageArgs::new(first, last, after, before), |v| Mask { v, id: graph.id_at(v) })?)
+        page(&listing.masks, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
     /// Worlds, oldest first (hidden ones are not listed).
@@ -150,7 +150,7 @@ impl QueryRoot {
         let st = state(ctx);
         let listing = st.listing();
         let graph = st.engine.read();
-        Ok(connect(&listing.worlds, &PageArgs::new(first, last, after, before), |v| World { v, id: graph.id_at(v) })?)
+        page(&listing.worlds, (first, last, after, before), |v| World { v, id: graph.id_at(v) })
     }
 
     /// Works, oldest first, optionally only those of one world.
@@ -176,7 +176,7 @@ impl QueryRoot {
             None => st.listing().works.clone(),
         };
         let graph = st.engine.read();
-        Ok(connect(&items, &PageArgs::new(first, last, after, before), |v| Work { v, id: graph.id_at(v) })?)
+        page(&items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
     }
 
     /// The epochs kept, oldest first (at most 16).
@@ -202,16 +202,16 @@ impl QueryRoot {
             None => match st.epochs.latest() {
                 Some(set) => set,
                 None => {
-                    return Ok(connect(&[] as &[u32], &PageArgs::new(first, last, after, before), |_| unreachable!())?);
+                    return page(&[] as &[u32], (first, last, after, before), |_| unreachable!());
                 }
             },
         };
         let order = st.caches.cluster_order(&st.engine, &set);
-        Ok(connect(&order, &PageArgs::new(first, last, after, before), |community| Cluster {
+        page(&order, (first, last, after, before), |community| Cluster {
             epoch: set.number,
             community,
             set: set.clone(),
-        })?)
+        })
     }
 
     /// A mask's scores with their explanation, in the latest epoch or in epoch `epoch`.
@@ -227,7 +227,6 @@ impl QueryRoot {
     /// The masks whose scores changed most from epoch `from` to epoch `to`, largest change of
     /// trust first.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
-    #[allow(clippy::too_many_arguments)]
     async fn reputation_changes(
         &self,
         ctx: &Context<'_>,
@@ -261,14 +260,13 @@ impl QueryRoot {
             })
             .collect();
         let positions: Vec<usize> = (0..changes.len()).collect();
-        Ok(connect(&positions, &PageArgs::new(first, last, after, before), |i| changes[i].clone())?)
+        page(&positions, (first, last, after, before), |i| changes[i].clone())
     }
 
     /// Discovery of worlds, works and public masks in Arabic, Egyptian dialect, Arabizi and
     /// English, ranked by text relevance blended with reputation. Pages reach the best 100
     /// hits; `totalCount` counts hits among them.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
-    #[allow(clippy::too_many_arguments)]
     async fn search(
         &self,
         ctx: &Context<'_>,
@@ -323,6 +321,6 @@ impl QueryRoot {
             })
             .collect();
         let positions: Vec<usize> = (0..hits.len()).collect();
-        Ok(connect(&positions, &PageArgs::new(first, last, after, before), |i| hits[i].clone())?)
+        page(&positions, (first, last, after, before), |i| hits[i].clone())
     }
 }

@@ -1,6 +1,6 @@
 //! The object types.
 
-use super::connection::{Conn, PageArgs, connect};
+use super::connection::{Conn, page};
 use super::{caller, cost, state};
 use crate::error::{ApiError, Code};
 use crate::ids::NodeKind;
@@ -130,16 +130,6 @@ impl Work {
     pub fn at(graph: &Graph, v: u32) -> Option<Work> {
         (graph.kind_at(v) == VertexKind::Work).then(|| Work { v, id: graph.id_at(v) })
     }
-}
-
-type Paging = (Option<i32>, Option<i32>, Option<String>, Option<String>);
-
-fn page<T: async_graphql::OutputType>(
-    items: &[u32],
-    (first, last, after, before): Paging,
-    node: impl FnMut(u32) -> T,
-) -> Result<Conn<T>> {
-    Ok(connect(items, &PageArgs::new(first, last, after, before), node)?)
 }
 
 fn masks(graph: &Graph, items: Vec<u32>) -> Vec<u32> {
