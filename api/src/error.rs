@@ -128,10 +128,23 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The error as a GraphQL error object: `{"message", "extensions": {"code"}}`. Every error
+    /// the server writes itself — an HTTP error body, a request error inside a batch, a
+    /// WebSocket error frame — is made here.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"message": self.message, "extensions": {"code": self.code.as_str()}})
+    }
+
+    /// A GraphQL response made of this error alone: `{"errors": [...]}`.
+    pub fn response_json(&self) -> serde_json::Value {
+        serde_json::json!({ "errors": [self.to_json()] })
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let error = serde_json::json!({"message": self.message, "extensions": {"code": self.code.as_str()}});
-        let body = serde_json::json!({ "errors": [error] }).to_string();
+        let body = self.response_json().to_string();
         let mut response = (self.status.unwrap_or(self.code.status()), body).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(self.media));
         response.headers_mut().extend(self.headers);

@@ -420,11 +420,11 @@ fn finish(mut response: async_graphql::Response) -> (Vec<u8>, bool) {
 
 /// A response body holding one request error.
 fn request_error_body(message: &str, locations: Option<&[async_graphql::Pos]>, code: Code) -> Vec<u8> {
-    let mut error = json!({"message": message, "extensions": {"code": code.as_str()}});
+    let mut body = ApiError::new(code, message).response_json();
     if let Some(locations) = locations {
-        error["locations"] = json!(locations);
+        body["errors"][0]["locations"] = json!(locations);
     }
-    serde_json::to_vec(&json!({ "errors": [error] })).unwrap_or_default()
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 /// Runs requests (one, or a batch) under the deadline.

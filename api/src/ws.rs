@@ -18,7 +18,7 @@
 //! for a failed operation; it is kept alive with `ka` every 12 s.
 
 use crate::State;
-use crate::error::Code;
+use crate::error::{ApiError, Code};
 use crate::gql::{Caller, DairaSchema, SignedIn, VIEWER_FIELDS};
 use crate::metrics::{Operation, SubscriptionGuard};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
@@ -118,7 +118,7 @@ impl Frame {
 }
 
 fn errors_frame(code: Code, message: &str) -> Frame {
-    Frame::Error(json!([{"message": message, "extensions": {"code": code.as_str()}}]).to_string().into())
+    Frame::Error(json!([ApiError::new(code, message).to_json()]).to_string().into())
 }
 
 /// What identifies a shared stream.
@@ -485,12 +485,10 @@ impl Session {
                         state.metrics.errors(response.errors.len());
                         Arc::new(Frame::of(&response))
                     }
-                    Err(_) => Arc::new(Frame::Next(
-                        json!({"data": null, "errors": [{"message": "the operation ran out of time",
-                            "extensions": {"code": Code::InternalServerError.as_str()}}]})
-                        .to_string()
-                        .into(),
-                    )),
+                    Err(_) => {
+                        let error = ApiError::new(Code::InternalServerError, "the operation ran out of time");
+                        Arc::new(Frame::Next(json!({"data": null, "errors": [error.to_json()]}).to_string().into()))
+                    }
                 }
             })
             .chain(futures_util::stream::iter([Arc::new(Frame::Complete)]))
