@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod crash;
+mod order;
 mod privacy;
 mod search;
 mod server;

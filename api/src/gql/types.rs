@@ -1,7 +1,8 @@
 //! The object types.
 
-use super::connection::{Conn, page};
+use super::connection::{Conn, SortKey, page_by_key};
 use super::{caller, cost, state};
+use crate::State;
 use crate::error::{ApiError, Code};
 use crate::ids::NodeKind;
 use async_graphql::{Context, Enum, ID, Interface, Object, Result, SimpleObject};
@@ -79,10 +80,49 @@ pub(crate) fn listed_mask(graph: &Graph, v: u32) -> bool {
         && !hidden(graph, v)
 }
 
-/// The vertices of `kind` reached from `v` over `edge` (out or in), without hidden ones.
-pub(crate) fn neighbours(graph: &Graph, v: u32, edge: EdgeKind, outward: bool, kind: VertexKind) -> Vec<u32> {
+/// The vertices of `kind` reached from `v` over `edge` (out or in), without hidden ones, in
+/// their public order (see `connection`): the edge's time, newest first, then the name.
+pub(crate) fn neighbours(
+    st: &State,
+    graph: &Graph,
+    v: u32,
+    edge: EdgeKind,
+    outward: bool,
+    kind: VertexKind,
+) -> Vec<(SortKey, u32)> {
     let it = if outward { graph.out(edge, v) } else { graph.inn(edge, v) };
-    it.filter(|&n| graph.kind_at(n) == kind && !hidden(graph, n)).collect()
+    let items = it.filter(|&n| graph.kind_at(n) == kind && !hidden(graph, n)).map(|n| {
+        let (src, dst) = if outward { (v, n) } else { (n, v) };
+        (graph.edge(edge, src, dst).and_then(|p| p.time_ms), n)
+    });
+    in_public_order(st, graph, items)
+}
+
+/// Items with the time they joined their list, sorted by their [`SortKey`]: the time, newest
+/// first, then the name everyone sees (handle, world name, title), then the opaque global id.
+pub(crate) fn in_public_order(
+    st: &State,
+    graph: &Graph,
+    items: impl Iterator<Item = (Option<i64>, u32)>,
+) -> Vec<(SortKey, u32)> {
+    let mut keyed: Vec<(SortKey, u32)> = items
+        .map(|(time, v)| {
+            let (node, name) = match graph.kind_at(v) {
+                VertexKind::Mask => (NodeKind::Mask, "handle"),
+                VertexKind::World => (NodeKind::World, "name"),
+                _ => (NodeKind::Work, "title"),
+            };
+            let key = SortKey::new(time, text(graph, v, name).unwrap_or_default(), st.ids.of(node, graph.id_at(v)));
+            (key, v)
+        })
+        .collect();
+    keyed.sort();
+    keyed
+}
+
+/// When a work was published: its latest authorship edge.
+pub(crate) fn published(graph: &Graph, work: u32) -> Option<i64> {
+    graph.inn(EdgeKind::Authored, work).filter_map(|m| graph.edge(EdgeKind::Authored, m, work)?.time_ms).max()
 }
 
 /// A mask: how a user appears to others. Who owns it is never shown, except to its owner.
@@ -132,10 +172,6 @@ impl Work {
     }
 }
 
-fn masks(graph: &Graph, items: Vec<u32>) -> Vec<u32> {
-    items.into_iter().filter(|&v| graph.kind_at(v) == VertexKind::Mask).collect()
-}
-
 #[Object]
 impl Mask {
     /// The opaque global id.
@@ -172,7 +208,7 @@ impl Mask {
         }
     }
 
-    /// Masks that follow this one.
+    /// Masks that follow this one, the latest to follow first.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
     async fn followers(
         &self,
@@ -182,12 +218,13 @@ impl Mask {
         after: Option<String>,
         before: Option<String>,
     ) -> Result<Conn<Mask>> {
-        let graph = state(ctx).engine.read();
-        let items = masks(&graph, neighbours(&graph, self.v, EdgeKind::Follows, false, VertexKind::Mask));
-        page(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+        let st = state(ctx);
+        let graph = st.engine.read();
+        let items = neighbours(st, &graph, self.v, EdgeKind::Follows, false, VertexKind::Mask);
+        page_by_key(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
-    /// Masks this one follows.
+    /// Masks this one follows, the latest followed first.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
     async fn following(
         &self,
@@ -197,12 +234,13 @@ impl Mask {
         after: Option<String>,
         before: Option<String>,
     ) -> Result<Conn<Mask>> {
-        let graph = state(ctx).engine.read();
-        let items = neighbours(&graph, self.v, EdgeKind::Follows, true, VertexKind::Mask);
-        page(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+        let st = state(ctx);
+        let graph = st.engine.read();
+        let items = neighbours(st, &graph, self.v, EdgeKind::Follows, true, VertexKind::Mask);
+        page_by_key(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
-    /// Worlds this mask is a member of.
+    /// Worlds this mask is a member of, the latest joined first.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
     async fn worlds(
         &self,
@@ -212,12 +250,13 @@ impl Mask {
         after: Option<String>,
         before: Option<String>,
     ) -> Result<Conn<World>> {
-        let graph = state(ctx).engine.read();
-        let items = neighbours(&graph, self.v, EdgeKind::MemberOf, true, VertexKind::World);
-        page(&items, (first, last, after, before), |v| World { v, id: graph.id_at(v) })
+        let st = state(ctx);
+        let graph = st.engine.read();
+        let items = neighbours(st, &graph, self.v, EdgeKind::MemberOf, true, VertexKind::World);
+        page_by_key(&items, (first, last, after, before), |v| World { v, id: graph.id_at(v) })
     }
 
-    /// Works this mask authored.
+    /// Works this mask authored, the latest first.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
     async fn works(
         &self,
@@ -227,9 +266,10 @@ impl Mask {
         after: Option<String>,
         before: Option<String>,
     ) -> Result<Conn<Work>> {
-        let graph = state(ctx).engine.read();
-        let items = neighbours(&graph, self.v, EdgeKind::Authored, true, VertexKind::Work);
-        page(&items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
+        let st = state(ctx);
+        let graph = st.engine.read();
+        let items = neighbours(st, &graph, self.v, EdgeKind::Authored, true, VertexKind::Work);
+        page_by_key(&items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
     }
 
     /// Trust in the latest epoch (null before the first epoch).
@@ -269,12 +309,17 @@ impl World {
         }
     }
 
-    /// How many masks are members.
+    /// How many masks are members: those `members` lists.
     async fn member_count(&self, ctx: &Context<'_>) -> usize {
-        state(ctx).engine.read().in_degree(EdgeKind::MemberOf, self.v)
+        let st = state(ctx);
+        let graph = st.engine.read();
+        graph
+            .inn(EdgeKind::MemberOf, self.v)
+            .filter(|&m| graph.kind_at(m) == VertexKind::Mask && !hidden(&graph, m))
+            .count()
     }
 
-    /// Its members, earliest first.
+    /// Its members, the latest to join first.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
     async fn members(
         &self,
@@ -284,12 +329,13 @@ impl World {
         after: Option<String>,
         before: Option<String>,
     ) -> Result<Conn<Mask>> {
-        let graph = state(ctx).engine.read();
-        let items = neighbours(&graph, self.v, EdgeKind::MemberOf, false, VertexKind::Mask);
-        page(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+        let st = state(ctx);
+        let graph = st.engine.read();
+        let items = neighbours(st, &graph, self.v, EdgeKind::MemberOf, false, VertexKind::Mask);
+        page_by_key(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
-    /// Its moderators (founders and curators).
+    /// Its moderators (founders and curators), the latest first.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
     async fn moderators(
         &self,
@@ -299,12 +345,13 @@ impl World {
         after: Option<String>,
         before: Option<String>,
     ) -> Result<Conn<Mask>> {
-        let graph = state(ctx).engine.read();
-        let items = neighbours(&graph, self.v, EdgeKind::Moderates, false, VertexKind::Mask);
-        page(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+        let st = state(ctx);
+        let graph = st.engine.read();
+        let items = neighbours(st, &graph, self.v, EdgeKind::Moderates, false, VertexKind::Mask);
+        page_by_key(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
-    /// Works published in it.
+    /// Works published in it, the latest first.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
     async fn works(
         &self,
@@ -315,9 +362,10 @@ impl World {
         before: Option<String>,
     ) -> Result<Conn<Work>> {
         let st = state(ctx);
-        let items = st.works_of_world(self.id);
+        let works = st.works_of_world(self.id);
         let graph = st.engine.read();
-        page(&items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
+        let items = in_public_order(st, &graph, works.into_iter().map(|w| (published(&graph, w), w)));
+        page_by_key(&items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
     }
 
     /// How alike its members' viewpoints are, in (0, 1], in the latest epoch.
@@ -353,7 +401,7 @@ impl Work {
         graph.index_of(world).and_then(|v| World::at(&graph, v))
     }
 
-    /// Its authors.
+    /// Its authors, the latest to join first.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
     async fn authors(
         &self,
@@ -363,9 +411,10 @@ impl Work {
         after: Option<String>,
         before: Option<String>,
     ) -> Result<Conn<Mask>> {
-        let graph = state(ctx).engine.read();
-        let items = neighbours(&graph, self.v, EdgeKind::Authored, false, VertexKind::Mask);
-        page(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+        let st = state(ctx);
+        let graph = st.engine.read();
+        let items = neighbours(st, &graph, self.v, EdgeKind::Authored, false, VertexKind::Mask);
+        page_by_key(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
     /// The work it remixes, if any.
@@ -375,7 +424,7 @@ impl Work {
         (!hidden(&graph, original)).then(|| Work { v: original, id: graph.id_at(original) })
     }
 
-    /// Works that remix it.
+    /// Works that remix it, the latest first.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
     async fn remixes(
         &self,
@@ -385,9 +434,10 @@ impl Work {
         after: Option<String>,
         before: Option<String>,
     ) -> Result<Conn<Work>> {
-        let graph = state(ctx).engine.read();
-        let items = neighbours(&graph, self.v, EdgeKind::RemixOf, false, VertexKind::Work);
-        page(&items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
+        let st = state(ctx);
+        let graph = st.engine.read();
+        let items = neighbours(st, &graph, self.v, EdgeKind::RemixOf, false, VertexKind::Work);
+        page_by_key(&items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
     }
 
     /// How many masks endorse it.
@@ -446,7 +496,7 @@ impl Cluster {
         self.masks(&state(ctx).engine.read()).len()
     }
 
-    /// Its masks.
+    /// Its masks, by handle.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
     async fn members(
         &self,
@@ -456,9 +506,11 @@ impl Cluster {
         after: Option<String>,
         before: Option<String>,
     ) -> Result<Conn<Mask>> {
-        let graph = state(ctx).engine.read();
-        let items = self.masks(&graph);
-        page(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+        let st = state(ctx);
+        let graph = st.engine.read();
+        // By handle: a cluster's masks joined it all at once.
+        let items = in_public_order(st, &graph, self.masks(&graph).into_iter().map(|v| (None, v)));
+        page_by_key(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
     /// The worlds its masks gather in most (up to 5): where a curator might grow it.
