@@ -98,6 +98,16 @@ impl GlobalIds {
         self.encode(kind, id.0)
     }
 
+    /// A keyed hash of an engine id: an order among things that tie on every public fact, which
+    /// is random and cannot be turned back into the id (whose bits are its creation time).
+    pub fn tie(&self, id: Id) -> u64 {
+        let mut input = [0u8; 9];
+        input[0] = b'T';
+        input[1..].copy_from_slice(&id.0.to_le_bytes());
+        let out = blake3::keyed_hash(&self.key, &input);
+        u64::from_le_bytes(out.as_bytes()[..8].try_into().expect("8 bytes"))
+    }
+
     /// The kind and raw value of a global id, or `None` when it is not one of ours.
     pub fn decode(&self, global: &str) -> Option<(NodeKind, u64)> {
         if global.len() != 12 {

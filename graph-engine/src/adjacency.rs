@@ -219,6 +219,19 @@ impl Adjacency {
         base.chain(self.delta_out.get(&v).into_iter().flatten().map(|e| (e.other, e.props)))
     }
 
+    /// The properties of every in-edge of `v` (by source), in the order of [`Adjacency::inn`].
+    pub fn inn_with_props(&self, v: u32) -> impl Iterator<Item = (u32, EdgeProps)> + '_ {
+        let range = segment(&self.in_offsets, v);
+        let base = range
+            .filter(|&p| self.removed_count == 0 || !bit(&self.removed_in, p))
+            .map(|p| (self.in_sources[p], self.base_props(self.in_edge[p] as usize)));
+        let delta = self.delta_in.get(&v).into_iter().flatten().map(move |&src| {
+            let props = self.delta_out[&src].iter().find(|e| e.other == v).expect("a delta in-edge has its out-edge");
+            (src, props.props)
+        });
+        base.chain(delta)
+    }
+
     fn base_props(&self, pos: usize) -> EdgeProps {
         EdgeProps {
             weight: self.weight.as_ref().and_then(|w| schema::weight_of(w[pos])),
@@ -466,10 +479,14 @@ mod tests {
         assert!(!a.upsert(0, 1, EdgeProps { weight: Some(5.0), time_ms: Some(9) }));
         assert_eq!(a.get(0, 1).unwrap().weight, Some(5.0));
         assert_eq!(inn(&a, 1), [0, 2, 3]);
+        // In-edges with their properties, base and delta, agree with the edges themselves.
+        let with_props: Vec<(u32, EdgeProps)> = a.inn_with_props(1).collect();
+        assert_eq!(with_props, [0, 2, 3].map(|s| (s, a.get(s, 1).unwrap())));
         assert!(a.remove(0, 1));
         assert!(!a.remove(0, 1));
         assert_eq!(out(&a, 0), [2]);
         assert_eq!(inn(&a, 1), [2, 3]);
+        assert_eq!(a.inn_with_props(1).map(|(s, _)| s).collect::<Vec<_>>(), [2, 3], "a removed edge is gone");
         assert!(a.remove(3, 1));
         assert!(a.upsert(0, 1, EdgeProps::default()));
         assert_eq!(inn(&a, 1), [0, 2]);

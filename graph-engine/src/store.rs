@@ -479,6 +479,11 @@ impl Graph {
         self.edges[kind.index()].out_with_props(v)
     }
 
+    /// In-edges of `v` of `kind` with their properties, by source.
+    pub fn in_edges(&self, kind: EdgeKind, v: u32) -> impl Iterator<Item = (u32, EdgeProps)> + '_ {
+        self.edges[kind.index()].inn_with_props(v)
+    }
+
     /// A vertex's public face: never a user's properties, never a mask's owner.
     pub fn public_vertex(&self, v: u32) -> Option<VertexView<'_>> {
         let kind = self.kind_at(v);

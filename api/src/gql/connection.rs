@@ -10,7 +10,7 @@
 use crate::error::{ApiError, Code};
 use crate::ids::{cursor, offset_of};
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{OutputType, SimpleObject};
+use async_graphql::{Context, OutputType, SimpleObject};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -88,65 +88,137 @@ impl PageArgs {
     }
 }
 
-/// Where an item stands in a list ordered by public facts (see the module's documentation).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SortKey {
+/// Where an item stands in a list ordered by public facts (see the module's documentation), as
+/// a cursor names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct SortKey {
     /// The edge's time negated (newest first); `i64::MAX` when the edge has none (last).
     newest_first: i64,
     /// A name everyone sees.
     name: String,
-    /// The opaque global id: a tie-break that says nothing.
-    global: String,
+    /// A keyed hash of the item's id: a tie-break that says nothing (see [`Ordered`]).
+    tie: u64,
 }
 
-impl SortKey {
-    /// The key of an item added to its list at `time_ms` (None: unknown), named `name`, with
-    /// global id `global`.
-    pub fn new(time_ms: Option<i64>, name: String, global: String) -> SortKey {
-        SortKey { newest_first: time_ms.map_or(i64::MAX, |t| t.saturating_neg()), name, global }
-    }
+/// The first byte of a keyed cursor.
+const KEYED: u8 = b'k';
 
-    /// The cursor that names this key.
-    pub fn cursor(&self) -> String {
-        let text = serde_json::json!(["k", self.newest_first, self.name, self.global]).to_string();
-        URL_SAFE_NO_PAD.encode(text)
+impl SortKey {
+    /// The cursor that names this key: `k`, the time, the tie-break, the name, in base64.
+    fn cursor(&self) -> String {
+        let mut bytes = Vec::with_capacity(17 + self.name.len());
+        bytes.push(KEYED);
+        bytes.extend_from_slice(&self.newest_first.to_le_bytes());
+        bytes.extend_from_slice(&self.tie.to_le_bytes());
+        bytes.extend_from_slice(self.name.as_bytes());
+        URL_SAFE_NO_PAD.encode(bytes)
     }
 
     /// The key a cursor names.
     fn of_cursor(cursor: &str) -> Option<SortKey> {
         let bytes = URL_SAFE_NO_PAD.decode(cursor.as_bytes()).ok()?;
-        let (tag, newest_first, name, global): (String, i64, String, String) = serde_json::from_slice(&bytes).ok()?;
-        (tag == "k").then_some(SortKey { newest_first, name, global })
+        if bytes.len() < 17 || bytes[0] != KEYED {
+            return None;
+        }
+        Some(SortKey {
+            newest_first: i64::from_le_bytes(bytes[1..9].try_into().ok()?),
+            tie: u64::from_le_bytes(bytes[9..17].try_into().ok()?),
+            name: String::from_utf8(bytes[17..].to_vec()).ok()?,
+        })
     }
 }
 
-/// The page of a list ordered by [`SortKey`] (`items` sorted by key) that a connection field's
-/// paging arguments select, with cursors that name the keys.
+/// A list in its public order: by the time each item joined it, newest first (unknown times
+/// last), then by its name, then — only where time and name tie — by a keyed hash of its id,
+/// which orders at random and cannot be turned back into the id (whose bits are its creation
+/// time). The hash is computed only for ties and for the cursors of the page asked for.
+pub struct Ordered<'g, I> {
+    /// (time negated, name, item), in order.
+    items: Vec<(i64, &'g str, I)>,
+    tie: Box<dyn Fn(I) -> u64 + 'g>,
+}
+
+impl<'g, I: Copy> Ordered<'g, I> {
+    /// Orders `items`: (the time it joined the list, its name, the item); `tie` gives an item's
+    /// keyed hash.
+    pub fn new(items: impl Iterator<Item = (Option<i64>, &'g str, I)>, tie: impl Fn(I) -> u64 + 'g) -> Ordered<'g, I> {
+        let mut items: Vec<(i64, &'g str, I)> =
+            items.map(|(time, name, item)| (time.map_or(i64::MAX, i64::saturating_neg), name, item)).collect();
+        items.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let mut start = 0;
+        while start < items.len() {
+            let (t, n) = (items[start].0, items[start].1);
+            let end = start + items[start..].iter().take_while(|x| x.0 == t && x.1 == n).count();
+            if end - start > 1 {
+                items[start..end].sort_by_cached_key(|x| tie(x.2));
+            }
+            start = end;
+        }
+        Ordered { items, tie: Box::new(tie) }
+    }
+
+    /// How many items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn key(&self, i: usize) -> SortKey {
+        let (newest_first, name, item) = self.items[i];
+        SortKey { newest_first, name: name.to_owned(), tie: (self.tie)(item) }
+    }
+
+    /// Where `key` falls in today's list: the first item past it (`after`), or the first at or
+    /// past it.
+    fn position(&self, key: &SortKey, after: bool) -> usize {
+        let wanted = (key.newest_first, key.name.as_str());
+        let lo = self.items.partition_point(|x| (x.0, x.1) < wanted);
+        let hi = self.items.partition_point(|x| (x.0, x.1) <= wanted);
+        lo + self.items[lo..hi].partition_point(|x| {
+            let tie = (self.tie)(x.2);
+            if after { tie <= key.tie } else { tie < key.tie }
+        })
+    }
+}
+
+/// The page of a list in its public order that a connection field's paging arguments select,
+/// with cursors that name each item's key — made only when the query selects them (a cursor
+/// costs a keyed hash, the dearest part of a key).
 pub fn page_by_key<I: Copy, T: OutputType>(
-    items: &[(SortKey, I)],
+    ctx: &Context<'_>,
+    list: &Ordered<'_, I>,
+    paging: Paging,
+    node: impl FnMut(I) -> T,
+) -> async_graphql::Result<Conn<T>> {
+    let cursors = ctx.look_ahead().field("edges").field("cursor").exists();
+    page_of(list, paging, cursors, node)
+}
+
+fn page_of<I: Copy, T: OutputType>(
+    list: &Ordered<'_, I>,
     (first, last, after, before): Paging,
+    cursors: bool,
     mut node: impl FnMut(I) -> T,
 ) -> async_graphql::Result<Conn<T>> {
-    debug_assert!(items.windows(2).all(|w| w[0].0 <= w[1].0), "sorted by key");
     let key = |name: &str, c: &Option<String>| -> Result<Option<SortKey>, ApiError> {
         c.as_deref()
             .map(|c| SortKey::of_cursor(c).ok_or_else(|| ApiError::new(Code::BadUserInput, "not a cursor").field(name)))
             .transpose()
     };
-    // Cursors become positions in today's list: after a key, the first item past it; before a
-    // key, the first item at or past it.
-    let after = key("after", &after)?.map(|k| items.partition_point(|(item, _)| *item <= k));
-    let before = key("before", &before)?.map(|k| items.partition_point(|(item, _)| *item < k));
+    // Cursors become positions in today's list, then offsets for the window.
+    let after = key("after", &after)?.map(|k| list.position(&k, true));
+    let before = key("before", &before)?.map(|k| list.position(&k, false));
     let args = PageArgs {
         first,
         last,
         after: after.map(|p| if p == 0 { START.to_owned() } else { cursor(p - 1) }),
         before: before.map(cursor),
     };
-    let (range, has_previous, has_next) = args.window(items.len())?;
-    let mut connection =
-        Connection::with_additional_fields(has_previous, has_next, Totals { total_count: items.len() });
-    connection.edges.extend(items[range].iter().map(|(k, item)| Edge::new(k.cursor(), node(*item))));
+    let (range, has_previous, has_next) = args.window(list.len())?;
+    let mut connection = Connection::with_additional_fields(has_previous, has_next, Totals { total_count: list.len() });
+    connection.edges.extend(range.map(|i| {
+        let cursor = if cursors { list.key(i).cursor() } else { String::new() };
+        Edge::new(cursor, node(list.items[i].2))
+    }));
     Ok(connection)
 }
 
@@ -206,33 +278,35 @@ mod tests {
 mod keyed {
     use super::*;
 
-    fn key(time: i64, name: &str) -> SortKey {
-        SortKey::new(Some(time), name.to_owned(), format!("g{name}"))
+    /// Items named by their first letter (the rest tells apart items of one name).
+    fn list<'a>(items: &[(Option<i64>, &'a str)]) -> Ordered<'a, &'a str> {
+        Ordered::new(items.iter().map(|&(t, n)| (t, &n[..1], n)), |n| {
+            u64::from(n.as_bytes().last().copied().unwrap_or(0))
+        })
     }
 
-    fn names(conn: &Conn<&'static str>) -> Vec<&'static str> {
-        conn.edges.iter().map(|e| e.node).collect()
+    fn names(conn: &Conn<&str>) -> Vec<String> {
+        conn.edges.iter().map(|e| e.node.to_owned()).collect()
     }
 
     #[test]
     fn keyed_pages_hold_when_items_come_and_go() {
-        let mut items = vec![(key(30, "c"), "c"), (key(20, "b"), "b"), (key(10, "a"), "a")];
-        items.sort();
-        let first = page_by_key(&items, (Some(2), None, None, None), |n| n).unwrap();
+        let items = list(&[(Some(10), "a"), (Some(30), "c"), (Some(20), "b")]);
+        let first = page_of(&items, (Some(2), None, None, None), true, |n| n).unwrap();
         assert_eq!(names(&first), ["c", "b"], "newest first");
         let after = first.edges[1].cursor.clone();
         // A newer item arrives and "b" goes away: the next page still starts after "b".
-        items.push((key(40, "d"), "d"));
-        items.retain(|(_, n)| *n != "b");
-        items.sort();
-        let next = page_by_key(&items, (Some(2), None, Some(after.clone()), None), |n| n).unwrap();
+        let items = list(&[(Some(10), "a"), (Some(30), "c"), (Some(40), "d")]);
+        let next = page_of(&items, (Some(2), None, Some(after.clone()), None), true, |n| n).unwrap();
         assert_eq!(names(&next), ["a"]);
-        let before = page_by_key(&items, (None, Some(5), None, Some(after)), |n| n).unwrap();
+        let before = page_of(&items, (None, Some(5), None, Some(after)), true, |n| n).unwrap();
         assert_eq!(names(&before), ["d", "c"]);
-        // Equal times order by name; unknown times come last.
-        let mut tied = [(key(5, "z"), "z"), (key(5, "m"), "m"), (SortKey::new(None, "a".into(), "ga".into()), "a")];
-        tied.sort();
-        assert_eq!(tied.iter().map(|(_, n)| *n).collect::<Vec<_>>(), ["m", "z", "a"]);
-        assert!(page_by_key(&items, (Some(1), None, Some("bm90IGEgY3Vyc29y".into()), None), |n| n).is_err());
+        // Equal times order by name; unknown times come last; a tie of both, by global id.
+        let tied = list(&[(Some(5), "z"), (None, "a"), (Some(5), "m2"), (Some(5), "m1")]);
+        let all = page_of(&tied, (Some(10), None, None, None), true, |n| n).unwrap();
+        assert_eq!(names(&all), ["m1", "m2", "z", "a"]);
+        let past_m1 = page_of(&tied, (Some(10), None, Some(all.edges[0].cursor.clone()), None), true, |n| n).unwrap();
+        assert_eq!(names(&past_m1), ["m2", "z", "a"]);
+        assert!(page_of(&items, (Some(1), None, Some("bm90IGEgY3Vyc29y".into()), None), true, |n| n).is_err());
     }
 }

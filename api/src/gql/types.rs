@@ -1,6 +1,6 @@
 //! The object types.
 
-use super::connection::{Conn, SortKey, page_by_key};
+use super::connection::{Conn, Ordered, page_by_key};
 use super::{caller, cost, state};
 use crate::State;
 use crate::error::{ApiError, Code};
@@ -82,42 +82,37 @@ pub(crate) fn listed_mask(graph: &Graph, v: u32) -> bool {
 
 /// The vertices of `kind` reached from `v` over `edge` (out or in), without hidden ones, in
 /// their public order (see `connection`): the edge's time, newest first, then the name.
-pub(crate) fn neighbours(
-    st: &State,
-    graph: &Graph,
+pub(crate) fn neighbours<'g>(
+    st: &'g State,
+    graph: &'g Graph,
     v: u32,
     edge: EdgeKind,
     outward: bool,
     kind: VertexKind,
-) -> Vec<(SortKey, u32)> {
-    let it = if outward { graph.out(edge, v) } else { graph.inn(edge, v) };
-    let items = it.filter(|&n| graph.kind_at(n) == kind && !hidden(graph, n)).map(|n| {
-        let (src, dst) = if outward { (v, n) } else { (n, v) };
-        (graph.edge(edge, src, dst).and_then(|p| p.time_ms), n)
-    });
+) -> Ordered<'g, u32> {
+    let edges: Box<dyn Iterator<Item = (u32, graph_engine::EdgeProps)>> =
+        if outward { Box::new(graph.out_edges(edge, v)) } else { Box::new(graph.in_edges(edge, v)) };
+    let items =
+        edges.filter(|&(n, _)| graph.kind_at(n) == kind && !hidden(graph, n)).map(|(n, props)| (props.time_ms, n));
     in_public_order(st, graph, items)
 }
 
-/// Items with the time they joined their list, sorted by their [`SortKey`]: the time, newest
-/// first, then the name everyone sees (handle, world name, title), then the opaque global id.
-pub(crate) fn in_public_order(
-    st: &State,
-    graph: &Graph,
+/// Items with the time they joined their list, in their public order: the time, newest first,
+/// then the name everyone sees (handle, world name, title), then a keyed hash of the id.
+pub(crate) fn in_public_order<'g>(
+    st: &'g State,
+    graph: &'g Graph,
     items: impl Iterator<Item = (Option<i64>, u32)>,
-) -> Vec<(SortKey, u32)> {
-    let mut keyed: Vec<(SortKey, u32)> = items
-        .map(|(time, v)| {
-            let (node, name) = match graph.kind_at(v) {
-                VertexKind::Mask => (NodeKind::Mask, "handle"),
-                VertexKind::World => (NodeKind::World, "name"),
-                _ => (NodeKind::Work, "title"),
-            };
-            let key = SortKey::new(time, text(graph, v, name).unwrap_or_default(), st.ids.of(node, graph.id_at(v)));
-            (key, v)
-        })
-        .collect();
-    keyed.sort();
-    keyed
+) -> Ordered<'g, u32> {
+    let name_of = |v: u32| -> &'g str {
+        let key = match graph.kind_at(v) {
+            VertexKind::Mask => "handle",
+            VertexKind::World => "name",
+            _ => "title",
+        };
+        graph.public_prop(v, key).and_then(Value::as_str).unwrap_or("")
+    };
+    Ordered::new(items.map(|(time, v)| (time, name_of(v), v)), move |v| st.ids.tie(graph.id_at(v)))
 }
 
 /// When a work was published: its latest authorship edge.
@@ -221,7 +216,7 @@ impl Mask {
         let st = state(ctx);
         let graph = st.engine.read();
         let items = neighbours(st, &graph, self.v, EdgeKind::Follows, false, VertexKind::Mask);
-        page_by_key(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+        page_by_key(ctx, &items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
     /// Masks this one follows, the latest followed first.
@@ -237,7 +232,7 @@ impl Mask {
         let st = state(ctx);
         let graph = st.engine.read();
         let items = neighbours(st, &graph, self.v, EdgeKind::Follows, true, VertexKind::Mask);
-        page_by_key(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+        page_by_key(ctx, &items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
     /// Worlds this mask is a member of, the latest joined first.
@@ -253,7 +248,7 @@ impl Mask {
         let st = state(ctx);
         let graph = st.engine.read();
         let items = neighbours(st, &graph, self.v, EdgeKind::MemberOf, true, VertexKind::World);
-        page_by_key(&items, (first, last, after, before), |v| World { v, id: graph.id_at(v) })
+        page_by_key(ctx, &items, (first, last, after, before), |v| World { v, id: graph.id_at(v) })
     }
 
     /// Works this mask authored, the latest first.
@@ -269,7 +264,7 @@ impl Mask {
         let st = state(ctx);
         let graph = st.engine.read();
         let items = neighbours(st, &graph, self.v, EdgeKind::Authored, true, VertexKind::Work);
-        page_by_key(&items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
+        page_by_key(ctx, &items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
     }
 
     /// Trust in the latest epoch (null before the first epoch).
@@ -332,7 +327,7 @@ impl World {
         let st = state(ctx);
         let graph = st.engine.read();
         let items = neighbours(st, &graph, self.v, EdgeKind::MemberOf, false, VertexKind::Mask);
-        page_by_key(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+        page_by_key(ctx, &items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
     /// Its moderators (founders and curators), the latest first.
@@ -348,7 +343,7 @@ impl World {
         let st = state(ctx);
         let graph = st.engine.read();
         let items = neighbours(st, &graph, self.v, EdgeKind::Moderates, false, VertexKind::Mask);
-        page_by_key(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+        page_by_key(ctx, &items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
     /// Works published in it, the latest first.
@@ -365,7 +360,7 @@ impl World {
         let works = st.works_of_world(self.id);
         let graph = st.engine.read();
         let items = in_public_order(st, &graph, works.into_iter().map(|w| (published(&graph, w), w)));
-        page_by_key(&items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
+        page_by_key(ctx, &items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
     }
 
     /// How alike its members' viewpoints are, in (0, 1], in the latest epoch.
@@ -414,7 +409,7 @@ impl Work {
         let st = state(ctx);
         let graph = st.engine.read();
         let items = neighbours(st, &graph, self.v, EdgeKind::Authored, false, VertexKind::Mask);
-        page_by_key(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+        page_by_key(ctx, &items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
     /// The work it remixes, if any.
@@ -437,7 +432,7 @@ impl Work {
         let st = state(ctx);
         let graph = st.engine.read();
         let items = neighbours(st, &graph, self.v, EdgeKind::RemixOf, false, VertexKind::Work);
-        page_by_key(&items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
+        page_by_key(ctx, &items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
     }
 
     /// How many masks endorse it.
@@ -510,7 +505,7 @@ impl Cluster {
         let graph = st.engine.read();
         // By handle: a cluster's masks joined it all at once.
         let items = in_public_order(st, &graph, self.masks(&graph).into_iter().map(|v| (None, v)));
-        page_by_key(&items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
+        page_by_key(ctx, &items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
     /// The worlds its masks gather in most (up to 5): where a curator might grow it.
