@@ -9,6 +9,7 @@
 //! {"create_world": {"user": ID, "mask": ID, "name": "…", "description": "…", "tags": ["…"]}}
 //! {"join_world" | "leave_world": {"user": ID, "mask": ID, "world": ID}}
 //! {"follow" | "unfollow" | "endorse": {"user": ID, "mask": ID, "target": ID}}
+//! {"admit" | "unadmit": {"user": ID, "mask": ID, "viewer": ID}}   (mask: a private mask)
 //! {"rate": {"user": ID, "mask": ID, "target": ID, "rating": -10..10}}
 //! {"publish_work": {"user": ID, "mask": ID, "title": "…", "description": "…", "world": ID?}}
 //! {"remix": {"user": ID, "mask": ID, "original": ID, "title": "…", "description": "…"}}
@@ -96,6 +97,16 @@ enum Line {
         mask: HexId,
         target: HexId,
     },
+    Admit {
+        user: HexId,
+        mask: HexId,
+        viewer: HexId,
+    },
+    Unadmit {
+        user: HexId,
+        mask: HexId,
+        viewer: HexId,
+    },
     Endorse {
         user: HexId,
         mask: HexId,
@@ -164,6 +175,10 @@ impl Line {
             }
             Line::Unfollow { user, mask, target } => {
                 (Command::Unfollow { actor: actor(user, mask), target: target.0 }, None)
+            }
+            Line::Admit { user, mask, viewer } => (Command::Admit { actor: actor(user, mask), viewer: viewer.0 }, None),
+            Line::Unadmit { user, mask, viewer } => {
+                (Command::Unadmit { actor: actor(user, mask), viewer: viewer.0 }, None)
             }
             Line::Endorse { user, mask, target } => {
                 (Command::Endorse { actor: actor(user, mask), target: target.0 }, None)

@@ -21,7 +21,7 @@ pub struct Listing {
     pub masks: Vec<u32>,
     /// Worlds not hidden, oldest first.
     pub worlds: Vec<u32>,
-    /// Works not hidden, oldest first.
+    /// Works not hidden that everyone sees, oldest first.
     pub works: Vec<u32>,
     /// Works per world.
     pub works_by_world: HashMap<Id, Vec<u32>>,
@@ -38,7 +38,9 @@ impl Listing {
                     masks.push((gql::text(graph, v, "handle").unwrap_or_default(), v));
                 }
                 VertexKind::World if !gql::hidden(graph, v) => worlds.push(v),
-                VertexKind::Work if !gql::hidden(graph, v) => {
+                // Works everyone sees: a private mask's works are listed on the mask, for
+                // those who see it.
+                VertexKind::Work if !gql::hidden(graph, v) && graph.sees(None, v) => {
                     works.push(v);
                     if let Some(world) = gql::text(graph, v, "world").and_then(|w| w.parse::<Id>().ok()) {
                         works_by_world.entry(world).or_default().push(v);
@@ -81,12 +83,29 @@ impl<T> Stamped<T> {
     }
 }
 
+/// An epoch's communities as the API reports them: by the masks everyone sees, and only those
+/// of two masks or more (a mask alone, such as one that never acted, is in no community — as a
+/// mask made after the epoch is in none).
+pub struct Communities {
+    /// Communities of two masks or more, largest first.
+    pub order: Vec<u32>,
+    /// Masks everyone sees, per community.
+    pub sizes: Vec<usize>,
+}
+
+impl Communities {
+    /// Whether `community` is reported.
+    pub fn reported(&self, community: u32) -> bool {
+        self.sizes.get(community as usize).is_some_and(|&n| n >= 2)
+    }
+}
+
 /// The caches (see the module's documentation for when each is rebuilt).
 #[derive(Default)]
 pub struct Caches {
     listing: Stamped<Listing>,
     priors: Stamped<PriorTable>,
-    cluster_order: Stamped<Vec<u32>>,
+    clusters: Stamped<Communities>,
     trust_sorted: Stamped<Vec<f64>>,
 }
 
@@ -105,23 +124,24 @@ impl Caches {
     }
 
     /// An epoch's communities, largest first.
-    pub fn cluster_order(&self, engine: &Engine, set: &ScoreSet) -> Arc<Vec<u32>> {
-        self.cluster_order.get(set.number, || {
+    pub fn communities(&self, engine: &Engine, set: &ScoreSet) -> Arc<Communities> {
+        self.clusters.get(set.number, || {
             let graph = engine.read();
             let mut sizes = vec![0usize; set.clusters.count as usize];
             for (v, &c) in set.clusters.community.iter().enumerate().take(graph.vertex_count()) {
-                if graph.kind_at(v as u32) == VertexKind::Mask {
+                // Sized by the masks everyone sees, so the order tells nothing of private ones.
+                if graph.kind_at(v as u32) == VertexKind::Mask && graph.sees(None, v as u32) {
                     sizes[c as usize] += 1;
                 }
             }
-            let mut order: Vec<u32> = (0..set.clusters.count).filter(|&c| sizes[c as usize] > 0).collect();
+            let mut order: Vec<u32> = (0..set.clusters.count).filter(|&c| sizes[c as usize] >= 2).collect();
             order.sort_by(|&a, &b| sizes[b as usize].cmp(&sizes[a as usize]).then(a.cmp(&b)));
-            order
+            Communities { order, sizes }
         })
     }
 
-    /// A mask's trust as a percentile among masks, 0..=100.
-    pub fn trust_percentile(&self, engine: &Engine, set: &ScoreSet, v: u32) -> f64 {
+    /// A trust value's percentile among the masks' trust in an epoch, 0..=100.
+    pub fn trust_percentile(&self, engine: &Engine, set: &ScoreSet, t: f64) -> f64 {
         let sorted = self.trust_sorted.get(set.number, || {
             let graph = engine.read();
             let mut values: Vec<f64> = (0..set.trust.trust.len().min(graph.vertex_count()))
@@ -131,7 +151,6 @@ impl Caches {
             values.sort_by(f64::total_cmp);
             values
         });
-        let t = set.trust.trust.get(v as usize).copied().unwrap_or(0.0);
         if sorted.is_empty() {
             return 0.0;
         }

@@ -97,6 +97,13 @@ impl ApiError {
         self
     }
 
+    /// Names `field` when nothing more precise was named (a rule's "not found" for a mask the
+    /// client gave in `field`).
+    pub fn or_field(mut self, field: &str) -> ApiError {
+        self.field.get_or_insert_with(|| field.to_owned());
+        self
+    }
+
     /// An internal failure: logged in full, reported as INTERNAL_SERVER_ERROR.
     pub fn internal(what: &str, detail: impl std::fmt::Display) -> ApiError {
         tracing::error!(detail = %detail, "{what}");
@@ -198,8 +205,25 @@ pub fn rejection(r: &schema::Rejection) -> ApiError {
         _ => None,
     };
     let mut e = ApiError::new(code, message);
-    e.field = field.map(str::to_owned);
+    e.field = field.map(camel_case);
     e
+}
+
+/// An input field as the schema names it: the rules say `display_name`, GraphQL `displayName`.
+fn camel_case(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut upper = false;
+    for c in field.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Marks parse and validation failures with their codes (GRAPHQL_PARSE_FAILED,

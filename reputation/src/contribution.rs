@@ -47,7 +47,7 @@ impl Default for ContributionConfig {
 }
 
 /// Where a mask's contribution came from.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ContributionExplanation {
     /// The total.
     pub total: f64,

@@ -30,7 +30,7 @@ impl Default for PageRankConfig {
             damping: DEFAULT_PAGERANK_DAMPING,
             iterations_max: 200,
             tolerance: 1e-10,
-            kinds: EdgeKind::ALL.iter().copied().filter(|k| !k.is_private()).collect(),
+            kinds: EdgeKind::ALL.iter().copied().filter(|k| !k.is_private() && !k.is_access()).collect(),
         }
     }
 }

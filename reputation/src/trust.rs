@@ -292,6 +292,9 @@ pub struct TrustScores {
     before: Vec<f64>,
     teleport: Vec<f64>,
     dangling_mass: f64,
+    /// What the discounted scores were divided by to sum to 1 (0: not normalised).
+    #[serde(default)]
+    norm: f64,
     local: LocalTrust,
     damping: f64,
     ids: Vec<Id>,
@@ -365,6 +368,7 @@ pub fn trust(graph: &Graph, seeds: &[u32], config: &TrustConfig) -> Result<Trust
         before,
         teleport,
         dangling_mass,
+        norm: if total > 0.0 { total } else { 0.0 },
         local,
         damping: config.damping,
         ids,
@@ -429,6 +433,20 @@ impl TrustScores {
             edges,
             distrust,
         }
+    }
+
+    /// The trust, and its explanation, of a mask with no edges and no pre-trust of its own
+    /// in this epoch: what an old mask that never acted has, and what a mask made after the
+    /// epoch is given, so that no score tells a new mask from an idle one. Zero when there
+    /// are seeds; the uniform teleport share, and its part of the dangling mass, when not.
+    pub fn isolated(&self) -> (f64, Explanation) {
+        let share =
+            if self.uniform_pretrust { self.teleport.iter().copied().find(|&t| t > 0.0).unwrap_or(0.0) } else { 0.0 };
+        let d = self.damping;
+        let (teleport, dangling) = ((1.0 - d) * share, d * self.dangling_mass * share);
+        let before = teleport + dangling;
+        let trust = if self.norm > 0.0 { before / self.norm } else { before };
+        (trust, Explanation { before_discount: before, teleport, dangling, edges: Vec::new(), distrust: Vec::new() })
     }
 
     /// The log position the scores were computed at.

@@ -76,6 +76,20 @@ pub enum Command {
         /// The mask no longer followed.
         target: Id,
     },
+    /// A private mask admits a viewer: the viewer's user may see it, and the viewer may follow it.
+    Admit {
+        /// The private mask (acting).
+        actor: Actor,
+        /// The mask admitted.
+        viewer: Id,
+    },
+    /// A private mask revokes a viewer's admission; the viewer's follow, if any, ends with it.
+    Unadmit {
+        /// The private mask (acting).
+        actor: Actor,
+        /// The mask no longer admitted.
+        viewer: Id,
+    },
     /// Rate a mask −10..=10 (replaces an earlier rating).
     Rate {
         /// Who rates.

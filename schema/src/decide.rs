@@ -1,5 +1,7 @@
 //! The rules: `decide(command, view) -> events | rejection`. Pure: no IO, no clock, no randomness.
 
+use crate::text::clean_text;
+use crate::visibility::{sees_mask, sees_work};
 use crate::{
     Actor, Bulk, Command, EdgeBatch, EdgeKind, Event, Handle, I64s, Id, ImportBatch, MaskKind, Props, U32s, U64s,
     Value, VertexKind, check_props,
@@ -125,6 +127,8 @@ pub enum Rejection {
 
 /// The most masks one user may own.
 pub const MASKS_PER_USER_MAX: usize = 16;
+/// The most viewers one private mask admits.
+pub const VIEWERS_MAX: usize = 10_000;
 /// The most authors of one work.
 pub const AUTHORS_MAX: usize = 32;
 /// The most remix_of edges followed when looking for a cycle.
@@ -158,8 +162,8 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
             let props = text_props([
                 ("kind", Some(kind.as_str().to_owned())),
                 ("handle", Some(handle.as_str().to_owned())),
-                ("display_name", Some(display_name)),
-                ("bio", Some(bio)),
+                ("display_name", Some(clean_text("display_name", &display_name)?)),
+                ("bio", Some(clean_text("bio", &bio)?)),
             ])?;
             Ok(vec![
                 Event::VertexCreated { id: mask, kind: VertexKind::Mask, props, external: None },
@@ -169,8 +173,11 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
         Command::CreateWorld { actor, world, name, description, tags } => {
             acting(view, actor)?;
             fresh(view, world)?;
+            let name = clean_text("name", &name)?;
             non_empty("name", &name)?;
+            let description = clean_text("description", &description)?;
             let mut props = text_props([("name", Some(name)), ("description", Some(description))])?;
+            let tags = tags.iter().map(|t| clean_text("tags", t)).collect::<Result<Vec<_>, _>>()?;
             props.insert("tags".into(), Value::List(tags));
             check_props(&props)?;
             Ok(vec![
@@ -202,6 +209,11 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
         Command::Follow { actor, target } => {
             acting(view, actor)?;
             other_mask(view, actor, target, "follow")?;
+            if view.mask_kind(target) == Some(MaskKind::Private) && !view.has_edge(EdgeKind::Admits, target, actor.mask)
+            {
+                // Only the owner, or a user it admitted through another mask, gets this far.
+                return Err(Rejection::NotDone { what: "only a mask this private mask admitted may follow it" });
+            }
             if view.has_edge(EdgeKind::Follows, actor.mask, target) {
                 return Err(Rejection::AlreadyDone { what: "following this mask" });
             }
@@ -213,6 +225,37 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
                 return Err(Rejection::NotDone { what: "not following this mask" });
             }
             Ok(vec![Event::EdgeRemoved { kind: EdgeKind::Follows, src: actor.mask, dst: target }])
+        }
+        Command::Admit { actor, viewer } => {
+            acting(view, actor)?;
+            if view.mask_kind(actor.mask) != Some(MaskKind::Private) {
+                return Err(Rejection::InvalidInput {
+                    field: "as".into(),
+                    reason: "only a private mask admits viewers; everyone sees the others".into(),
+                });
+            }
+            other_mask(view, actor, viewer, "admit")?;
+            if view.has_edge(EdgeKind::Admits, actor.mask, viewer) {
+                return Err(Rejection::AlreadyDone { what: "admitted" });
+            }
+            if view.targets(EdgeKind::Admits, actor.mask, VIEWERS_MAX).len() >= VIEWERS_MAX {
+                return Err(Rejection::LimitExceeded {
+                    what: "viewers of one private mask",
+                    limit: VIEWERS_MAX as u64,
+                });
+            }
+            Ok(vec![edge(EdgeKind::Admits, actor.mask, viewer, None)])
+        }
+        Command::Unadmit { actor, viewer } => {
+            acting(view, actor)?;
+            if !view.has_edge(EdgeKind::Admits, actor.mask, viewer) {
+                return Err(Rejection::NotDone { what: "not admitted" });
+            }
+            let mut events = vec![Event::EdgeRemoved { kind: EdgeKind::Admits, src: actor.mask, dst: viewer }];
+            if view.has_edge(EdgeKind::Follows, viewer, actor.mask) {
+                events.push(Event::EdgeRemoved { kind: EdgeKind::Follows, src: viewer, dst: actor.mask });
+            }
+            Ok(events)
         }
         Command::Rate { actor, target, rating } => {
             acting(view, actor)?;
@@ -232,6 +275,7 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
                     not_own(view, actor, target, "endorse")?;
                 }
                 Some(VertexKind::Work) => {
+                    seen_work(view, actor, target)?;
                     for author in view.sources(EdgeKind::Authored, target, AUTHORS_MAX) {
                         not_own(view, actor, author, "endorse")?;
                     }
@@ -246,6 +290,7 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
         Command::PublishWork { actor, work, title, description, world, authors } => {
             acting(view, actor)?;
             fresh(view, work)?;
+            let (title, description) = (clean_text("title", &title)?, clean_text("description", &description)?);
             non_empty("title", &title)?;
             let authors = if authors.is_empty() { vec![(actor.mask, 1.0)] } else { authors };
             check_authors(view, actor, &authors)?;
@@ -264,7 +309,8 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
         Command::Remix { actor, work, original, title, description } => {
             acting(view, actor)?;
             fresh(view, work)?;
-            exists(view, original, VertexKind::Work)?;
+            seen_work(view, actor, original)?;
+            let (title, description) = (clean_text("title", &title)?, clean_text("description", &description)?);
             non_empty("title", &title)?;
             let props = text_props([("title", Some(title)), ("description", Some(description))])?;
             // A new work has no edges yet, so this remix cannot close a cycle.
@@ -277,7 +323,7 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
         Command::DeclareRemix { actor, work, original } => {
             acting(view, actor)?;
             exists(view, work, VertexKind::Work)?;
-            exists(view, original, VertexKind::Work)?;
+            seen_work(view, actor, original)?;
             if !view.has_edge(EdgeKind::Authored, actor.mask, work) {
                 return Err(Rejection::NotFound { kind: VertexKind::Work, id: work });
             }
@@ -322,6 +368,7 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
                         ),
                     });
                 }
+                let text = clean_text(&key, &text)?;
                 if matches!(key.as_str(), "name" | "title" | "display_name") {
                     non_empty(&key, &text)?;
                 }
@@ -384,12 +431,22 @@ fn acting(view: &dyn View, actor: Actor) -> Result<(), Rejection> {
     }
 }
 
+/// `target` is another mask the actor's user may see; a private mask they may not see is "not
+/// found", exactly as a mask that does not exist (`NotFound`; `MaskNotFound` is for the actor).
 fn other_mask(view: &dyn View, actor: Actor, target: Id, action: &'static str) -> Result<(), Rejection> {
     if target == actor.mask {
         return Err(Rejection::SelfAction { action });
     }
-    if view.vertex_kind(target) != Some(VertexKind::Mask) {
-        return Err(Rejection::MaskNotFound { mask: target });
+    if view.vertex_kind(target) != Some(VertexKind::Mask) || !sees_mask(view, Some(actor.user), target) {
+        return Err(Rejection::NotFound { kind: VertexKind::Mask, id: target });
+    }
+    Ok(())
+}
+
+/// `work` is a work the actor's user may see (see [`crate::visibility::sees_work`]).
+fn seen_work(view: &dyn View, actor: Actor, work: Id) -> Result<(), Rejection> {
+    if view.vertex_kind(work) != Some(VertexKind::Work) || !sees_work(view, Some(actor.user), work) {
+        return Err(Rejection::NotFound { kind: VertexKind::Work, id: work });
     }
     Ok(())
 }
@@ -421,8 +478,8 @@ fn check_authors(view: &dyn View, actor: Actor, authors: &[(Id, f32)]) -> Result
     let mut seen = HashSet::new();
     let mut total = 0.0f64;
     for (i, &(mask, share)) in authors.iter().enumerate() {
-        if view.vertex_kind(mask) != Some(VertexKind::Mask) {
-            return Err(Rejection::MaskNotFound { mask });
+        if view.vertex_kind(mask) != Some(VertexKind::Mask) || !sees_mask(view, Some(actor.user), mask) {
+            return Err(Rejection::NotFound { kind: VertexKind::Mask, id: mask });
         }
         if !seen.insert(mask) {
             return Err(Rejection::InvalidInput { field: format!("authors[{i}]"), reason: "listed twice".into() });

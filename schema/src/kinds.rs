@@ -125,12 +125,15 @@ named_enum! {
         Reports = "reports",
         /// mask → world: a curator or moderator of the world.
         Moderates = "moderates",
+        /// mask → mask: a private mask admits a viewer, who may then see it and follow it.
+        /// Access, not trust: no score reads it.
+        Admits = "admits",
     }
 }
 
 /// The number of edge kinds (the size of per-kind tables).
-pub const EDGE_KIND_COUNT: usize = 12;
-const _: () = assert!(EdgeKind::Moderates as usize + 1 == EDGE_KIND_COUNT);
+pub const EDGE_KIND_COUNT: usize = 13;
+const _: () = assert!(EdgeKind::Admits as usize + 1 == EDGE_KIND_COUNT);
 
 impl EdgeKind {
     /// The vertex kinds this edge kind may connect: (allowed sources, allowed targets).
@@ -139,7 +142,9 @@ impl EdgeKind {
         match self {
             EdgeKind::Owns => (&[User], &[Mask]),
             EdgeKind::MemberOf | EdgeKind::Moderates => (&[Mask], &[World]),
-            EdgeKind::Follows | EdgeKind::Rates | EdgeKind::Collaborates | EdgeKind::Traded => (&[Mask], &[Mask]),
+            EdgeKind::Follows | EdgeKind::Rates | EdgeKind::Collaborates | EdgeKind::Traded | EdgeKind::Admits => {
+                (&[Mask], &[Mask])
+            }
             EdgeKind::Endorses | EdgeKind::Reports => (&[Mask], &[Work, Mask]),
             EdgeKind::Authored => (&[Mask], &[Work]),
             EdgeKind::RemixOf => (&[Work], &[Work]),
@@ -162,6 +167,12 @@ impl EdgeKind {
     /// Whether the edge is private to the owner of its source (only `owns`).
     pub fn is_private(self) -> bool {
         self == EdgeKind::Owns
+    }
+
+    /// Whether the edge grants access and says nothing about trust or taste (only `admits`):
+    /// graph analyses leave it out by default.
+    pub fn is_access(self) -> bool {
+        self == EdgeKind::Admits
     }
 
     /// Checks a weight against this kind's range. `None` means "no weight given".

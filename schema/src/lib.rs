@@ -14,12 +14,13 @@ mod id;
 mod kinds;
 mod mix;
 mod props;
+mod text;
 pub mod visibility;
 
 pub use command::{Actor, Command, EdgeBatch, ImportBatch, NewVertex};
 pub use decide::{
-    AUTHORS_MAX, BULK_EDGES_PER_EVENT, BULK_VERTICES_PER_EVENT, MASKS_PER_USER_MAX, REMIX_WALK_MAX, Rejection, View,
-    decide,
+    AUTHORS_MAX, BULK_EDGES_PER_EVENT, BULK_VERTICES_PER_EVENT, MASKS_PER_USER_MAX, REMIX_WALK_MAX, Rejection,
+    VIEWERS_MAX, View, decide,
 };
 pub use event::{Bulk, Event};
 pub use id::{EPOCH_MS, Id, IdGenerator, NODE_MAX};
@@ -29,3 +30,4 @@ pub use props::{
     F32s, Handle, I64s, LIST_LEN_MAX, NO_TIME, NO_WEIGHT, PROPS_MAX, Props, TEXT_BYTES_MAX, U32s, U64s, Value,
     check_props, time_of, weight_of,
 };
+pub use text::clean_text;

@@ -1,6 +1,6 @@
 //! Who may see what. Decided here, once; the engine's read API applies it.
 
-use crate::{EdgeKind, VertexKind};
+use crate::{EdgeKind, Id, MaskKind, VertexKind, View};
 
 /// Whether a vertex of `kind` may be shown to people other than its owner at all.
 /// Users are private accounts: others only ever see masks.
@@ -21,6 +21,28 @@ pub fn prop_is_public(kind: VertexKind, key: &str) -> bool {
 /// Whether edges of `kind` may be shown to others. Only ownership is private.
 pub fn edge_is_public(kind: EdgeKind) -> bool {
     !kind.is_private()
+}
+
+/// Whether `viewer` (a signed-in user, or nobody) may see `mask` at all. A private mask is seen
+/// by its owner and by the users whose masks it admitted; to everyone else it does not exist,
+/// exactly as a mask that was never made. Every other mask is seen by everyone.
+pub fn sees_mask(view: &dyn View, viewer: Option<Id>, mask: Id) -> bool {
+    if view.mask_kind(mask) != Some(MaskKind::Private) {
+        return true;
+    }
+    let Some(user) = viewer else { return false };
+    view.owner_of(mask) == Some(user)
+        || view
+            .targets(EdgeKind::Owns, user, crate::MASKS_PER_USER_MAX)
+            .into_iter()
+            .any(|own| view.has_edge(EdgeKind::Admits, mask, own))
+}
+
+/// Whether `viewer` may see `work`: a work is seen when one of its authors is (so a private
+/// mask's works are seen by those who see the mask), or when it has no authors (an import).
+pub fn sees_work(view: &dyn View, viewer: Option<Id>, work: Id) -> bool {
+    let authors = view.sources(EdgeKind::Authored, work, crate::AUTHORS_MAX);
+    authors.is_empty() || authors.into_iter().any(|mask| sees_mask(view, viewer, mask))
 }
 
 #[cfg(test)]

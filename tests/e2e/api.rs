@@ -697,3 +697,35 @@ fn the_api_on_a_postgresql_log() {
     assert!(login["login"]["token"].is_string(), "{login}");
     eprintln!("the API ran on PostgreSQL ({url}, schema {schema})");
 }
+
+#[test]
+fn names_that_pass_for_others_are_refused_and_text_is_normalised() {
+    let server = Server::start(false, &["--rate-per-ip", "0", "--rate-per-token", "0"]);
+    let (token, _) = server.user_with_mask("hana", "hana_pub", "PUBLIC");
+    let create = |display: &str| {
+        server.gql(
+            "mutation($h: String!, $d: String!) { createMask(input: {kind: CREATOR, handle: $h, displayName: $d}) { mask { displayName } userErrors { field code message } } }",
+            json!({"h": format!("m_{}", display.len()), "d": display}),
+            Some(&token),
+        )["createMask"]
+            .clone()
+    };
+    // A right-to-left override (U+202E) makes "admin<RLO>gnp.exe" read as "adminexe.png".
+    for spoof in ["admin\u{202E}gnp.exe", "Nour\u{200B}", "\u{2066}hana\u{2069}", "tab\u{0009}bed"] {
+        let payload = create(spoof);
+        assert_eq!(payload["mask"], Value::Null, "{spoof:?}: {payload}");
+        assert_eq!(payload["userErrors"][0]["code"], "BAD_USER_INPUT", "{payload}");
+        assert_eq!(payload["userErrors"][0]["field"], json!(["input", "displayName"]), "{payload}");
+    }
+    // The same name typed two ways is one text: NFC.
+    assert_eq!(create("Cafe\u{301} 🎨")["mask"]["displayName"], "Caf\u{e9} 🎨");
+    // A world named with fillers alone has no name.
+    let world = server.gql(
+        "mutation { createWorld(input: {name: \"\u{3164}\u{3164}\"}) { world { id } userErrors { field message } } }",
+        json!({}),
+        Some(&token),
+    );
+    assert_eq!(world["createWorld"]["userErrors"][0]["field"], json!(["input", "name"]), "{world}");
+    assert!(world["createWorld"]["userErrors"][0]["message"].as_str().unwrap().contains("empty"), "{world}");
+    assert!(server.terminate().success());
+}

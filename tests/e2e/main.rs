@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod order;
 mod privacy;
+mod private;
 mod search;
 mod server;
 

@@ -125,3 +125,54 @@ fn no_list_tells_which_mask_was_made_first() {
         assert_eq!(seen, &two_first[what], "{what}: the order the masks were made in shows");
     }
 }
+
+/// A mask made after the last epoch has the reputation of an old mask that never acted: no
+/// score, explanation or community tells that it is new (issue 19, point 2).
+#[test]
+fn a_new_mask_scores_like_an_idle_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["--rate-per-ip", "0", "--rate-per-token", "0"];
+    let server = Server::start_in(&data, false, &args);
+    let (alice, alice_pub) = server.user_with_mask("alice", "alice_pub", "PUBLIC");
+    let (bob, _) = server.user_with_mask("bob", "bob_pub", "PUBLIC");
+    let (carol, _) = server.user_with_mask("carol", "carol_pub", "PUBLIC");
+    server.gql(
+        "mutation { createWorld(input: {name: \"Roda island\"}) { userErrors { message } } }",
+        json!({}),
+        Some(&alice),
+    );
+    let follow = "mutation($m: ID!) { follow(input: {mask: $m}) { userErrors { message } } }";
+    server.gql(follow, json!({"m": alice_pub}), Some(&bob));
+    server.gql(follow, json!({"m": alice_pub}), Some(&carol));
+    let made = server.gql(
+        "mutation { createMask(input: {kind: CREATOR, handle: \"idle_one\", displayName: \"Idle\"}) { seq } }",
+        json!({}),
+        Some(&carol),
+    )["createMask"]["seq"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Restart: the new process computes an epoch over all of it, and no other for an hour.
+    assert!(server.terminate().success());
+    let args = [&args[..], &["--epoch-interval-ms", "3600000"]].concat();
+    let server = Server::start_in(&data, false, &args);
+    crate::private::settle(&server, made, || true);
+    let epochs = server.gql("{ epochs { number } }", json!({}), None);
+    server.create_mask(&carol, "new_one", "CREATOR");
+    let scores = "trust reputation { epoch { number } trust trustPercentile sybil
+        trustExplanation { beforeDiscount teleport dangling from { amount } distrust { amount } }
+        contribution contributionExplanation { total works { amount } collaborations trades governance }
+        alignment { intercept viewpoint } cluster { size } }";
+    let of = |handle: &str| {
+        let query = format!("{{ mask(handle: \"{handle}\") {{ {scores} }} }}");
+        server.gql(&query, json!({}), Some(&bob))["mask"].clone()
+    };
+    let (idle, new) = (of("idle_one"), of("new_one"));
+    assert!(idle["reputation"].is_object(), "{idle}");
+    // As text: JSON tells -0.0 from 0.0, and so would anyone comparing answers.
+    assert_eq!(new.to_string(), idle.to_string(), "a mask made after the epoch must score as an idle one");
+    // No epoch since: the new mask was scored in none.
+    assert_eq!(server.gql("{ epochs { number } }", json!({}), None), epochs);
+}

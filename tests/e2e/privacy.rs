@@ -145,18 +145,28 @@ fn required(arg: &Value) -> bool {
     arg["type"]["kind"] == "NON_NULL" && arg["defaultValue"].is_null()
 }
 
+/// What a dump asks about: the mask under test (for every `id`, `mask` and `handle` argument),
+/// two more masks (with it, for `ids`), the world, and the words to search for.
+pub(crate) struct Probe {
+    pub mask: String,
+    pub handle: String,
+    pub others: [String; 2],
+    pub world: String,
+    pub query: String,
+}
+
 /// Argument values for a field, or None when a required one cannot be filled.
-fn arguments(field: &Value, ids: &HashMap<String, String>, page: usize) -> Option<String> {
+fn arguments(field: &Value, probe: &Probe, page: usize) -> Option<String> {
     let mut out = Vec::new();
     for arg in field["args"].as_array().unwrap() {
         let name = arg["name"].as_str().unwrap();
         let value = match name {
             "first" => Some(page.to_string()),
-            "id" | "mask" => Some(format!("{:?}", ids["night_owl"])),
-            "ids" => Some(format!("[{:?}, {:?}, {:?}]", ids["night_owl"], ids["alice_pub"], ids["carol_pub"])),
-            "world" => Some(format!("{:?}", ids["world"])),
-            "handle" => Some("\"night_owl\"".to_owned()),
-            "query" => Some("\"night owl قهوة\"".to_owned()),
+            "id" | "mask" => Some(format!("{:?}", probe.mask)),
+            "ids" => Some(format!("[{:?}, {:?}, {:?}]", probe.mask, probe.others[0], probe.others[1])),
+            "world" => Some(format!("{:?}", probe.world)),
+            "handle" => Some(format!("{:?}", probe.handle)),
+            "query" => Some(format!("{:?}", probe.query)),
             "from" | "to" => Some("1".to_owned()),
             _ => None,
         };
@@ -171,30 +181,24 @@ fn arguments(field: &Value, ids: &HashMap<String, String>, page: usize) -> Optio
 }
 
 /// Everything reachable below `type_name`, `depth` object levels deep.
-fn selection(
-    types: &HashMap<String, Value>,
-    type_name: &str,
-    depth: usize,
-    ids: &HashMap<String, String>,
-    page: usize,
-) -> String {
+fn selection(types: &HashMap<String, Value>, type_name: &str, depth: usize, probe: &Probe, page: usize) -> String {
     let t = &types[type_name];
     let mut parts = vec!["__typename".to_owned()];
     if let Some(possible) = t["possibleTypes"].as_array() {
         for p in possible {
             let name = p["name"].as_str().unwrap();
-            parts.push(format!("... on {name} {{ {} }}", selection(types, name, depth, ids, page)));
+            parts.push(format!("... on {name} {{ {} }}", selection(types, name, depth, probe, page)));
         }
         return parts.join(" ");
     }
     for field in t["fields"].as_array().into_iter().flatten() {
         let name = field["name"].as_str().unwrap();
-        let Some(args) = arguments(field, ids, page) else { continue };
+        let Some(args) = arguments(field, probe, page) else { continue };
         let (inner, kind) = named(&field["type"]);
         match kind.as_str() {
             "SCALAR" | "ENUM" => parts.push(format!("{name}{args}")),
             _ if depth > 0 => {
-                parts.push(format!("{name}{args} {{ {} }}", selection(types, &inner, depth - 1, ids, page)))
+                parts.push(format!("{name}{args} {{ {} }}", selection(types, &inner, depth - 1, probe, page)))
             }
             _ => {}
         }
@@ -203,18 +207,18 @@ fn selection(
 }
 
 /// Every query field's answer, asked as `token` (or nobody), as deep as the limits allow.
-fn dump(server: &Server, token: Option<&str>, ids: &HashMap<String, String>) -> BTreeMap<String, Value> {
+pub(crate) fn dump(server: &Server, token: Option<&str>, probe: &Probe) -> BTreeMap<String, Value> {
     let types = types(server);
     let mut out = BTreeMap::new();
     for field in types["Query"]["fields"].as_array().unwrap() {
         let name = field["name"].as_str().unwrap();
         let mut answered = false;
         for (depth, page) in [(6, 3), (5, 3), (4, 3), (3, 5), (2, 5), (1, 10)] {
-            let Some(args) = arguments(field, ids, page) else { break };
+            let Some(args) = arguments(field, probe, page) else { break };
             let (inner, kind) = named(&field["type"]);
             let query = match kind.as_str() {
                 "SCALAR" | "ENUM" => format!("{{ {name}{args} }}"),
-                _ => format!("{{ {name}{args} {{ {} }} }}", selection(&types, &inner, depth, ids, page)),
+                _ => format!("{{ {name}{args} {{ {} }} }}", selection(&types, &inner, depth, probe, page)),
             };
             let reply = server.post(&json!({ "query": query }), token);
             if reply.status == 400 && reply.code() == "GRAPHQL_VALIDATION_FAILED" {
@@ -225,7 +229,7 @@ fn dump(server: &Server, token: Option<&str>, ids: &HashMap<String, String>) -> 
             answered = true;
             break;
         }
-        assert!(answered || arguments(field, ids, 1).is_none(), "{name} was never answered");
+        assert!(answered || arguments(field, probe, 1).is_none(), "{name} was never answered");
     }
     out
 }
@@ -305,8 +309,15 @@ fn nobody_but_its_owner_learns_who_owns_a_shadow_mask() {
     let (y, _dir_y, tokens_y, ids_y) = story("carol");
     let (bob_x, bob_y) = (tokens_x["bob"].clone(), tokens_y["bob"].clone());
     for (who, token_x, token_y) in [("bob", Some(bob_x.as_str()), Some(bob_y.as_str())), ("nobody", None, None)] {
-        let dump_x = dump(&x, token_x, &ids_x);
-        let dump_y = dump(&y, token_y, &ids_y);
+        let probe = |ids: &HashMap<String, String>| Probe {
+            mask: ids["night_owl"].clone(),
+            handle: "night_owl".into(),
+            others: [ids["alice_pub"].clone(), ids["carol_pub"].clone()],
+            world: ids["world"].clone(),
+            query: "night owl قهوة".into(),
+        };
+        let dump_x = dump(&x, token_x, &probe(&ids_x));
+        let dump_y = dump(&y, token_y, &probe(&ids_y));
         assert!(dump_x.len() >= 10, "every query field: {:?}", dump_x.keys());
         let (mut names_x, mut names_y) = (HashMap::new(), HashMap::new());
         for (key, id) in &ids_x {

@@ -281,7 +281,7 @@ async fn execute(ctx: &Context<'_>, command: Command) -> std::result::Result<u64
 }
 
 fn mask_now(ctx: &Context<'_>, id: Id) -> Option<Mask> {
-    Mask::by_id(&state(ctx).engine.read(), id)
+    Sight::of(ctx).mask_by_id(&state(ctx).engine.read(), id)
 }
 
 fn world_now(ctx: &Context<'_>, id: Id) -> Option<World> {
@@ -291,7 +291,7 @@ fn world_now(ctx: &Context<'_>, id: Id) -> Option<World> {
 
 fn work_now(ctx: &Context<'_>, id: Id) -> Option<Work> {
     let graph = state(ctx).engine.read();
-    graph.index_of(id).and_then(|v| Work::at(&graph, v))
+    graph.index_of(id).and_then(|v| Sight::of(ctx).work(&graph, v))
 }
 
 /// A mutation on another mask (follow, unfollow, collaborate): the mask's payload.
@@ -304,7 +304,8 @@ async fn on_mask(
     MaskPayload::of(
         async {
             let other = target(ctx, NodeKind::Mask, &input.mask, "mask", "mask")?;
-            execute(ctx, command(actor?, other)).await.map(|seq| (mask_now(ctx, other), seq))
+            let seq = execute(ctx, command(actor?, other)).await.map_err(|e| e.or_field("mask"))?;
+            Ok((mask_now(ctx, other), seq))
         }
         .await,
     )
@@ -438,6 +439,17 @@ impl MutationRoot {
         on_mask(ctx, input, |actor, target| Command::Follow { actor, target }).await
     }
 
+    /// Admit a mask as a viewer of your private mask (`as`): its owner may then see the private
+    /// mask, and it may follow it. The payload's mask is the viewer.
+    async fn approve_viewer(&self, ctx: &Context<'_>, input: MaskActionInput) -> Result<MaskPayload> {
+        on_mask(ctx, input, |actor, viewer| Command::Admit { actor, viewer }).await
+    }
+
+    /// Take back a viewer's admission to your private mask (`as`); its follow ends with it.
+    async fn revoke_viewer(&self, ctx: &Context<'_>, input: MaskActionInput) -> Result<MaskPayload> {
+        on_mask(ctx, input, |actor, viewer| Command::Unadmit { actor, viewer }).await
+    }
+
     /// Stop following a mask.
     async fn unfollow(&self, ctx: &Context<'_>, input: MaskActionInput) -> Result<MaskPayload> {
         on_mask(ctx, input, |actor, target| Command::Unfollow { actor, target }).await
@@ -453,7 +465,8 @@ impl MutationRoot {
                     return Err(ApiError::new(Code::BadUserInput, "rating must be -10 to 10").field("rating"));
                 }
                 let command = Command::Rate { actor: actor?, target: other, rating: input.rating as i8 };
-                execute(ctx, command).await.map(|seq| (mask_now(ctx, other), seq))
+                let seq = execute(ctx, command).await.map_err(|e| e.or_field("mask"))?;
+                Ok((mask_now(ctx, other), seq))
             }
             .await,
         )
@@ -468,11 +481,12 @@ impl MutationRoot {
                 Some((NodeKind::Mask | NodeKind::Work, raw)) => Id(raw),
                 _ => return Err(ApiError::new(Code::NotFound, "work or mask not found").field("target")),
             };
-            let seq = execute(ctx, Command::Endorse { actor: actor?, target: id }).await?;
+            let seq =
+                execute(ctx, Command::Endorse { actor: actor?, target: id }).await.map_err(|e| e.or_field("target"))?;
             let graph = st.engine.read();
             let node = graph.index_of(id).and_then(|v| match graph.kind_at(v) {
-                VertexKind::Mask => Mask::at(&graph, v).map(Node::Mask),
-                VertexKind::Work => Work::at(&graph, v).map(Node::Work),
+                VertexKind::Mask => Sight::of(ctx).mask(&graph, v).map(Node::Mask),
+                VertexKind::Work => Sight::of(ctx).work(&graph, v).map(Node::Work),
                 _ => None,
             });
             Ok((node, seq))

@@ -68,14 +68,16 @@ pub(crate) fn resolve(ctx: &Context<'_>, id: &str) -> Option<Node> {
     if kind == NodeKind::Cluster {
         let set = st.epochs.get(raw >> 32)?;
         let community = raw as u32;
-        return (community < set.clusters.count).then_some(Node::Cluster(Cluster { epoch: raw >> 32, community, set }));
+        let reported = st.caches.communities(&st.engine, &set).reported(community);
+        return reported.then_some(Node::Cluster(Cluster { epoch: raw >> 32, community, set }));
     }
     let graph = st.engine.read();
     let v = graph.index_of(Id(raw))?;
+    let sight = Sight::of(ctx);
     match kind {
-        NodeKind::Mask => Mask::at(&graph, v).map(Node::Mask),
+        NodeKind::Mask => sight.mask(&graph, v).map(Node::Mask),
         NodeKind::World => World::at(&graph, v).map(Node::World),
-        NodeKind::Work => Work::at(&graph, v).map(Node::Work),
+        NodeKind::Work => sight.work(&graph, v).map(Node::Work),
         NodeKind::Cluster => None,
     }
 }
@@ -118,7 +120,7 @@ impl QueryRoot {
     async fn mask(&self, ctx: &Context<'_>, handle: String) -> Option<Mask> {
         let graph = state(ctx).engine.read();
         let handle = schema::Handle::parse(&handle).ok()?;
-        graph.handle_holder(&handle).and_then(|v| Mask::at(&graph, v))
+        graph.handle_holder(&handle).and_then(|v| Sight::of(ctx).mask(&graph, v))
     }
 
     /// Listed masks (public, creator and citizen; never private or shadow ones), by handle.
@@ -185,7 +187,8 @@ impl QueryRoot {
         st.epochs.numbers().into_iter().filter_map(|n| st.epochs.get(n)).map(|s| EpochInfo::from(&*s)).collect()
     }
 
-    /// Communities of the latest epoch (or of epoch `epoch`), largest first.
+    /// Communities of the latest epoch (or of epoch `epoch`), largest first: those of two masks
+    /// or more that everyone sees (a mask alone is in no community).
     #[graphql(complexity = "cost(first, last, child_complexity)")]
     async fn clusters(
         &self,
@@ -206,8 +209,8 @@ impl QueryRoot {
                 }
             },
         };
-        let order = st.caches.cluster_order(&st.engine, &set);
-        page(&order, (first, last, after, before), |community| Cluster {
+        let communities = st.caches.communities(&st.engine, &set);
+        page(&communities.order, (first, last, after, before), |community| Cluster {
             epoch: set.number,
             community,
             set: set.clone(),
@@ -217,7 +220,8 @@ impl QueryRoot {
     /// A mask's scores with their explanation, in the latest epoch or in epoch `epoch`.
     async fn reputation(&self, ctx: &Context<'_>, mask: ID, epoch: Option<i32>) -> Result<Option<Reputation>> {
         let st = state(ctx);
-        let found = st.ids.decode_as(NodeKind::Mask, &mask).and_then(|id| Mask::by_id(&st.engine.read(), id));
+        let found =
+            st.ids.decode_as(NodeKind::Mask, &mask).and_then(|id| Sight::of(ctx).mask_by_id(&st.engine.read(), id));
         let Some(found) = found else {
             return Err(ApiError::new(Code::NotFound, "mask not found").field("mask").into());
         };
@@ -247,11 +251,12 @@ impl QueryRoot {
         let (earlier, later) = (get(from, "from")?, get(to, "to")?);
         let changes = later.diff(&earlier, 10_000);
         let graph = st.engine.read();
+        let sight = Sight::of(ctx);
         let changes: Vec<ScoreChange> = changes
             .into_iter()
             .filter_map(|c| {
                 Some(ScoreChange {
-                    mask: Mask::by_id(&graph, c.mask)?,
+                    mask: sight.mask_by_id(&graph, c.mask)?,
                     trust_before: c.trust.0,
                     trust_after: c.trust.1,
                     contribution_before: c.contribution.0,
@@ -301,14 +306,15 @@ impl QueryRoot {
         };
         let hits = st.search(request).await?;
         let graph = st.engine.read();
+        let sight = Sight::of(ctx);
         let hits: Vec<SearchHit> = hits
             .into_iter()
             .filter_map(|hit| {
                 let v = graph.index_of(hit.id)?;
                 let node = match graph.kind_at(v) {
                     VertexKind::World => SearchResult::World(World::at(&graph, v)?),
-                    VertexKind::Work => SearchResult::Work(Work::at(&graph, v)?),
-                    VertexKind::Mask => SearchResult::Mask(Mask::at(&graph, v)?),
+                    VertexKind::Work => SearchResult::Work(sight.work(&graph, v)?),
+                    VertexKind::Mask => SearchResult::Mask(sight.mask(&graph, v)?),
                     _ => return None,
                 };
                 Some(SearchHit {

@@ -75,6 +75,7 @@ impl SubscriptionRoot {
         };
         let commits = st.engine.subscribe();
         let shutdown = st.shutdown_signal();
+        let sight = Sight::of(ctx);
         let stream = futures_util::stream::unfold(commits, move |mut commits| async move {
             loop {
                 match commits.recv().await {
@@ -90,27 +91,34 @@ impl SubscriptionRoot {
             let mut out = Vec::new();
             for (i, event) in batch.events.iter().enumerate() {
                 let seq = (batch.first_seq + i as u64).to_string();
-                let mask = |id: Id| Mask::by_id(&graph, id);
-                let work = |id: Id| graph.index_of(id).and_then(|v| Work::at(&graph, v));
+                let mask = |id: Id| sight.mask_by_id(&graph, id);
+                let work = |id: Id| graph.index_of(id).and_then(|v| sight.work(&graph, v));
                 let work_in_world = |id: Id| {
                     graph.index_of(id).and_then(|v| text(&graph, v, "world")).and_then(|w| w.parse::<Id>().ok())
                         == Some(world)
                 };
                 let activity = match event {
+                    // What the subscriber does not see did not happen, for them: a private
+                    // mask's deeds are left out whole, not sent with the mask blanked.
                     Event::EdgeAdded { kind: EdgeKind::MemberOf, src, dst, .. } if *dst == world => {
-                        Some((ActivityKind::Joined, mask(*src), None))
+                        mask(*src).map(|m| (ActivityKind::Joined, Some(m), None))
                     }
                     Event::EdgeRemoved { kind: EdgeKind::MemberOf, src, dst } if *dst == world => {
-                        Some((ActivityKind::Left, mask(*src), None))
+                        mask(*src).map(|m| (ActivityKind::Left, Some(m), None))
                     }
                     Event::VertexCreated { id, kind: VertexKind::Work, props, .. }
                         if world_of(props) == Some(world) =>
                     {
-                        let author = graph.index_of(*id).and_then(|v| graph.inn(EdgeKind::Authored, v).next());
-                        Some((ActivityKind::Published, author.and_then(|a| Mask::at(&graph, a)), work(*id)))
+                        work(*id).map(|w| {
+                            let author = graph.inn(EdgeKind::Authored, w.v).find_map(|a| sight.mask(&graph, a));
+                            (ActivityKind::Published, author, Some(w))
+                        })
                     }
                     Event::EdgeAdded { kind: EdgeKind::Endorses, src, dst, .. } if work_in_world(*dst) => {
-                        Some((ActivityKind::Endorsed, mask(*src), work(*dst)))
+                        match (mask(*src), work(*dst)) {
+                            (Some(m), Some(w)) => Some((ActivityKind::Endorsed, Some(m), Some(w))),
+                            _ => None,
+                        }
                     }
                     Event::PropsSet { id, .. } if *id == world => Some((ActivityKind::Edited, None, None)),
                     _ => None,
@@ -132,7 +140,7 @@ impl SubscriptionRoot {
         let found = st
             .ids
             .decode_as(NodeKind::Mask, &mask)
-            .and_then(|id| Mask::by_id(&st.engine.read(), id))
+            .and_then(|id| Sight::of(ctx).mask_by_id(&st.engine.read(), id))
             .ok_or_else(|| ApiError::new(Code::NotFound, "mask not found").field("mask"))?;
         let mut epochs = st.epoch_numbers();
         epochs.mark_unchanged();

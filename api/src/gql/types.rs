@@ -80,10 +80,46 @@ pub(crate) fn listed_mask(graph: &Graph, v: u32) -> bool {
         && !hidden(graph, v)
 }
 
-/// The vertices of `kind` reached from `v` over `edge` (out or in), without hidden ones, in
-/// their public order (see `connection`): the edge's time, newest first, then the name.
+/// Who is looking: the signed-in user, or nobody. Every mask and work the API shows passes
+/// through a `Sight` (`Sight::mask`, `Sight::work`, `neighbours`), and the engine answers by
+/// the one rule of `schema::visibility`: a private mask, and a work only it authored, are
+/// seen by its owner and the users it admitted; to everyone else they do not exist.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sight(Option<Id>);
+
+impl Sight {
+    /// The caller's sight.
+    pub(crate) fn of(ctx: &Context<'_>) -> Sight {
+        Sight(caller(ctx).and_then(|c| c.user))
+    }
+
+    /// Whether the caller sees vertex `v`.
+    pub(crate) fn sees(self, graph: &Graph, v: u32) -> bool {
+        graph.sees(self.0, v)
+    }
+
+    /// The mask at dense index `v`, if it is one the caller sees.
+    pub(crate) fn mask(self, graph: &Graph, v: u32) -> Option<Mask> {
+        (graph.kind_at(v) == VertexKind::Mask && self.sees(graph, v)).then(|| Mask { v, id: graph.id_at(v) })
+    }
+
+    /// The mask with engine id `id`, if the caller sees it.
+    pub(crate) fn mask_by_id(self, graph: &Graph, id: Id) -> Option<Mask> {
+        graph.index_of(id).and_then(|v| self.mask(graph, v))
+    }
+
+    /// The work at dense index `v`, if it is one the caller sees.
+    pub(crate) fn work(self, graph: &Graph, v: u32) -> Option<Work> {
+        (graph.kind_at(v) == VertexKind::Work && self.sees(graph, v)).then(|| Work { v, id: graph.id_at(v) })
+    }
+}
+
+/// The vertices of `kind` reached from `v` over `edge` (out or in) that the caller sees, not
+/// hidden, in their public order (see `connection`): the edge's time, newest first, then the
+/// name.
 pub(crate) fn neighbours<'g>(
     st: &'g State,
+    sight: Sight,
     graph: &'g Graph,
     v: u32,
     edge: EdgeKind,
@@ -92,8 +128,9 @@ pub(crate) fn neighbours<'g>(
 ) -> Ordered<'g, u32> {
     let edges: Box<dyn Iterator<Item = (u32, graph_engine::EdgeProps)>> =
         if outward { Box::new(graph.out_edges(edge, v)) } else { Box::new(graph.in_edges(edge, v)) };
-    let items =
-        edges.filter(|&(n, _)| graph.kind_at(n) == kind && !hidden(graph, n)).map(|(n, props)| (props.time_ms, n));
+    let items = edges
+        .filter(|&(n, _)| graph.kind_at(n) == kind && !hidden(graph, n) && sight.sees(graph, n))
+        .map(|(n, props)| (props.time_ms, n));
     in_public_order(st, graph, items)
 }
 
@@ -141,29 +178,10 @@ pub struct Work {
     pub(crate) id: Id,
 }
 
-impl Mask {
-    /// The mask at dense index `v`, if it is one.
-    pub fn at(graph: &Graph, v: u32) -> Option<Mask> {
-        (graph.kind_at(v) == VertexKind::Mask).then(|| Mask { v, id: graph.id_at(v) })
-    }
-
-    /// The mask with engine id `id`.
-    pub fn by_id(graph: &Graph, id: Id) -> Option<Mask> {
-        graph.index_of(id).and_then(|v| Mask::at(graph, v))
-    }
-}
-
 impl World {
     /// The world at dense index `v`, if it is one.
     pub fn at(graph: &Graph, v: u32) -> Option<World> {
         (graph.kind_at(v) == VertexKind::World).then(|| World { v, id: graph.id_at(v) })
-    }
-}
-
-impl Work {
-    /// The work at dense index `v`, if it is one.
-    pub fn at(graph: &Graph, v: u32) -> Option<Work> {
-        (graph.kind_at(v) == VertexKind::Work).then(|| Work { v, id: graph.id_at(v) })
     }
 }
 
@@ -215,7 +233,7 @@ impl Mask {
     ) -> Result<Conn<Mask>> {
         let st = state(ctx);
         let graph = st.engine.read();
-        let items = neighbours(st, &graph, self.v, EdgeKind::Follows, false, VertexKind::Mask);
+        let items = neighbours(st, Sight::of(ctx), &graph, self.v, EdgeKind::Follows, false, VertexKind::Mask);
         page_by_key(ctx, &items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
@@ -231,7 +249,7 @@ impl Mask {
     ) -> Result<Conn<Mask>> {
         let st = state(ctx);
         let graph = st.engine.read();
-        let items = neighbours(st, &graph, self.v, EdgeKind::Follows, true, VertexKind::Mask);
+        let items = neighbours(st, Sight::of(ctx), &graph, self.v, EdgeKind::Follows, true, VertexKind::Mask);
         page_by_key(ctx, &items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
@@ -247,7 +265,7 @@ impl Mask {
     ) -> Result<Conn<World>> {
         let st = state(ctx);
         let graph = st.engine.read();
-        let items = neighbours(st, &graph, self.v, EdgeKind::MemberOf, true, VertexKind::World);
+        let items = neighbours(st, Sight::of(ctx), &graph, self.v, EdgeKind::MemberOf, true, VertexKind::World);
         page_by_key(ctx, &items, (first, last, after, before), |v| World { v, id: graph.id_at(v) })
     }
 
@@ -263,14 +281,15 @@ impl Mask {
     ) -> Result<Conn<Work>> {
         let st = state(ctx);
         let graph = st.engine.read();
-        let items = neighbours(st, &graph, self.v, EdgeKind::Authored, true, VertexKind::Work);
+        let items = neighbours(st, Sight::of(ctx), &graph, self.v, EdgeKind::Authored, true, VertexKind::Work);
         page_by_key(ctx, &items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
     }
 
-    /// Trust in the latest epoch (null before the first epoch).
+    /// Trust in the latest epoch (null before the first epoch). A mask made after the epoch
+    /// has what a mask that never acted has.
     async fn trust(&self, ctx: &Context<'_>) -> Option<f64> {
         let set = state(ctx).epochs.latest()?;
-        set.trust.trust.get(self.v as usize).copied()
+        Some(set.trust.trust.get(self.v as usize).copied().unwrap_or_else(|| set.trust.isolated().0))
     }
 
     /// Every score with its explanation, in the latest epoch or in epoch `epoch`.
@@ -308,9 +327,10 @@ impl World {
     async fn member_count(&self, ctx: &Context<'_>) -> usize {
         let st = state(ctx);
         let graph = st.engine.read();
+        let sight = Sight::of(ctx);
         graph
             .inn(EdgeKind::MemberOf, self.v)
-            .filter(|&m| graph.kind_at(m) == VertexKind::Mask && !hidden(&graph, m))
+            .filter(|&m| graph.kind_at(m) == VertexKind::Mask && !hidden(&graph, m) && sight.sees(&graph, m))
             .count()
     }
 
@@ -326,7 +346,7 @@ impl World {
     ) -> Result<Conn<Mask>> {
         let st = state(ctx);
         let graph = st.engine.read();
-        let items = neighbours(st, &graph, self.v, EdgeKind::MemberOf, false, VertexKind::Mask);
+        let items = neighbours(st, Sight::of(ctx), &graph, self.v, EdgeKind::MemberOf, false, VertexKind::Mask);
         page_by_key(ctx, &items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
@@ -342,7 +362,7 @@ impl World {
     ) -> Result<Conn<Mask>> {
         let st = state(ctx);
         let graph = st.engine.read();
-        let items = neighbours(st, &graph, self.v, EdgeKind::Moderates, false, VertexKind::Mask);
+        let items = neighbours(st, Sight::of(ctx), &graph, self.v, EdgeKind::Moderates, false, VertexKind::Mask);
         page_by_key(ctx, &items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
@@ -408,7 +428,7 @@ impl Work {
     ) -> Result<Conn<Mask>> {
         let st = state(ctx);
         let graph = st.engine.read();
-        let items = neighbours(st, &graph, self.v, EdgeKind::Authored, false, VertexKind::Mask);
+        let items = neighbours(st, Sight::of(ctx), &graph, self.v, EdgeKind::Authored, false, VertexKind::Mask);
         page_by_key(ctx, &items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
@@ -416,7 +436,7 @@ impl Work {
     async fn remix_of(&self, ctx: &Context<'_>) -> Option<Work> {
         let graph = state(ctx).engine.read();
         let original = graph.out(EdgeKind::RemixOf, self.v).next()?;
-        (!hidden(&graph, original)).then(|| Work { v: original, id: graph.id_at(original) })
+        Sight::of(ctx).work(&graph, original).filter(|_| !hidden(&graph, original))
     }
 
     /// Works that remix it, the latest first.
@@ -431,13 +451,14 @@ impl Work {
     ) -> Result<Conn<Work>> {
         let st = state(ctx);
         let graph = st.engine.read();
-        let items = neighbours(st, &graph, self.v, EdgeKind::RemixOf, false, VertexKind::Work);
+        let items = neighbours(st, Sight::of(ctx), &graph, self.v, EdgeKind::RemixOf, false, VertexKind::Work);
         page_by_key(ctx, &items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
     }
 
     /// How many masks endorse it.
     async fn endorsement_count(&self, ctx: &Context<'_>) -> usize {
-        state(ctx).engine.read().in_degree(EdgeKind::Endorses, self.v)
+        let (graph, sight) = (state(ctx).engine.read(), Sight::of(ctx));
+        graph.inn(EdgeKind::Endorses, self.v).filter(|&m| sight.sees(&graph, m)).count()
     }
 
     /// Its value after upstream credit, in the latest epoch.
@@ -464,12 +485,14 @@ pub struct ClusterWorld {
 }
 
 impl Cluster {
-    /// The masks of this community (masks only: works and worlds are in clusters too, but a
-    /// cluster is reported by its people).
-    pub(crate) fn masks(&self, graph: &Graph) -> Vec<u32> {
+    /// The masks of this community that `sight` sees (masks only: works and worlds are in
+    /// clusters too, but a cluster is reported by its people).
+    pub(crate) fn masks(&self, graph: &Graph, sight: Sight) -> Vec<u32> {
         let community = &self.set.clusters.community;
         (0..community.len().min(graph.vertex_count()) as u32)
-            .filter(|&v| community[v as usize] == self.community && graph.kind_at(v) == VertexKind::Mask)
+            .filter(|&v| {
+                community[v as usize] == self.community && graph.kind_at(v) == VertexKind::Mask && sight.sees(graph, v)
+            })
             .collect()
     }
 }
@@ -488,7 +511,7 @@ impl Cluster {
 
     /// How many masks it holds.
     async fn size(&self, ctx: &Context<'_>) -> usize {
-        self.masks(&state(ctx).engine.read()).len()
+        self.masks(&state(ctx).engine.read(), Sight::of(ctx)).len()
     }
 
     /// Its masks, by handle.
@@ -504,7 +527,7 @@ impl Cluster {
         let st = state(ctx);
         let graph = st.engine.read();
         // By handle: a cluster's masks joined it all at once.
-        let items = in_public_order(st, &graph, self.masks(&graph).into_iter().map(|v| (None, v)));
+        let items = in_public_order(st, &graph, self.masks(&graph, Sight::of(ctx)).into_iter().map(|v| (None, v)));
         page_by_key(ctx, &items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) })
     }
 
@@ -512,7 +535,7 @@ impl Cluster {
     async fn suggested_worlds(&self, ctx: &Context<'_>) -> Vec<ClusterWorld> {
         let graph = state(ctx).engine.read();
         let mut counts: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
-        for m in self.masks(&graph) {
+        for m in self.masks(&graph, Sight::of(ctx)) {
             for w in graph.out(EdgeKind::MemberOf, m) {
                 *counts.entry(w).or_default() += 1;
             }
@@ -661,12 +684,32 @@ impl Reputation {
                 None => return Ok(None),
             },
         };
-        Ok(((mask.v as usize) < set.trust.trust.len()).then_some(Reputation { mask, set }))
+        Ok(Some(Reputation { mask, set }))
+    }
+
+    /// The mask's index in the epoch's score vectors; `None` for a mask made after the epoch,
+    /// which is given what a mask that never acted has (no score tells a new mask from an idle
+    /// one: `TrustScores::isolated`, zero contribution and alignment, no community).
+    fn scored(&self) -> Option<u32> {
+        ((self.mask.v as usize) < self.set.trust.trust.len()).then_some(self.mask.v)
+    }
+
+    fn trust_value(&self) -> f64 {
+        match self.scored() {
+            Some(v) => self.set.trust.trust[v as usize],
+            None => self.set.trust.isolated().0,
+        }
     }
 }
 
-fn from_masks(graph: &Graph, list: &[(Id, f64)]) -> Vec<FromMask> {
-    list.iter().filter_map(|&(id, amount)| Some(FromMask { mask: Mask::by_id(graph, id)?, amount })).collect()
+/// A score as it is sent: negative zero, which JSON writes as `-0.0`, sent as zero (it would
+/// set apart a mask whose parts were computed, from one given zero).
+fn plain(x: f64) -> f64 {
+    x + 0.0
+}
+
+fn from_masks(graph: &Graph, sight: Sight, list: &[(Id, f64)]) -> Vec<FromMask> {
+    list.iter().filter_map(|&(id, amount)| Some(FromMask { mask: sight.mask_by_id(graph, id)?, amount })).collect()
 }
 
 #[Object]
@@ -683,14 +726,14 @@ impl Reputation {
 
     /// Trust, a share of 1 over all masks.
     async fn trust(&self) -> f64 {
-        self.set.trust.trust[self.mask.v as usize]
+        plain(self.trust_value())
     }
 
     /// Trust as a percentile among masks, 0..=100.
     async fn trust_percentile(&self, ctx: &Context<'_>) -> f64 {
         {
             let st = state(ctx);
-            st.caches.trust_percentile(&st.engine, &self.set, self.mask.v)
+            st.caches.trust_percentile(&st.engine, &self.set, self.trust_value())
         }
     }
 
@@ -701,39 +744,45 @@ impl Reputation {
 
     /// Where the trust came from.
     async fn trust_explanation(&self, ctx: &Context<'_>) -> TrustExplanation {
-        let e = self.set.trust.explain(self.mask.v, 10);
+        let e = match self.scored() {
+            Some(v) => self.set.trust.explain(v, 10),
+            None => self.set.trust.isolated().1,
+        };
         let graph = state(ctx).engine.read();
         TrustExplanation {
-            before_discount: e.before_discount,
-            teleport: e.teleport,
-            dangling: e.dangling,
-            from: from_masks(&graph, &e.edges),
-            distrust: from_masks(&graph, &e.distrust),
+            before_discount: plain(e.before_discount),
+            teleport: plain(e.teleport),
+            dangling: plain(e.dangling),
+            from: from_masks(&graph, Sight::of(ctx), &e.edges),
+            distrust: from_masks(&graph, Sight::of(ctx), &e.distrust),
         }
     }
 
     /// Contribution.
     async fn contribution(&self) -> f64 {
-        self.set.contribution.score.get(self.mask.v as usize).copied().unwrap_or(0.0)
+        plain(self.set.contribution.score.get(self.mask.v as usize).copied().unwrap_or(0.0))
     }
 
     /// Where the contribution came from.
     async fn contribution_explanation(&self, ctx: &Context<'_>) -> ContributionExplanation {
-        let e = self.set.contribution.explain(self.mask.v, 10);
+        let e = match self.scored() {
+            Some(v) => self.set.contribution.explain(v, 10),
+            None => reputation::ContributionExplanation::default(),
+        };
         let graph = state(ctx).engine.read();
         ContributionExplanation {
-            total: e.total,
+            total: plain(e.total),
             works: e
                 .works
                 .iter()
                 .filter_map(|&(id, amount)| {
                     let v = graph.index_of(id)?;
-                    Some(FromWork { work: Work::at(&graph, v)?, amount })
+                    Some(FromWork { work: Sight::of(ctx).work(&graph, v)?, amount })
                 })
                 .collect(),
-            collaborations: e.collaborations,
-            trades: e.trades,
-            governance: e.governance,
+            collaborations: plain(e.collaborations),
+            trades: plain(e.trades),
+            governance: plain(e.governance),
         }
     }
 
@@ -741,15 +790,20 @@ impl Reputation {
     async fn alignment(&self) -> AlignmentScore {
         let v = self.mask.v as usize;
         AlignmentScore {
-            intercept: self.set.alignment.mask_intercept.get(v).copied().unwrap_or(0.0),
-            viewpoint: self.set.alignment.mask_factor.get(v).copied().unwrap_or(0.0),
+            intercept: plain(self.set.alignment.mask_intercept.get(v).copied().unwrap_or(0.0)),
+            viewpoint: plain(self.set.alignment.mask_factor.get(v).copied().unwrap_or(0.0)),
         }
     }
 
-    /// The community it belongs to.
-    async fn cluster(&self) -> Option<Cluster> {
-        let community = *self.set.clusters.community.get(self.mask.v as usize)?;
-        Some(Cluster { epoch: self.set.number, community, set: self.set.clone() })
+    /// The community it belongs to (none for a mask alone: see `Query.clusters`).
+    async fn cluster(&self, ctx: &Context<'_>) -> Option<Cluster> {
+        let community = *self.set.clusters.community.get(self.scored()? as usize)?;
+        let st = state(ctx);
+        st.caches.communities(&st.engine, &self.set).reported(community).then(|| Cluster {
+            epoch: self.set.number,
+            community,
+            set: self.set.clone(),
+        })
     }
 }
 
