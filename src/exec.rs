@@ -10,6 +10,7 @@
 //! {"join_world" | "leave_world": {"user": ID, "mask": ID, "world": ID}}
 //! {"follow" | "unfollow" | "endorse": {"user": ID, "mask": ID, "target": ID}}
 //! {"admit" | "unadmit": {"user": ID, "mask": ID, "viewer": ID}}   (mask: a private mask)
+//! {"accept_coauthorship" | "decline_coauthorship": {"user": ID, "mask": ID, "work": ID}}
 //! {"rate": {"user": ID, "mask": ID, "target": ID, "rating": -10..10}}
 //! {"publish_work": {"user": ID, "mask": ID, "title": "…", "description": "…", "world": ID?}}
 //! {"remix": {"user": ID, "mask": ID, "original": ID, "title": "…", "description": "…"}}
@@ -97,6 +98,16 @@ enum Line {
         mask: HexId,
         target: HexId,
     },
+    AcceptCoauthorship {
+        user: HexId,
+        mask: HexId,
+        work: HexId,
+    },
+    DeclineCoauthorship {
+        user: HexId,
+        mask: HexId,
+        work: HexId,
+    },
     Admit {
         user: HexId,
         mask: HexId,
@@ -175,6 +186,12 @@ impl Line {
             }
             Line::Unfollow { user, mask, target } => {
                 (Command::Unfollow { actor: actor(user, mask), target: target.0 }, None)
+            }
+            Line::AcceptCoauthorship { user, mask, work } => {
+                (Command::AcceptCoauthorship { actor: actor(user, mask), work: work.0 }, None)
+            }
+            Line::DeclineCoauthorship { user, mask, work } => {
+                (Command::DeclineCoauthorship { actor: actor(user, mask), work: work.0 }, None)
             }
             Line::Admit { user, mask, viewer } => (Command::Admit { actor: actor(user, mask), viewer: viewer.0 }, None),
             Line::Unadmit { user, mask, viewer } => {

@@ -24,12 +24,25 @@ impl<'a> Overlay<'a> {
     }
 
     /// The latest staged word on an edge: Some(true) added, Some(false) removed.
-    fn staged_edge(&self, kind: EdgeKind, src: Id, dst: Id) -> Option<bool> {
+    /// The latest staged change to an edge: `Some(Some(weight))` added, `Some(None)` removed,
+    /// `None` untouched.
+    fn staged_edge(&self, kind: EdgeKind, src: Id, dst: Id) -> Option<Option<Option<f32>>> {
         self.staged.iter().rev().find_map(|e| match *e {
-            Event::EdgeAdded { kind: k, src: s, dst: d, .. } if (k, s, d) == (kind, src, dst) => Some(true),
-            Event::EdgeRemoved { kind: k, src: s, dst: d } if (k, s, d) == (kind, src, dst) => Some(false),
+            Event::EdgeAdded { kind: k, src: s, dst: d, weight, .. } if (k, s, d) == (kind, src, dst) => {
+                Some(Some(weight))
+            }
+            Event::EdgeRemoved { kind: k, src: s, dst: d } if (k, s, d) == (kind, src, dst) => Some(None),
             _ => None,
         })
+    }
+
+    /// The edge's weight (`Some(None)`: there, without one), or `None` when there is no edge.
+    fn edge_props(&self, kind: EdgeKind, src: Id, dst: Id) -> Option<Option<f32>> {
+        if let Some(staged) = self.staged_edge(kind, src, dst) {
+            return staged;
+        }
+        let (s, d) = (self.graph.index_of(src)?, self.graph.index_of(dst)?);
+        self.graph.edge(kind, s, d).map(|p| p.weight)
     }
 
     fn neighbours(&self, kind: EdgeKind, v: Id, limit: usize, outward: bool) -> Vec<Id> {
@@ -100,13 +113,11 @@ impl View for Overlay<'_> {
     }
 
     fn has_edge(&self, kind: EdgeKind, src: Id, dst: Id) -> bool {
-        if let Some(staged) = self.staged_edge(kind, src, dst) {
-            return staged;
-        }
-        match (self.graph.index_of(src), self.graph.index_of(dst)) {
-            (Some(s), Some(d)) => self.graph.edge(kind, s, d).is_some(),
-            _ => false,
-        }
+        self.edge_props(kind, src, dst).is_some()
+    }
+
+    fn edge_weight(&self, kind: EdgeKind, src: Id, dst: Id) -> Option<f32> {
+        self.edge_props(kind, src, dst).flatten()
     }
 
     fn targets(&self, kind: EdgeKind, src: Id, limit: usize) -> Vec<Id> {
@@ -146,6 +157,9 @@ impl View for GraphView<'_> {
     }
     fn has_edge(&self, kind: EdgeKind, src: Id, dst: Id) -> bool {
         Overlay::new(self.0, &[]).has_edge(kind, src, dst)
+    }
+    fn edge_weight(&self, kind: EdgeKind, src: Id, dst: Id) -> Option<f32> {
+        Overlay::new(self.0, &[]).edge_weight(kind, src, dst)
     }
     fn targets(&self, kind: EdgeKind, src: Id, limit: usize) -> Vec<Id> {
         Overlay::new(self.0, &[]).targets(kind, src, limit)

@@ -90,6 +90,20 @@ pub enum Command {
         /// The mask no longer admitted.
         viewer: Id,
     },
+    /// Accept an invitation to co-author a work: the offered share becomes authorship.
+    AcceptCoauthorship {
+        /// The invited mask (acting).
+        actor: Actor,
+        /// The work.
+        work: Id,
+    },
+    /// Decline an invitation to co-author a work.
+    DeclineCoauthorship {
+        /// The invited mask (acting).
+        actor: Actor,
+        /// The work.
+        work: Id,
+    },
     /// Rate a mask −10..=10 (replaces an earlier rating).
     Rate {
         /// Who rates.

@@ -21,6 +21,8 @@ pub trait View {
     fn handle_holder(&self, handle: &Handle) -> Option<Id>;
     /// Whether the edge exists.
     fn has_edge(&self, kind: EdgeKind, src: Id, dst: Id) -> bool;
+    /// The weight of the edge, if it exists and has one.
+    fn edge_weight(&self, kind: EdgeKind, src: Id, dst: Id) -> Option<f32>;
     /// Targets of `src`'s edges of `kind`, at most `limit` of them.
     fn targets(&self, kind: EdgeKind, src: Id, limit: usize) -> Vec<Id>;
     /// Sources of edges of `kind` into `dst`, at most `limit` of them.
@@ -257,6 +259,23 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
             }
             Ok(events)
         }
+        Command::AcceptCoauthorship { actor, work } => {
+            acting(view, actor)?;
+            let Some(share) = view.edge_weight(EdgeKind::Invited, actor.mask, work) else {
+                return Err(Rejection::NotDone { what: "no invitation to co-author this work" });
+            };
+            Ok(vec![
+                Event::EdgeRemoved { kind: EdgeKind::Invited, src: actor.mask, dst: work },
+                edge(EdgeKind::Authored, actor.mask, work, Some(share)),
+            ])
+        }
+        Command::DeclineCoauthorship { actor, work } => {
+            acting(view, actor)?;
+            if !view.has_edge(EdgeKind::Invited, actor.mask, work) {
+                return Err(Rejection::NotDone { what: "no invitation to co-author this work" });
+            }
+            Ok(vec![Event::EdgeRemoved { kind: EdgeKind::Invited, src: actor.mask, dst: work }])
+        }
         Command::Rate { actor, target, rating } => {
             acting(view, actor)?;
             other_mask(view, actor, target, "rate")?;
@@ -303,7 +322,12 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
                 props.insert("world".into(), Value::Str(world.to_string()));
             }
             let mut events = vec![Event::VertexCreated { id: work, kind: VertexKind::Work, props, external: None }];
-            events.extend(authors.iter().map(|&(mask, share)| edge(EdgeKind::Authored, mask, work, Some(share))));
+            // The publisher is its author; every other mask named is invited, and shown on the
+            // work only once it accepts.
+            events.extend(authors.iter().map(|&(mask, share)| {
+                let kind = if mask == actor.mask { EdgeKind::Authored } else { EdgeKind::Invited };
+                edge(kind, mask, work, Some(share))
+            }));
             Ok(events)
         }
         Command::Remix { actor, work, original, title, description } => {
@@ -344,7 +368,17 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
             {
                 return Err(Rejection::AlreadyDone { what: "collaborating" });
             }
-            Ok(vec![edge(EdgeKind::Collaborates, actor.mask, other, None)])
+            if view.has_edge(EdgeKind::Asks, actor.mask, other) {
+                return Err(Rejection::AlreadyDone { what: "asked to collaborate; waiting for the other to ask back" });
+            }
+            // Collaboration takes two: the first to ask waits for the other to ask back.
+            if view.has_edge(EdgeKind::Asks, other, actor.mask) {
+                return Ok(vec![
+                    Event::EdgeRemoved { kind: EdgeKind::Asks, src: other, dst: actor.mask },
+                    edge(EdgeKind::Collaborates, other, actor.mask, None),
+                ]);
+            }
+            Ok(vec![edge(EdgeKind::Asks, actor.mask, other, None)])
         }
         Command::Edit { actor, target, fields } => {
             acting(view, actor)?;

@@ -128,12 +128,19 @@ named_enum! {
         /// mask → mask: a private mask admits a viewer, who may then see it and follow it.
         /// Access, not trust: no score reads it.
         Admits = "admits",
+        /// mask → work, with the share offered: a co-author named by the work's publisher,
+        /// until it accepts (the edge becomes `authored`) or declines (it goes). Consent, not
+        /// authorship: nothing shows it but its own owner's view, and no score reads it.
+        Invited = "invited",
+        /// mask → mask: asks to collaborate, until the other asks back (the two become one
+        /// `collaborates` edge). Consent, not trust.
+        Asks = "asks",
     }
 }
 
 /// The number of edge kinds (the size of per-kind tables).
-pub const EDGE_KIND_COUNT: usize = 13;
-const _: () = assert!(EdgeKind::Admits as usize + 1 == EDGE_KIND_COUNT);
+pub const EDGE_KIND_COUNT: usize = 15;
+const _: () = assert!(EdgeKind::Asks as usize + 1 == EDGE_KIND_COUNT);
 
 impl EdgeKind {
     /// The vertex kinds this edge kind may connect: (allowed sources, allowed targets).
@@ -142,11 +149,14 @@ impl EdgeKind {
         match self {
             EdgeKind::Owns => (&[User], &[Mask]),
             EdgeKind::MemberOf | EdgeKind::Moderates => (&[Mask], &[World]),
-            EdgeKind::Follows | EdgeKind::Rates | EdgeKind::Collaborates | EdgeKind::Traded | EdgeKind::Admits => {
-                (&[Mask], &[Mask])
-            }
+            EdgeKind::Follows
+            | EdgeKind::Rates
+            | EdgeKind::Collaborates
+            | EdgeKind::Traded
+            | EdgeKind::Admits
+            | EdgeKind::Asks => (&[Mask], &[Mask]),
             EdgeKind::Endorses | EdgeKind::Reports => (&[Mask], &[Work, Mask]),
-            EdgeKind::Authored => (&[Mask], &[Work]),
+            EdgeKind::Authored | EdgeKind::Invited => (&[Mask], &[Work]),
             EdgeKind::RemixOf => (&[Work], &[Work]),
             EdgeKind::Voted => (&[Mask], &[Proposal]),
         }
@@ -156,7 +166,7 @@ impl EdgeKind {
     pub fn weight_name(self) -> Option<&'static str> {
         match self {
             EdgeKind::Rates => Some("rating"),
-            EdgeKind::Authored => Some("share"),
+            EdgeKind::Authored | EdgeKind::Invited => Some("share"),
             EdgeKind::Traded => Some("amount"),
             EdgeKind::Voted => Some("choice"),
             EdgeKind::Endorses => Some("weight"),
@@ -169,10 +179,11 @@ impl EdgeKind {
         self == EdgeKind::Owns
     }
 
-    /// Whether the edge grants access and says nothing about trust or taste (only `admits`):
-    /// graph analyses leave it out by default.
+    /// Whether the edge grants access or awaits consent and says nothing about trust or taste
+    /// (`admits`, `invited`, `asks`): no score reads it, and graph analyses leave it out by
+    /// default.
     pub fn is_access(self) -> bool {
-        self == EdgeKind::Admits
+        matches!(self, EdgeKind::Admits | EdgeKind::Invited | EdgeKind::Asks)
     }
 
     /// Checks a weight against this kind's range. `None` means "no weight given".
@@ -185,7 +196,7 @@ impl EdgeKind {
         };
         let range = match self {
             EdgeKind::Rates => -10.0..=10.0,
-            EdgeKind::Authored => 0.0..=1.0,
+            EdgeKind::Authored | EdgeKind::Invited => 0.0..=1.0,
             EdgeKind::Traded => 0.0..=f32::MAX,
             EdgeKind::Voted => -1.0..=1.0,
             EdgeKind::Endorses => -10.0..=10.0,

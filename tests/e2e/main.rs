@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod consent;
 mod crash;
 mod order;
 mod privacy;

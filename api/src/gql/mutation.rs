@@ -157,9 +157,20 @@ pub struct PublishWorkInput {
     pub description: String,
     /// The world to publish in (you must be a member).
     pub world: Option<ID>,
-    /// Every author with their share, you included; empty: you alone.
+    /// Every author with their share, you included; empty: you alone. Every other mask named
+    /// is invited: it is shown as an author once it accepts (`acceptCoauthorship`).
     #[graphql(default)]
     pub authors: Vec<CoauthorInput>,
+}
+
+/// An answer to an invitation to co-author a work.
+#[derive(InputObject)]
+pub struct CoauthorshipInput {
+    /// The invited mask (default: your oldest).
+    #[graphql(name = "as")]
+    pub as_mask: Option<ID>,
+    /// The work.
+    pub work: ID,
 }
 
 /// Publish a remix of a work.
@@ -306,6 +317,23 @@ async fn on_mask(
             let other = target(ctx, NodeKind::Mask, &input.mask, "mask", "mask")?;
             let seq = execute(ctx, command(actor?, other)).await.map_err(|e| e.or_field("mask"))?;
             Ok((mask_now(ctx, other), seq))
+        }
+        .await,
+    )
+}
+
+/// An answer to an invitation to co-author: the work's payload.
+async fn on_invitation(
+    ctx: &Context<'_>,
+    input: CoauthorshipInput,
+    command: impl FnOnce(Actor, Id) -> Command,
+) -> Result<WorkPayload> {
+    let actor = actor(ctx, &input.as_mask)?;
+    WorkPayload::of(
+        async {
+            let work = target(ctx, NodeKind::Work, &input.work, "work", "work")?;
+            let seq = execute(ctx, command(actor?, work)).await.map_err(|e| e.or_field("work"))?;
+            Ok((work_now(ctx, work), seq))
         }
         .await,
     )
@@ -525,6 +553,17 @@ impl MutationRoot {
             }
             .await,
         )
+    }
+
+    /// Accept an invitation to co-author a work: you are shown as its author, with the share
+    /// offered.
+    async fn accept_coauthorship(&self, ctx: &Context<'_>, input: CoauthorshipInput) -> Result<WorkPayload> {
+        on_invitation(ctx, input, |actor, work| Command::AcceptCoauthorship { actor, work }).await
+    }
+
+    /// Decline an invitation to co-author a work: nothing of it was ever shown on you.
+    async fn decline_coauthorship(&self, ctx: &Context<'_>, input: CoauthorshipInput) -> Result<WorkPayload> {
+        on_invitation(ctx, input, |actor, work| Command::DeclineCoauthorship { actor, work }).await
     }
 
     /// Publish a remix of a work: credit flows upstream to the original.

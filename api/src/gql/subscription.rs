@@ -109,10 +109,13 @@ impl SubscriptionRoot {
                     Event::VertexCreated { id, kind: VertexKind::Work, props, .. }
                         if world_of(props) == Some(world) =>
                     {
-                        work(*id).map(|w| {
-                            let author = graph.inn(EdgeKind::Authored, w.v).find_map(|a| sight.mask(&graph, a));
-                            (ActivityKind::Published, author, Some(w))
-                        })
+                        // The mask that published: the author the same command made (named
+                        // co-authors are only invited, and have not acted).
+                        let publisher = batch.events.iter().find_map(|e| match e {
+                            Event::EdgeAdded { kind: EdgeKind::Authored, src, dst, .. } if dst == id => Some(*src),
+                            _ => None,
+                        });
+                        work(*id).map(|w| (ActivityKind::Published, publisher.and_then(mask), Some(w)))
                     }
                     Event::EdgeAdded { kind: EdgeKind::Endorses, src, dst, .. } if work_in_world(*dst) => {
                         match (mask(*src), work(*dst)) {

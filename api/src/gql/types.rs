@@ -80,6 +80,20 @@ pub(crate) fn listed_mask(graph: &Graph, v: u32) -> bool {
         && !hidden(graph, v)
 }
 
+/// Whether the signed-in user owns `mask`.
+fn owned_by_caller(ctx: &Context<'_>, mask: Id) -> bool {
+    caller(ctx).and_then(|c| c.user).is_some_and(|user| state(ctx).engine.read().is_owned_by(mask, user))
+}
+
+/// An invitation to co-author a work.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct CoauthorInvitation {
+    /// The work.
+    pub work: Work,
+    /// The share of it offered, 0..=1.
+    pub share: f64,
+}
+
 /// Who is looking: the signed-in user, or nobody. Every mask and work the API shows passes
 /// through a `Sight` (`Sight::mask`, `Sight::work`, `neighbours`), and the engine answers by
 /// the one rule of `schema::visibility`: a private mask, and a work only it authored, are
@@ -215,10 +229,7 @@ impl Mask {
     /// Whether the viewer owns this mask: true only ever for the owner; anyone else gets
     /// false, whoever owns it.
     async fn is_mine(&self, ctx: &Context<'_>) -> bool {
-        match caller(ctx).and_then(|v| v.user) {
-            Some(user) => state(ctx).engine.read().is_owned_by(self.id, user),
-            None => false,
-        }
+        owned_by_caller(ctx, self.id)
     }
 
     /// Masks that follow this one, the latest to follow first.
@@ -283,6 +294,51 @@ impl Mask {
         let graph = st.engine.read();
         let items = neighbours(st, Sight::of(ctx), &graph, self.v, EdgeKind::Authored, true, VertexKind::Work);
         page_by_key(ctx, &items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
+    }
+
+    /// Works this mask is invited to co-author, the latest first — for its owner only (null for
+    /// anyone else): nothing of an invitation shows on a mask until it accepts.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn coauthor_invitations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Option<Conn<CoauthorInvitation>>> {
+        let st = state(ctx);
+        if !owned_by_caller(ctx, self.id) {
+            return Ok(None);
+        }
+        let graph = st.engine.read();
+        let items = neighbours(st, Sight::of(ctx), &graph, self.v, EdgeKind::Invited, true, VertexKind::Work);
+        let share = |w: u32| graph.edge(EdgeKind::Invited, self.v, w).and_then(|p| p.weight).map_or(0.0, f64::from);
+        page_by_key(ctx, &items, (first, last, after, before), |v| CoauthorInvitation {
+            work: Work { v, id: graph.id_at(v) },
+            share: share(v),
+        })
+        .map(Some)
+    }
+
+    /// Masks asking this one to collaborate, the latest first — for its owner only (null for
+    /// anyone else). Asking back (`collaborate`) makes the collaboration.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn collaboration_requests(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Option<Conn<Mask>>> {
+        let st = state(ctx);
+        if !owned_by_caller(ctx, self.id) {
+            return Ok(None);
+        }
+        let graph = st.engine.read();
+        let items = neighbours(st, Sight::of(ctx), &graph, self.v, EdgeKind::Asks, false, VertexKind::Mask);
+        page_by_key(ctx, &items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) }).map(Some)
     }
 
     /// Trust in the latest epoch (null before the first epoch). A mask made after the epoch
