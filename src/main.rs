@@ -188,6 +188,15 @@ struct ServeArgs {
     /// Requests per second allowed per session token (0: no limit).
     #[arg(long, default_value_t = 50.0)]
     rate_per_token: f64,
+    /// How long a request's headers may take to arrive, in milliseconds (slow clients are cut).
+    #[arg(long, default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// The most connections open at once.
+    #[arg(long, default_value_t = 10_000)]
+    connections_max: usize,
+    /// The most connections open at once from one address (IPv6: one /64).
+    #[arg(long, default_value_t = 256)]
+    connections_per_ip: usize,
     /// Events committed before a new score epoch is computed.
     #[arg(long, default_value_t = reputation::DEFAULT_MIN_EVENTS)]
     epoch_events: u64,
@@ -437,6 +446,11 @@ async fn serve(config: &DataConfig, args: ServeArgs) -> Result<()> {
         engine: config.engine(),
         listen: args.listen,
         limits,
+        connections: api::listen::ConnectionLimits {
+            header_timeout: std::time::Duration::from_millis(args.header_timeout_ms.max(1)),
+            connections_max: args.connections_max.max(1),
+            connections_per_ip: args.connections_per_ip.max(1),
+        },
         epochs: reputation::RecomputePolicy {
             min_events: args.epoch_events.max(1),
             min_interval: std::time::Duration::from_millis(args.epoch_interval_ms),

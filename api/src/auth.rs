@@ -226,10 +226,18 @@ impl AuthStore {
         Ok(key)
     }
 
+    /// A permit to hash, held by the hashing thread itself: a request that gives up (a client
+    /// gone, a timeout) must not free its permit while its hash still runs, or abandoned
+    /// requests would run any number of hashes at once.
+    async fn hash_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        self.hashing.clone().acquire_owned().await.map_err(|e| AuthError::Hash(e.to_string()))
+    }
+
     async fn hash(&self, password: String) -> Result<String> {
-        let _permit = self.hashing.acquire().await.map_err(|e| AuthError::Hash(e.to_string()))?;
+        let permit = self.hash_permit().await?;
         let argon = self.argon.clone();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let salt = SaltString::encode_b64(&random_bytes::<16>()).map_err(|e| AuthError::Hash(e.to_string()))?;
             argon
                 .hash_password(password.as_bytes(), &salt)
@@ -241,9 +249,10 @@ impl AuthStore {
     }
 
     async fn verify(&self, password: String, phc: String) -> Result<bool> {
-        let _permit = self.hashing.acquire().await.map_err(|e| AuthError::Hash(e.to_string()))?;
+        let permit = self.hash_permit().await?;
         let argon = self.argon.clone();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let parsed = PasswordHash::new(&phc).map_err(|e| AuthError::Hash(e.to_string()))?;
             Ok(argon.verify_password(password.as_bytes(), &parsed).is_ok())
         })

@@ -103,6 +103,7 @@ struct Limit {
 }
 
 /// What a rate limit said.
+#[derive(Clone, Debug)]
 struct Verdict {
     allowed: bool,
     limit: u64,
@@ -125,11 +126,32 @@ impl Limit {
         Some(Limit { limiter, burst, rate })
     }
 
-    fn take(&self, key: Key) -> Verdict {
+    /// Takes `n` requests' worth from `key`'s allowance (all or nothing).
+    fn take(&self, key: Key, n: u32) -> Verdict {
         if self.limiter.len() >= BUCKETS_MAX {
             self.limiter.retain_recent();
         }
-        match self.limiter.check_key(&key) {
+        let Some(cells) = NonZeroU32::new(n) else {
+            return Verdict {
+                allowed: true,
+                limit: u64::from(self.burst),
+                remaining: u64::from(self.burst),
+                reset_secs: 0,
+            };
+        };
+        let checked = match self.limiter.check_key_n(&key, cells) {
+            Ok(checked) => checked,
+            // More than a whole burst: never allowed, however long one waits.
+            Err(_) => {
+                return Verdict {
+                    allowed: false,
+                    limit: u64::from(self.burst),
+                    remaining: 0,
+                    reset_secs: (f64::from(self.burst) / self.rate).ceil().max(1.0) as u64,
+                };
+            }
+        };
+        match checked {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 Verdict {
@@ -239,9 +261,17 @@ fn content_type_problem(headers: &HeaderMap) -> Option<String> {
         .then(|| format!("Content-Type must be application/json (got {:?})", raw.chars().take(64).collect::<String>()))
 }
 
-/// The client's address: the peer's (a proxy in front must do its own per-client limits).
-fn client_ip(peer: SocketAddr) -> IpAddr {
-    peer.ip()
+/// The client's address as the limits key it: the peer's IPv4 address, or the /64 of its IPv6
+/// one (one subscriber's line holds a whole /64, so a per-address limit would be no limit). A
+/// proxy in front must do its own per-client limits.
+pub(crate) fn client_ip(peer: SocketAddr) -> IpAddr {
+    match peer.ip() {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & (!0u128 << 64))),
+        },
+        v4 => v4,
+    }
 }
 
 /// The caller named by `Authorization: Bearer <token>`: Ok(None) without the header, Err
@@ -267,48 +297,78 @@ async fn authenticate(app: &App, headers: &HeaderMap, media: &'static str) -> Re
     }
 }
 
-/// Applies the rate limits; the headers to add, or the 429.
+/// Which allowances a charge is taken from.
+#[derive(Clone, Copy)]
+struct Charge<'a> {
+    ip: Option<IpAddr>,
+    token: Option<&'a str>,
+    /// What is taken now.
+    cost: u32,
+    /// What the whole request costs (for the message).
+    total: u32,
+}
+
+/// Takes a charge from the limits that apply: their verdicts, or the 429 (with the headers of
+/// the tightest limit and `earlier`'s verdicts counted in).
 fn rate_limit(
     app: &App,
-    ip: IpAddr,
-    caller: &Caller,
+    charge: Charge<'_>,
+    earlier: &[Verdict],
     media: &'static str,
-) -> Result<Vec<(HeaderName, HeaderValue)>, ApiError> {
+) -> Result<Vec<Verdict>, ApiError> {
     let mut verdicts = Vec::new();
-    if let Some(limit) = &app.limiter.per_ip {
-        verdicts.push(limit.take(Key::Ip(ip)));
+    if let (Some(ip), Some(limit)) = (charge.ip, &app.limiter.per_ip) {
+        verdicts.push(limit.take(Key::Ip(ip), charge.cost));
     }
-    if let (Some(token), Some(limit)) = (&caller.token, &app.limiter.per_token) {
-        verdicts.push(limit.take(Key::Token(token_key(token))));
+    if let (Some(token), Some(limit)) = (charge.token, &app.limiter.per_token) {
+        verdicts.push(limit.take(Key::Token(token_key(token)), charge.cost));
     }
-    // Report the tightest limit.
-    let Some(tightest) = verdicts.iter().min_by_key(|v| (v.allowed, v.remaining)) else { return Ok(Vec::new()) };
-    let headers = vec![
+    if verdicts.iter().all(|v| v.allowed) {
+        return Ok(verdicts);
+    }
+    app.state.metrics.throttled();
+    let all: Vec<Verdict> = earlier.iter().cloned().chain(verdicts).collect();
+    let headers = rate_headers(&all);
+    let reset = all.iter().filter(|v| !v.allowed).map(|v| v.reset_secs).max().unwrap_or(1);
+    let message = if charge.total > 1 {
+        let total = charge.total;
+        format!("this request costs {total} (one per operation, one per mutation field): retry in {reset} s")
+    } else {
+        format!("too many requests: retry in {reset} s")
+    };
+    Err(ApiError::new(Code::Throttled, message)
+        .media(media)
+        .headers(headers)
+        .header(header::RETRY_AFTER, HeaderValue::from(reset)))
+}
+
+/// The `RateLimit-*` headers of the tightest of the limits that were checked.
+fn rate_headers(verdicts: &[Verdict]) -> Vec<(HeaderName, HeaderValue)> {
+    let Some(tightest) = verdicts.iter().min_by_key(|v| (v.allowed, v.remaining)) else { return Vec::new() };
+    vec![
         (HeaderName::from_static("ratelimit-limit"), HeaderValue::from(tightest.limit)),
         (HeaderName::from_static("ratelimit-remaining"), HeaderValue::from(tightest.remaining)),
         (HeaderName::from_static("ratelimit-reset"), HeaderValue::from(tightest.reset_secs)),
-    ];
-    if verdicts.iter().all(|v| v.allowed) {
-        return Ok(headers);
-    }
-    app.state.metrics.throttled();
-    Err(ApiError::new(Code::Throttled, format!("too many requests: retry in {} s", tightest.reset_secs))
-        .media(media)
-        .headers(headers)
-        .header(header::RETRY_AFTER, HeaderValue::from(tightest.reset_secs)))
+    ]
 }
 
-/// Who is asking, and whether they may: the caller and the rate-limit headers, or the 401 or
+/// Who is asking, and whether they may: the caller and the limits' verdicts, or the 401 or
 /// 429 response.
 async fn admit(
     app: &App,
     peer: SocketAddr,
     headers: &HeaderMap,
     media: &'static str,
-) -> Result<(Caller, Vec<(HeaderName, HeaderValue)>), ApiError> {
+) -> Result<(Caller, Vec<Verdict>), ApiError> {
+    // The IP's limit first, before any session lookup: a flood of made-up tokens costs the
+    // account store nothing.
+    let ip = client_ip(peer);
+    let mut verdicts = rate_limit(app, Charge { ip: Some(ip), token: None, cost: 1, total: 1 }, &[], media)?;
     let caller = authenticate(app, headers, media).await?;
-    let extra = rate_limit(app, client_ip(peer), &caller, media)?;
-    Ok((caller, extra))
+    if let Some(token) = caller.token.as_deref() {
+        verdicts.extend(rate_limit(app, Charge { ip: None, token: Some(token), cost: 1, total: 1 }, &verdicts, media)?);
+    }
+    Ok((caller, verdicts))
 }
 
 /// A GraphQL request decoded from JSON, or why it is not one: an object whose `query` is a
@@ -350,6 +410,38 @@ fn operation_type(doc: &ExecutableDocument, name: Option<&str>) -> Option<Operat
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
         _ => None,
     }
+}
+
+/// What an operation costs against the rate limits: one, or for a mutation one per root field
+/// (aliases, inline fragments and fragment spreads followed), so that a batch of 10 mutations
+/// of 100 aliases each costs 1,000, as 1,000 requests would.
+pub(crate) fn operation_cost(doc: &ExecutableDocument, name: Option<&str>) -> u32 {
+    let operation = match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.iter().find(|(n, _)| n.as_str() == name).map(|(_, op)| op)
+        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        _ => None,
+    };
+    let Some(operation) = operation.filter(|op| op.node.ty == OperationType::Mutation) else { return 1 };
+    fn roots(doc: &ExecutableDocument, set: &SelectionSet, depth: u32) -> u32 {
+        if depth > 16 {
+            return 0; // a fragment cycle: validation refuses the document
+        }
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(_) => 1,
+                Selection::InlineFragment(f) => roots(doc, &f.node.selection_set.node, depth + 1),
+                Selection::FragmentSpread(spread) => doc
+                    .fragments
+                    .get(&spread.node.fragment_name.node)
+                    .map_or(0, |f| roots(doc, &f.node.selection_set.node, depth + 1)),
+            })
+            .fold(0u32, u32::saturating_add)
+    }
+    roots(doc, &operation.node.selection_set.node, 0).max(1)
 }
 
 /// The most fields one document may select (aliases included; fragments counted once where
@@ -427,15 +519,32 @@ fn request_error_body(message: &str, locations: Option<&[async_graphql::Pos]>, c
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
-/// Runs requests (one, or a batch) under the deadline.
+/// Runs requests (one, or a batch) under the deadline, once the limits have been charged what
+/// they cost (admission charged one already).
 async fn run(
     app: &App,
+    peer: SocketAddr,
     caller: Caller,
-    requests: Vec<async_graphql::Request>,
+    mut requests: Vec<async_graphql::Request>,
     batch: bool,
     media: &'static str,
-    extra: Vec<(HeaderName, HeaderValue)>,
+    mut verdicts: Vec<Verdict>,
 ) -> Response {
+    let cost: u32 = requests
+        .iter_mut()
+        .map(|r| {
+            let name = r.operation_name.clone();
+            r.parsed_query().map_or(1, |doc| operation_cost(doc, name.as_deref()))
+        })
+        .fold(0u32, u32::saturating_add);
+    if cost > 1 {
+        let charge = Charge { ip: Some(client_ip(peer)), token: caller.token.as_deref(), cost: cost - 1, total: cost };
+        match rate_limit(app, charge, &verdicts, media) {
+            Ok(more) => verdicts.extend(more),
+            Err(e) => return e.into_response(),
+        }
+    }
+    let extra = rate_headers(&verdicts);
     let work = async {
         let mut out = Vec::with_capacity(requests.len());
         let mut all_request_errors = true;
@@ -549,7 +658,7 @@ async fn post(app: &App, peer: SocketAddr, request: Request<Body>) -> Result<Res
     if declared.is_some_and(|n| n > app.limits.body_bytes as u64) {
         return Err(too_large());
     }
-    let (caller, extra) = admit(app, peer, headers, media).await?;
+    let (caller, verdicts) = admit(app, peer, headers, media).await?;
     let bytes: Bytes = axum::body::to_bytes(body, app.limits.body_bytes).await.map_err(|_| too_large())?;
     // The common case: a well-formed request (or batch) straight from the bytes.
     if let Ok(parsed) = serde_json::from_slice::<async_graphql::BatchRequest>(&bytes) {
@@ -558,7 +667,7 @@ async fn post(app: &App, peer: SocketAddr, request: Request<Body>) -> Result<Res
             async_graphql::BatchRequest::Batch(rs) => (rs, true),
         };
         if (1..=app.limits.batch_max).contains(&requests.len()) && requests.iter().all(|r| !r.query.is_empty()) {
-            return Ok(run(app, caller, requests, batch, media, extra).await);
+            return Ok(run(app, peer, caller, requests, batch, media, verdicts).await);
         }
     }
     // Anything else: find what is wrong, to say so.
@@ -580,7 +689,7 @@ async fn post(app: &App, peer: SocketAddr, request: Request<Body>) -> Result<Res
         }
         other => (vec![decode(other).map_err(|message| bad_request(media, message))?], false),
     };
-    Ok(run(app, caller, requests, batch, media, extra).await)
+    Ok(run(app, peer, caller, requests, batch, media, verdicts).await)
 }
 
 async fn graphql_get(
@@ -643,8 +752,8 @@ async fn get_query(app: &App, peer: SocketAddr, parts: &axum::http::request::Par
         .status(StatusCode::METHOD_NOT_ALLOWED)
         .header(header::ALLOW, HeaderValue::from_static("POST")));
     }
-    let (caller, extra) = admit(app, peer, headers, media).await?;
-    Ok(run(app, caller, vec![request], false, media, extra).await)
+    let (caller, verdicts) = admit(app, peer, headers, media).await?;
+    Ok(run(app, peer, caller, vec![request], false, media, verdicts).await)
 }
 
 async fn websocket(
@@ -664,7 +773,7 @@ async fn upgrade_websocket(
     parts: &mut axum::http::request::Parts,
 ) -> Result<Response, ApiError> {
     // An upgrade is a request like any other for the per-IP limit.
-    rate_limit(app, client_ip(peer), &Caller::default(), JSON)?;
+    rate_limit(app, Charge { ip: Some(client_ip(peer)), token: None, cost: 1, total: 1 }, &[], JSON)?;
     let offered = parts.headers.get_all(header::SEC_WEBSOCKET_PROTOCOL).iter().filter_map(|v| v.to_str().ok());
     let protocol = offered
         .into_iter()
@@ -714,9 +823,9 @@ impl App {
                     }
                 })
             }),
-            admit: Arc::new(move |caller: &Caller| match (&caller.token, &limiter.limiter.per_token) {
+            admit: Arc::new(move |caller: &Caller, cost: u32| match (&caller.token, &limiter.limiter.per_token) {
                 (Some(token), Some(limit)) => {
-                    let verdict = limit.take(Key::Token(token_key(token)));
+                    let verdict = limit.take(Key::Token(token_key(token)), cost);
                     if verdict.allowed { Ok(()) } else { Err(verdict.reset_secs) }
                 }
                 _ => Ok(()),
@@ -762,4 +871,29 @@ async fn metrics(AxumState(app): AxumState<App>) -> Response {
 
 async fn not_found() -> Response {
     ApiError::new(Code::NotFound, "no such route: the API is at /graphql").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_key_an_ipv6_client_by_its_64() {
+        let key = |addr: &str| client_ip(addr.parse().unwrap());
+        assert_eq!(key("[2001:db8:1:2:aaaa::1]:443"), key("[2001:db8:1:2:ffff:ffff:ffff:ffff]:80"));
+        assert_ne!(key("[2001:db8:1:2::1]:443"), key("[2001:db8:1:3::1]:443"));
+        assert_eq!(key("[2001:db8:1:2::1]:443").to_string(), "2001:db8:1:2::");
+        assert_eq!(key("[::ffff:10.1.2.3]:80").to_string(), "10.1.2.3");
+        assert_eq!(key("10.1.2.3:80").to_string(), "10.1.2.3");
+    }
+
+    #[test]
+    fn a_mutation_costs_one_per_root_field_and_a_query_one() {
+        let cost = |q: &str, name: Option<&str>| operation_cost(&async_graphql::parser::parse_query(q).unwrap(), name);
+        assert_eq!(cost("{ a b c }", None), 1);
+        assert_eq!(cost("mutation { a: f b: f c: f }", None), 3);
+        assert_eq!(cost("mutation { ...F ... on Mutation { g h } } fragment F on Mutation { x y z }", None), 5);
+        assert_eq!(cost("query Q { a } mutation M { a b }", Some("M")), 2);
+        assert_eq!(cost("subscription { s }", None), 1);
+    }
 }

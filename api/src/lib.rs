@@ -20,6 +20,7 @@ pub mod error;
 pub mod gql;
 pub mod http;
 pub mod ids;
+pub mod listen;
 pub mod metrics;
 mod state;
 pub mod ws;
@@ -42,6 +43,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// Request limits.
     pub limits: http::Limits,
+    /// Connection limits (header timeout, caps in all and per address).
+    pub connections: listen::ConnectionLimits,
     /// When to compute a new score epoch.
     pub epochs: RecomputePolicy,
     /// How long sessions last.
@@ -136,18 +139,13 @@ pub async fn serve(config: ServeConfig, progress: &dyn Progress, ready: impl FnO
     }
     ready(addr);
     let stop_state = state.clone();
-    // No Nagle delay: responses and subscription events are small and latency matters.
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
+    tokio::spawn(async move {
+        shutdown_requested().await;
+        tracing::info!(websockets = stop_state.metrics.websockets(), "shutting down");
+        let _ = stop_state.shutdown.send(true);
     });
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown_requested().await;
-            tracing::info!(websockets = stop_state.metrics.websockets(), "shutting down");
-            let _ = stop_state.shutdown.send(true);
-        })
-        .await?;
+    let drain = config.limits.request_timeout + Duration::from_secs(5);
+    listen::serve(listener, app, config.connections.clone(), state.shutdown.subscribe(), drain).await;
     let _ = state.shutdown.send(true);
     epoch_loop.join().await;
     follower.stop().await;

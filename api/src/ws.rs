@@ -300,8 +300,8 @@ pub struct Context {
 
 /// Signs in with a session token.
 pub type SignIn = Arc<dyn Fn(String) -> futures_util::future::BoxFuture<'static, Result<Caller, String>> + Send + Sync>;
-/// Applies a caller's rate limit to one operation.
-pub type Admit = Arc<dyn Fn(&Caller) -> Result<(), u64> + Send + Sync>;
+/// Charges a caller's rate limit what one operation costs (see `http::operation_cost`).
+pub type Admit = Arc<dyn Fn(&Caller, u32) -> Result<(), u64> + Send + Sync>;
 
 /// Why a session ended.
 enum End {
@@ -426,7 +426,11 @@ impl Session {
                 }
                 let refusal = if self.operations.len() >= OPERATIONS_PER_SOCKET {
                     Some(format!("at most {OPERATIONS_PER_SOCKET} operations may run at once on one socket"))
-                } else if let Err(wait) = (self.cx.admit)(&caller) {
+                } else if let Err(wait) = (self.cx.admit)(&caller, {
+                    let name = payload.operation_name.as_deref();
+                    async_graphql::parser::parse_query(&payload.query)
+                        .map_or(1, |doc| crate::http::operation_cost(&doc, name))
+                }) {
                     self.cx.state.metrics.throttled();
                     Some(format!("too many requests: retry in {wait} s"))
                 } else {

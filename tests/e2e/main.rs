@@ -1,6 +1,7 @@
 //! End-to-end tests of the `daira` binary: imports, stats, audit, bad input, crashes, discovery
 //! and the GraphQL API.
 
+mod abuse;
 mod api;
 mod cli;
 mod consent;
