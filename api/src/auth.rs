@@ -114,6 +114,9 @@ pub struct AuthStore {
     argon: Argon2<'static>,
     hashing: Arc<Semaphore>,
     cache: Mutex<HashMap<[u8; 32], (Session, Instant)>>,
+    /// Sessions closed by sign-out, as their token's hash: a WebSocket signed in with one
+    /// closes at once.
+    closed: tokio::sync::broadcast::Sender<[u8; 32]>,
     /// A valid hash to verify against when the login is unknown, so that both answers take
     /// the same time.
     decoy: String,
@@ -198,6 +201,7 @@ impl AuthStore {
             argon,
             hashing: Arc::new(Semaphore::new(HASHES_AT_ONCE)),
             cache: Mutex::new(HashMap::new()),
+            closed: tokio::sync::broadcast::channel(1024).0,
             decoy,
             ttl,
         })
@@ -367,12 +371,23 @@ impl AuthStore {
     pub async fn close_session(&self, token: &str) -> Result<()> {
         let key = token_hash(token);
         self.cache.lock().remove(&key);
+        let _ = self.closed.send(key);
         on_pool!(&self.pool, |p| sqlx::query("DELETE FROM daira_sessions WHERE token_hash = $1")
             .bind(graph_engine::log::hex(&key))
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
         Ok(())
+    }
+
+    /// Sign-outs as they happen (token hashes; see [`AuthStore::is_token`]).
+    pub fn closed_sessions(&self) -> tokio::sync::broadcast::Receiver<[u8; 32]> {
+        self.closed.subscribe()
+    }
+
+    /// Whether a hash from [`AuthStore::closed_sessions`] is `token`'s.
+    pub fn is_token(hash: &[u8; 32], token: &str) -> bool {
+        *hash == token_hash(token)
     }
 
     /// Deletes expired sessions; how many.

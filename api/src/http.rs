@@ -52,6 +52,10 @@ pub struct Limits {
     pub burst_seconds: f64,
     /// The most WebSocket connections open at once.
     pub websockets_max: u64,
+    /// The most WebSocket connections open at once from one address (IPv6: one /64).
+    pub websockets_per_ip: usize,
+    /// The most WebSocket connections open at once signed in to one account.
+    pub websockets_per_user: usize,
 }
 
 impl Default for Limits {
@@ -64,6 +68,8 @@ impl Default for Limits {
             per_token_per_sec: 50.0,
             burst_seconds: 2.0,
             websockets_max: 10_000,
+            websockets_per_ip: 64,
+            websockets_per_user: 32,
         }
     }
 }
@@ -188,6 +194,10 @@ struct App {
     ws_schema: DairaSchema,
     limits: Arc<Limits>,
     limiter: Arc<Limiter>,
+    /// WebSockets per address.
+    sockets_per_ip: crate::listen::Gate<IpAddr>,
+    /// WebSockets per account.
+    sockets_per_user: crate::listen::Gate<schema::Id>,
 }
 
 /// The server's routes.
@@ -196,7 +206,18 @@ pub fn router(state: Arc<State>, schema: DairaSchema, ws_schema: DairaSchema, li
         per_ip: Limit::new(limits.per_ip_per_sec, limits.burst_seconds),
         per_token: Limit::new(limits.per_token_per_sec, limits.burst_seconds),
     };
-    let app = App { state, schema, ws_schema, limits: Arc::new(limits), limiter: Arc::new(limiter) };
+    let total = usize::try_from(limits.websockets_max).unwrap_or(usize::MAX);
+    let sockets_per_ip = crate::listen::Gate::new(total, limits.websockets_per_ip);
+    let sockets_per_user = crate::listen::Gate::new(total, limits.websockets_per_user);
+    let app = App {
+        state,
+        schema,
+        ws_schema,
+        limits: Arc::new(limits),
+        limiter: Arc::new(limiter),
+        sockets_per_ip,
+        sockets_per_user,
+    };
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(websocket))
@@ -783,7 +804,11 @@ async fn upgrade_websocket(
         Ok(u) => u,
         Err(rejection) => return Ok(rejection.into_response()),
     };
-    // The slot is taken now, so that concurrent handshakes cannot overshoot the cap.
+    // The slots are taken now, so that concurrent handshakes cannot overshoot the caps.
+    let ticket = app.sockets_per_ip.enter(client_ip(peer)).map_err(|full| {
+        ApiError::new(Code::Throttled, format!("too many WebSocket connections from your address: {full}"))
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+    })?;
     if !app.state.metrics.websocket_open(app.limits.websockets_max) {
         return Err(
             ApiError::new(Code::Throttled, "too many WebSocket connections").status(StatusCode::SERVICE_UNAVAILABLE)
@@ -799,7 +824,7 @@ async fn upgrade_websocket(
         .max_message_size(WS_MESSAGE_MAX)
         .max_frame_size(WS_MESSAGE_MAX)
         .on_upgrade(move |socket| async move {
-            let _guard = guard;
+            let (_guard, _ticket) = (guard, ticket);
             ws::serve(socket, protocol, cx).await;
         }))
 }
@@ -813,11 +838,14 @@ impl App {
             state: self.state.clone(),
             schema: self.ws_schema.clone(),
             request_timeout: self.limits.request_timeout,
+            per_user: self.sockets_per_user.clone(),
             sign_in: Arc::new(move |token: String| {
                 let app = signer.clone();
                 Box::pin(async move {
                     match app.state.auth.session(&token).await {
-                        Ok(Some(session)) => Ok(Caller { user: Some(session.user), token: Some(token) }),
+                        Ok(Some(session)) => {
+                            Ok((Caller { user: Some(session.user), token: Some(token) }, session.expires_ms))
+                        }
                         Ok(None) => Err("the session token is expired, revoked or unknown".to_owned()),
                         Err(e) => Err(ApiError::internal("session lookup", e).message),
                     }

@@ -16,6 +16,7 @@ use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,46 +42,89 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// Open connections, in all and per address.
-#[derive(Default, Debug)]
-struct Open {
-    total: usize,
-    per_ip: HashMap<IpAddr, usize>,
+/// Things open at once (connections, sockets), in all and per key (an address, an account),
+/// with a cap on each. Cheap to clone: clones share the counts.
+#[derive(Clone, Debug)]
+pub struct Gate<K: Eq + Hash + Clone> {
+    open: Arc<Mutex<Open<K>>>,
+    total_max: usize,
+    per_key_max: usize,
 }
 
-/// A connection's place among the open ones, given back when it closes.
 #[derive(Debug)]
-struct Slot {
-    open: Arc<Mutex<Open>>,
-    ip: IpAddr,
+struct Open<K> {
+    total: usize,
+    per_key: HashMap<K, usize>,
 }
 
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut open = self.open.lock();
-        open.total -= 1;
-        if let Some(n) = open.per_ip.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                open.per_ip.remove(&self.ip);
-            }
+/// A place behind a [`Gate`], given back when dropped.
+#[derive(Debug)]
+pub struct Ticket<K: Eq + Hash + Clone> {
+    open: Arc<Mutex<Open<K>>>,
+    key: K,
+}
+
+/// Why a gate refused: which cap was reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Full {
+    /// The cap over all keys.
+    Total(usize),
+    /// The cap for one key.
+    Key(usize),
+}
+
+impl std::fmt::Display for Full {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Full::Total(n) => write!(f, "the server holds its most ({n}); retry shortly"),
+            Full::Key(n) => write!(f, "at most {n} at once from one client"),
         }
     }
 }
 
-/// A place for a new connection from `ip`, or why there is none.
-fn take_slot(open: &Arc<Mutex<Open>>, ip: IpAddr, limits: &ConnectionLimits) -> Result<Slot, String> {
-    let mut guard = open.lock();
-    if guard.total >= limits.connections_max {
-        return Err(format!("the server holds its most connections ({}); retry shortly", limits.connections_max));
+impl<K: Eq + Hash + Clone> Gate<K> {
+    /// A gate letting at most `total_max` through at once, `per_key_max` of them per key.
+    pub fn new(total_max: usize, per_key_max: usize) -> Gate<K> {
+        Gate { open: Arc::new(Mutex::new(Open { total: 0, per_key: HashMap::new() })), total_max, per_key_max }
     }
-    let mine = guard.per_ip.entry(ip).or_default();
-    if *mine >= limits.connections_per_ip {
-        return Err(format!("too many connections from your address (at most {})", limits.connections_per_ip));
+
+    /// A place for one more under `key`, or which cap is reached.
+    pub fn enter(&self, key: K) -> Result<Ticket<K>, Full> {
+        let mut open = self.open.lock();
+        if open.total >= self.total_max {
+            return Err(Full::Total(self.total_max));
+        }
+        let mine = open.per_key.entry(key.clone()).or_default();
+        if *mine >= self.per_key_max {
+            return Err(Full::Key(self.per_key_max));
+        }
+        *mine += 1;
+        open.total += 1;
+        Ok(Ticket { open: self.open.clone(), key })
     }
-    *mine += 1;
-    guard.total += 1;
-    Ok(Slot { open: open.clone(), ip })
+
+    /// How many are through now.
+    pub fn len(&self) -> usize {
+        self.open.lock().total
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<K: Eq + Hash + Clone> Drop for Ticket<K> {
+    fn drop(&mut self) {
+        let mut open = self.open.lock();
+        open.total -= 1;
+        if let Some(n) = open.per_key.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.per_key.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// Answers a connection over the caps with a 503, and closes it.
@@ -106,7 +150,7 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
     drain: Duration,
 ) {
-    let open = Arc::new(Mutex::new(Open::default()));
+    let gate: Gate<IpAddr> = Gate::new(limits.connections_max, limits.connections_per_ip);
     let (closing, closing_rx) = watch::channel(false);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -121,9 +165,13 @@ pub async fn serve(
             },
             _ = async { stop.wait_for(|&s| s).await.map(|_| ()) } => break,
         };
-        let slot = match take_slot(&open, crate::http::client_ip(peer), &limits) {
+        let slot = match gate.enter(crate::http::client_ip(peer)) {
             Ok(slot) => slot,
-            Err(message) => {
+            Err(full) => {
+                let message = match full {
+                    Full::Total(n) => format!("the server holds its most connections ({n}); retry shortly"),
+                    Full::Key(n) => format!("too many connections from your address (at most {n})"),
+                };
                 tracing::warn!(peer = %peer.ip(), "{message}");
                 tokio::spawn(refuse(tcp, message));
                 continue;
@@ -158,7 +206,7 @@ pub async fn serve(
     drop(listener);
     let _ = closing.send(true);
     let deadline = tokio::time::Instant::now() + drain;
-    while open.lock().total > 0 && tokio::time::Instant::now() < deadline {
+    while !gate.is_empty() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -168,20 +216,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slots_are_capped_in_all_and_per_address_and_given_back() {
-        let limits = ConnectionLimits { connections_max: 3, connections_per_ip: 2, ..ConnectionLimits::default() };
-        let open = Arc::new(Mutex::new(Open::default()));
+    fn gates_cap_in_all_and_per_key_and_take_back_what_closes() {
+        let gate: Gate<IpAddr> = Gate::new(3, 2);
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-        let first = take_slot(&open, a, &limits).unwrap();
-        let _second = take_slot(&open, a, &limits).unwrap();
-        assert!(take_slot(&open, a, &limits).unwrap_err().contains("your address"));
-        let _third = take_slot(&open, b, &limits).unwrap();
-        assert!(take_slot(&open, b, &limits).unwrap_err().contains("most connections"));
+        let first = gate.enter(a).unwrap();
+        let _second = gate.enter(a).unwrap();
+        assert_eq!(gate.enter(a).unwrap_err(), Full::Key(2));
+        let _third = gate.enter(b).unwrap();
+        assert_eq!(gate.enter(b).unwrap_err(), Full::Total(3));
         drop(first);
-        let again = take_slot(&open, a, &limits).unwrap();
-        assert_eq!(open.lock().total, 3);
+        let again = gate.enter(a).unwrap();
+        assert_eq!(gate.len(), 3);
         drop(again);
-        let after = open.lock();
-        assert_eq!((after.total, after.per_ip[&a]), (2, 1));
+        assert_eq!(gate.len(), 2);
+        assert_eq!(gate.open.lock().per_key[&a], 1);
     }
 }

@@ -16,6 +16,13 @@
 //! use, 4429 for a second `connection_init`. The legacy protocol gets `connection_error` for
 //! a refused sign-in and, like its servers did, `data` with the errors and then `complete`
 //! for a failed operation; it is kept alive with `ka` every 12 s.
+//!
+//! A socket's session is checked again before each operation it starts and every 30 s, and a
+//! sign-out reaches every socket of that session at once: a session that ended (signed out,
+//! expired, revoked) closes its sockets with 4403, ending their subscriptions. On
+//! graphql-transport-ws the server pings every 30 s and closes (1001) a socket that has said
+//! nothing, not even a pong, for 90 s. One address may hold 64 sockets at once and one account
+//! 32 (4429 past it).
 
 use crate::State;
 use crate::error::{ApiError, Code};
@@ -45,6 +52,12 @@ const KEEP_ALIVE: Duration = Duration::from_secs(12);
 const BACKLOG: usize = 256;
 /// How long a message may wait for a client that does not read before its socket is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a socket's session is checked again (besides before each operation).
+const SESSION_RECHECK: Duration = Duration::from_secs(30);
+/// How often the server pings on graphql-transport-ws.
+const PING_EVERY: Duration = Duration::from_secs(30);
+/// How long a graphql-transport-ws client may stay silent (no message, not even a pong).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The two protocols.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -296,10 +309,14 @@ pub struct Context {
     pub admit: Admit,
     /// How long a query or mutation may run.
     pub request_timeout: Duration,
+    /// Sockets per account.
+    pub per_user: crate::listen::Gate<schema::Id>,
 }
 
-/// Signs in with a session token.
-pub type SignIn = Arc<dyn Fn(String) -> futures_util::future::BoxFuture<'static, Result<Caller, String>> + Send + Sync>;
+/// Signs in with a session token: the caller and when the session ends (milliseconds since
+/// the Unix epoch).
+pub type SignIn =
+    Arc<dyn Fn(String) -> futures_util::future::BoxFuture<'static, Result<(Caller, i64), String>> + Send + Sync>;
 /// Charges a caller's rate limit what one operation costs (see `http::operation_cost`).
 pub type Admit = Arc<dyn Fn(&Caller, u32) -> Result<(), u64> + Send + Sync>;
 
@@ -317,8 +334,18 @@ struct Session {
     cx: Context,
     /// Set once `connection_init` was accepted.
     caller: Option<Caller>,
+    /// When the session ends (once signed in).
+    expires: Option<tokio::time::Instant>,
+    /// The account's place among its sockets.
+    _ticket: Option<crate::listen::Ticket<schema::Id>>,
     init_seen: bool,
     operations: StreamMap<String, BoxStream<'static, Arc<Frame>>>,
+}
+
+/// Milliseconds since the Unix epoch as an instant of tokio's clock (now, if past).
+fn instant_of(ms: i64) -> tokio::time::Instant {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    tokio::time::Instant::now() + Duration::from_millis(ms.saturating_sub(now_ms).max(0) as u64)
 }
 
 /// Serves one socket until it closes.
@@ -329,29 +356,68 @@ pub async fn serve(mut socket: WebSocket, protocol: Protocol, cx: Context) {
     tokio::pin!(init_deadline);
     let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
     keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut session = Session { protocol, cx, caller: None, init_seen: false, operations: StreamMap::new() };
+    let start = tokio::time::Instant::now();
+    let mut recheck = tokio::time::interval_at(start + SESSION_RECHECK, SESSION_RECHECK);
+    let mut ping = tokio::time::interval_at(start + PING_EVERY, PING_EVERY);
+    let mut closed = cx.state.auth.closed_sessions();
+    let far = start + Duration::from_secs(10 * 365 * 86_400);
+    let expiry = tokio::time::sleep_until(far);
+    tokio::pin!(expiry);
+    let mut last_heard = start;
+    let mut session = Session {
+        protocol,
+        cx,
+        caller: None,
+        expires: None,
+        _ticket: None,
+        init_seen: false,
+        operations: StreamMap::new(),
+    };
     let end = loop {
+        let signed_in = session.caller.is_some();
         let step = tokio::select! {
             biased;
             _ = &mut shutdown => Err(End::Close(1001, "the server is shutting down".into())),
-            _ = &mut init_deadline, if session.caller.is_none() => {
+            _ = &mut init_deadline, if !signed_in => {
                 Err(End::Close(4408, "Connection initialisation timeout".into()))
             }
-            _ = keep_alive.tick(), if protocol == Protocol::Legacy && session.caller.is_some() => {
+            _ = &mut expiry, if signed_in => Err(End::Close(4403, "Forbidden: the session expired".into())),
+            signed_out = closed.recv(), if signed_in => match signed_out {
+                Ok(hash) if session.token().is_some_and(|t| crate::auth::AuthStore::is_token(&hash, t)) => {
+                    Err(End::Close(4403, "Forbidden: signed out".into()))
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Closed) => Ok(()),
+                Err(broadcast::error::RecvError::Lagged(_)) => session.recheck().await,
+            },
+            _ = recheck.tick(), if signed_in => session.recheck().await,
+            _ = ping.tick(), if protocol == Protocol::TransportWs && signed_in => {
+                if last_heard.elapsed() > IDLE_TIMEOUT {
+                    Err(End::Close(1001, format!("no answer to pings for {} s", IDLE_TIMEOUT.as_secs())))
+                } else {
+                    send(&mut socket, r#"{"type":"ping"}"#.into()).await
+                }
+            }
+            _ = keep_alive.tick(), if protocol == Protocol::Legacy && signed_in => {
                 send(&mut socket, r#"{"type":"ka"}"#.into()).await
             }
-            message = socket.recv() => match message {
-                Some(Ok(Message::Text(text))) => session.receive(text.as_bytes(), &mut socket).await,
-                Some(Ok(Message::Binary(bytes))) => session.receive(&bytes, &mut socket).await,
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Err(End::Gone),
-                Some(Ok(_)) => Ok(()),
-            },
+            message = socket.recv() => {
+                last_heard = tokio::time::Instant::now();
+                match message {
+                    Some(Ok(Message::Text(text))) => session.receive(text.as_bytes(), &mut socket).await,
+                    Some(Ok(Message::Binary(bytes))) => session.receive(&bytes, &mut socket).await,
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Err(End::Gone),
+                    Some(Ok(_)) => Ok(()),
+                }
+            }
             Some((id, frame)) = session.operations.next(), if !session.operations.is_empty() => {
                 session.deliver(&id, &frame, &mut socket).await
             }
         };
         if let Err(end) = step {
             break end;
+        }
+        if let Some(at) = session.expires.take() {
+            expiry.as_mut().reset(at);
         }
     };
     if let End::Close(code, mut reason) = end {
@@ -365,7 +431,7 @@ pub async fn serve(mut socket: WebSocket, protocol: Protocol, cx: Context) {
 
 /// The session token in `connection_init`'s payload — at the top level (`Authorization`,
 /// `authToken` or `token`) or, as Apollo-style clients put it, under `headers` — signed in.
-async fn sign_in(cx: &Context, payload: Value) -> Result<Caller, String> {
+async fn sign_in(cx: &Context, payload: Value) -> Result<(Caller, i64), String> {
     let keys = ["Authorization", "authorization", "authToken", "token"];
     let token = [Some(&payload), payload.get("headers")]
         .into_iter()
@@ -387,6 +453,25 @@ async fn send(socket: &mut WebSocket, text: String) -> Result<(), End> {
 }
 
 impl Session {
+    /// The session token the socket signed in with.
+    fn token(&self) -> Option<&str> {
+        self.caller.as_ref().and_then(|c| c.token.as_deref())
+    }
+
+    /// Closes the socket (4403) when its session has ended: signed out, expired or revoked.
+    async fn recheck(&mut self) -> Result<(), End> {
+        let Some(token) = self.token() else { return Ok(()) };
+        match self.cx.state.auth.session(token).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(End::Close(4403, "Forbidden: the session ended".into())),
+            // The store is down: the next check decides.
+            Err(e) => {
+                tracing::warn!(error = %e, "session re-check");
+                Ok(())
+            }
+        }
+    }
+
     /// Handles a message from the client.
     async fn receive(&mut self, bytes: &[u8], socket: &mut WebSocket) -> Result<(), End> {
         let message: ClientMessage = serde_json::from_slice(bytes)
@@ -399,8 +484,15 @@ impl Session {
                 self.init_seen = true;
                 let signed = tokio::time::timeout(INIT_TIMEOUT, sign_in(&self.cx, payload.unwrap_or_default())).await;
                 match signed.unwrap_or_else(|_| Err("signing in took too long".into())) {
-                    Ok(caller) => {
+                    Ok((caller, expires_ms)) => {
+                        if let Some(user) = caller.user {
+                            match self.cx.per_user.enter(user) {
+                                Ok(ticket) => self._ticket = Some(ticket),
+                                Err(full) => return Err(End::Close(4429, format!("Too many sockets: {full}"))),
+                            }
+                        }
                         self.caller = Some(caller);
+                        self.expires = Some(instant_of(expires_ms));
                         send(socket, r#"{"type":"connection_ack"}"#.into()).await?;
                         if self.protocol == Protocol::Legacy {
                             send(socket, r#"{"type":"ka"}"#.into()).await?;
@@ -424,6 +516,8 @@ impl Session {
                 if self.operations.contains_key(&id) {
                     return Err(End::Close(4409, format!("Subscriber for {id} already exists")));
                 }
+                // The session may have ended since the socket signed in.
+                self.recheck().await?;
                 let refusal = if self.operations.len() >= OPERATIONS_PER_SOCKET {
                     Some(format!("at most {OPERATIONS_PER_SOCKET} operations may run at once on one socket"))
                 } else if let Err(wait) = (self.cx.admit)(&caller, {

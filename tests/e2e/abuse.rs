@@ -2,7 +2,7 @@
 //! capped per address, rate limits charge what a request does rather than one per request, and
 //! the per-address limit comes before any session lookup.
 
-use crate::server::Server;
+use crate::server::{Server, ws};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -88,4 +88,43 @@ fn the_address_limit_comes_before_any_session_lookup() {
     }
     assert_eq!(&statuses[..2], [401, 401], "{statuses:?}");
     assert_eq!(&statuses[2..], [429, 429], "{statuses:?}");
+}
+
+/// Signing out ends the session's sockets at once (4403), and their subscriptions with them.
+#[test]
+fn signing_out_closes_the_sessions_sockets() {
+    let server = Server::start(false, &["--rate-per-ip", "0", "--rate-per-token", "0"]);
+    let (token, _) = server.user_with_mask("salma", "salma_pub", "PUBLIC");
+    let world = server.gql(
+        "mutation { createWorld(input: {name: \"Zamalek mornings\"}) { world { id } } }",
+        json!({}),
+        Some(&token),
+    )["createWorld"]["world"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let (mut socket, ack) = ws::connect(
+            &server.ws_url("/graphql/ws"),
+            "graphql-transport-ws",
+            json!({"Authorization": format!("Bearer {token}")}),
+        )
+        .await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        ws::send(
+            &mut socket,
+            json!({"id": "a", "type": "subscribe", "payload": {
+            "query": "subscription($w: ID!) { worldActivity(world: $w) { kind } }",
+            "variables": {"w": world}}}),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let out = server.gql("mutation { logout(input: {}) { ok } }", json!({}), Some(&token));
+        assert_eq!(out["logout"]["ok"], true, "{out}");
+        let started = Instant::now();
+        let message = ws::next(&mut socket, Duration::from_secs(10)).await;
+        assert_eq!(message, Some(json!({"type": "close", "code": 4403})), "after {:?}", started.elapsed());
+        assert!(started.elapsed() < Duration::from_secs(2), "closed only after {:?}", started.elapsed());
+    });
 }
