@@ -179,6 +179,10 @@ struct ServeArgs {
     /// Where to listen.
     #[arg(long, env = "DAIRA_LISTEN", default_value = "127.0.0.1:8080")]
     listen: std::net::SocketAddr,
+    /// Serve /healthz and /metrics here instead of beside the API (e.g. 127.0.0.1:9090, an
+    /// address only operators reach).
+    #[arg(long, env = "DAIRA_ADMIN_LISTEN")]
+    admin_listen: Option<std::net::SocketAddr>,
     /// Load the demo community first when the data directory is empty.
     #[arg(long)]
     demo: bool,
@@ -445,6 +449,7 @@ async fn serve(config: &DataConfig, args: ServeArgs) -> Result<()> {
     let serve = api::ServeConfig {
         engine: config.engine(),
         listen: args.listen,
+        admin_listen: args.admin_listen,
         limits,
         connections: api::listen::ConnectionLimits {
             header_timeout: std::time::Duration::from_millis(args.header_timeout_ms.max(1)),
@@ -458,7 +463,10 @@ async fn serve(config: &DataConfig, args: ServeArgs) -> Result<()> {
         },
         session_ttl: std::time::Duration::from_secs(args.session_ttl_secs.max(1)),
     };
-    api::serve(serve, &StderrProgress::new(), |addr| {
+    api::serve(serve, &StderrProgress::new(), |addr, admin| {
+        if let Some(admin) = admin {
+            println!("admin on http://{admin}/metrics");
+        }
         println!("listening on http://{addr}/graphql");
         let _ = std::io::stdout().flush();
     })

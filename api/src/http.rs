@@ -201,7 +201,16 @@ struct App {
 }
 
 /// The server's routes.
-pub fn router(state: Arc<State>, schema: DairaSchema, ws_schema: DairaSchema, limits: Limits) -> Router {
+/// The server's routes: the public ones, and the operator's (`/healthz`, `/metrics`). With
+/// `admin_apart` the operator's are only on the second router (served on `--admin-listen`);
+/// without it the public router holds them too.
+pub fn router(
+    state: Arc<State>,
+    schema: DairaSchema,
+    ws_schema: DairaSchema,
+    limits: Limits,
+    admin_apart: bool,
+) -> (Router, Router) {
     let limiter = Limiter {
         per_ip: Limit::new(limits.per_ip_per_sec, limits.burst_seconds),
         per_token: Limit::new(limits.per_token_per_sec, limits.burst_seconds),
@@ -218,14 +227,15 @@ pub fn router(state: Arc<State>, schema: DairaSchema, ws_schema: DairaSchema, li
         sockets_per_ip,
         sockets_per_user,
     };
-    Router::new()
+    let admin = || Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics));
+    let mut public = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(websocket))
-        .route("/graphql/assets/{file}", get(asset))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .fallback(not_found)
-        .with_state(app)
+        .route("/graphql/assets/{file}", get(asset));
+    if !admin_apart {
+        public = public.merge(admin());
+    }
+    (public.fallback(not_found).with_state(app.clone()), admin().fallback(not_found).with_state(app))
 }
 
 /// The 406 for an `Accept` that allows neither media type.

@@ -43,6 +43,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// Request limits.
     pub limits: http::Limits,
+    /// Where `/healthz` and `/metrics` answer, apart from the API (None: beside it).
+    pub admin_listen: Option<SocketAddr>,
     /// Connection limits (header timeout, caps in all and per address).
     pub connections: listen::ConnectionLimits,
     /// When to compute a new score epoch.
@@ -79,8 +81,13 @@ fn spawn_session_sweeper(state: Arc<State>) {
     });
 }
 
-/// Runs the server until SIGTERM or Ctrl-C. `ready` is called with the bound address.
-pub async fn serve(config: ServeConfig, progress: &dyn Progress, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+/// Runs the server until SIGTERM or Ctrl-C.
+/// `ready` is called with the bound address, and the admin address when there is one.
+pub async fn serve(
+    config: ServeConfig,
+    progress: &dyn Progress,
+    ready: impl FnOnce(SocketAddr, Option<SocketAddr>),
+) -> anyhow::Result<()> {
     use anyhow::Context;
     let started = Instant::now();
     let engine = Arc::new(
@@ -116,12 +123,28 @@ pub async fn serve(config: ServeConfig, progress: &dyn Progress, ready: impl FnO
         shutdown,
     });
     spawn_session_sweeper(state.clone());
-    let app = http::router(
+    let (app, admin) = http::router(
         state.clone(),
         gql::build(state.clone(), false),
         gql::build(state.clone(), true),
         config.limits.clone(),
+        config.admin_listen.is_some(),
     );
+    let drain = config.limits.request_timeout + Duration::from_secs(5);
+    let admin_addr = match config.admin_listen {
+        Some(at) => {
+            let listener =
+                tokio::net::TcpListener::bind(at).await.with_context(|| format!("listening (admin) on {at}"))?;
+            let addr = listener.local_addr()?;
+            // An operator's few scrapers: a small cap, the same header timeout.
+            let limits =
+                listen::ConnectionLimits { connections_max: 64, connections_per_ip: 64, ..config.connections.clone() };
+            tokio::spawn(listen::serve(listener, admin, limits, state.shutdown.subscribe(), drain));
+            tracing::info!(addr = %addr, "admin listening (/healthz, /metrics)");
+            Some(addr)
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -137,14 +160,13 @@ pub async fn serve(config: ServeConfig, progress: &dyn Progress, ready: impl FnO
             "listening"
         );
     }
-    ready(addr);
+    ready(addr, admin_addr);
     let stop_state = state.clone();
     tokio::spawn(async move {
         shutdown_requested().await;
         tracing::info!(websockets = stop_state.metrics.websockets(), "shutting down");
         let _ = stop_state.shutdown.send(true);
     });
-    let drain = config.limits.request_timeout + Duration::from_secs(5);
     listen::serve(listener, app, config.connections.clone(), state.shutdown.subscribe(), drain).await;
     let _ = state.shutdown.send(true);
     epoch_loop.join().await;

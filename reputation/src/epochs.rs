@@ -368,10 +368,13 @@ pub fn spawn_epochs(
     mut stop: watch::Receiver<bool>,
 ) -> EpochLoop {
     let mut commits = engine.subscribe();
-    let current = epochs.latest().is_some_and(|e| e.position == engine.read().position());
+    let position = engine.read().position();
+    let current = epochs.latest().is_some_and(|e| e.position == position);
     let (published, numbers) = watch::channel(epochs.latest().map_or(0, |e| e.number));
     let task = tokio::spawn(async move {
-        let mut pending = if current { 0 } else { u64::MAX };
+        // Behind the log at start: compute at once. An empty log has nothing to score, and an
+        // epoch computed at start would race the first writes (its cut a matter of timing).
+        let mut pending = if current || position.seq == 0 { 0 } else { u64::MAX };
         let mut last: Option<Instant> = None;
         let mut tick = tokio::time::interval(TICK);
         loop {

@@ -128,3 +128,24 @@ fn signing_out_closes_the_sessions_sockets() {
         assert!(started.elapsed() < Duration::from_secs(2), "closed only after {:?}", started.elapsed());
     });
 }
+
+/// With `--admin-listen`, /healthz and /metrics answer there and not beside the API.
+#[test]
+fn operators_pages_answer_on_their_own_address() {
+    let server = Server::start(false, &["--admin-listen", "127.0.0.1:0"]);
+    let admin = server.admin.expect("an admin address");
+    assert_ne!(admin, server.addr);
+    for path in ["/healthz", "/metrics"] {
+        assert_eq!(server.request("GET", path, &[], b"").status, 404, "{path} on the API's address");
+    }
+    let on_admin = |path: &str| {
+        let mut tcp = TcpStream::connect(admin).unwrap();
+        write!(tcp, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut text = String::new();
+        tcp.read_to_string(&mut text).unwrap();
+        text
+    };
+    assert!(on_admin("/healthz").starts_with("HTTP/1.1 200"), "{}", on_admin("/healthz"));
+    assert!(on_admin("/metrics").contains("daira_http_requests_total"));
+    assert!(on_admin("/graphql").starts_with("HTTP/1.1 404"));
+}

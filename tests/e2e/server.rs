@@ -13,6 +13,8 @@ use std::time::Duration;
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Where /healthz and /metrics answer when started with `--admin-listen`.
+    pub admin: Option<SocketAddr>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -65,13 +67,23 @@ impl Server {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("admin on http://") {
+                    let _ = tx.send(("admin", rest.trim_end_matches("/metrics").to_owned()));
+                }
                 if let Some(rest) = line.strip_prefix("listening on http://") {
-                    let _ = tx.send(rest.trim_end_matches("/graphql").to_owned());
+                    let _ = tx.send(("api", rest.trim_end_matches("/graphql").to_owned()));
                 }
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(300)).expect("the server says where it listens");
-        Server { child, addr: addr.parse().unwrap(), _dir: None }
+        // The admin address, when there is one, is said first.
+        let mut admin = None;
+        let addr = loop {
+            match rx.recv_timeout(Duration::from_secs(300)).expect("the server says where it listens") {
+                ("admin", at) => admin = Some(at.parse().unwrap()),
+                (_, at) => break at,
+            }
+        };
+        Server { child, addr: addr.parse().unwrap(), admin, _dir: None }
     }
 
     /// Sends raw request bytes and reads the whole response.
