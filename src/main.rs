@@ -62,6 +62,15 @@ enum Cmd {
     Demo,
     /// Serve the GraphQL API (explorer at /graphql, /healthz, /metrics) until SIGTERM.
     Serve(ServeArgs),
+    /// With --database-url: create the log's and the accounts' schemas and tables as this
+    /// connection's role (their owner), and, with --serve-role, the role `daira serve` should
+    /// connect as: it may read and append events, never change or delete them.
+    Migrate {
+        /// The role to create (if missing) and grant: SELECT and INSERT on the events,
+        /// SELECT, INSERT, UPDATE and DELETE on the accounts.
+        #[arg(long)]
+        serve_role: Option<String>,
+    },
     /// Search worlds, works and public masks (Arabic, Egyptian dialect, Arabizi, English).
     Search {
         /// The query.
@@ -319,6 +328,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             engine.shutdown().await;
         }
         Cmd::Serve(args) => serve(&config, args).await?,
+        Cmd::Migrate { serve_role } => migrate(&config, serve_role.as_deref()).await?,
         Cmd::Reindex => {
             let progress = StderrProgress::new();
             let engine = open_read_only(&config, &progress).await?;
@@ -471,6 +481,30 @@ async fn serve(config: &DataConfig, args: ServeArgs) -> Result<()> {
         let _ = std::io::stdout().flush();
     })
     .await
+}
+
+/// `daira migrate`: the PostgreSQL schemas, tables and server role.
+async fn migrate(config: &DataConfig, serve_role: Option<&str>) -> Result<()> {
+    let Some(url) =
+        config.database_url.as_deref().filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+    else {
+        println!(
+            "nothing to migrate: a SQLite data directory makes its tables on first use (migrate is for --database-url postgres://…)"
+        );
+        return Ok(());
+    };
+    let schema = config.pg_schema.as_deref();
+    graph_engine::log::migrate_postgres(url, schema, serve_role).await.context("the log's schema")?;
+    api::auth::migrate_postgres(url, schema, serve_role).await.context("the accounts' schema")?;
+    println!(
+        "migrated: the log in {}, the accounts in {}{}",
+        schema.unwrap_or("the search_path"),
+        api::auth::accounts_schema(schema),
+        serve_role
+            .map(|r| format!("; role {r} may read and append events, and read and change accounts"))
+            .unwrap_or_default()
+    );
+    Ok(())
 }
 
 /// Generates and imports the demo community into an empty data directory.

@@ -82,6 +82,9 @@ macro_rules! on_pool {
     };
 }
 
+/// The account store's tables, by name.
+const TABLE_NAMES: [&str; 3] = ["daira_credentials", "daira_sessions", "daira_secrets"];
+
 const TABLES: [&str; 3] = [
     "CREATE TABLE IF NOT EXISTS daira_credentials (
         login TEXT PRIMARY KEY,
@@ -98,6 +101,74 @@ const TABLES: [&str; 3] = [
         value TEXT NOT NULL
     )",
 ];
+
+/// The schema that holds the accounts on PostgreSQL: apart from the log's, so that a server
+/// role's rights differ between them (it may change sessions, never events).
+pub fn accounts_schema(pg_schema: Option<&str>) -> String {
+    format!("{}_accounts", pg_schema.unwrap_or("daira"))
+}
+
+/// A pool whose search_path is the accounts' schema, and the schema's name.
+async fn connect_accounts(url: &str, pg_schema: Option<&str>) -> Result<(PgPool, String)> {
+    let schema = accounts_schema(pg_schema);
+    if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(AuthError::Invalid { field: "pg_schema", reason: format!("{schema:?} must be [A-Za-z0-9_]") });
+    }
+    let options = PgConnectOptions::from_str(url)?.options([("search_path", schema.as_str())]);
+    let pool =
+        PgPoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?;
+    Ok((pool, schema))
+}
+
+/// Before the accounts had a schema of their own they lived beside the log (in `pg_schema`,
+/// or `public`): moved, not left behind, so that nobody's login, session or the id key (every
+/// global id depends on it) is lost.
+async fn move_old_tables(pool: &PgPool, pg_schema: Option<&str>, schema: &str) -> Result<()> {
+    let old = pg_schema.unwrap_or("public");
+    for name in TABLE_NAMES {
+        let there: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2)")
+                .bind(old)
+                .bind(name)
+                .fetch_one(pool)
+                .await?;
+        if there {
+            let sql = format!("ALTER TABLE \"{old}\".{name} SET SCHEMA \"{schema}\"");
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await?;
+            tracing::info!(table = name, from = old, to = schema, "account table moved to its own schema");
+        }
+    }
+    Ok(())
+}
+
+/// Creates the accounts' schema and tables as the connection's role, and lets `serve_role`
+/// (made by the log's migration) read and change them. `daira migrate` runs this.
+pub async fn migrate_postgres(url: &str, pg_schema: Option<&str>, serve_role: Option<&str>) -> Result<()> {
+    let (pool, schema) = connect_accounts(url, pg_schema).await?;
+    let run = |sql: String| {
+        let pool = pool.clone();
+        async move { sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await.map(|_| ()) }
+    };
+    let existed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+        .bind(&schema)
+        .fetch_one(&pool)
+        .await?;
+    run(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).await?;
+    if !existed {
+        move_old_tables(&pool, pg_schema, &schema).await?;
+    }
+    for table in TABLES {
+        run(table.to_owned()).await?;
+    }
+    if let Some(role) = serve_role {
+        graph_engine::log::check_identifier("role", role)
+            .map_err(|e| AuthError::Invalid { field: "serve_role", reason: e.to_string() })?;
+        run(format!("GRANT USAGE ON SCHEMA \"{schema}\" TO \"{role}\"")).await?;
+        run(format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \"{schema}\" TO \"{role}\"")).await?;
+    }
+    pool.close().await;
+    Ok(())
+}
 
 /// A session as the server sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,17 +233,20 @@ impl AuthStore {
     pub async fn open(data_dir: &Path, url: Option<&str>, pg_schema: Option<&str>, ttl: Duration) -> Result<AuthStore> {
         let pool = match url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                let mut options = PgConnectOptions::from_str(url)?;
-                if let Some(schema) = pg_schema {
-                    options = options.options([("search_path", schema)]);
+                let (pool, schema) = connect_accounts(url, pg_schema).await?;
+                // What exists is never created again: a server role that may not create
+                // opens a store its owner made (`daira migrate`).
+                let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                    .bind(&schema)
+                    .fetch_one(&pool)
+                    .await?;
+                if !exists {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
+                        .execute(&pool)
+                        .await?;
+                    move_old_tables(&pool, pg_schema, &schema).await?;
                 }
-                Pool::Postgres(
-                    PgPoolOptions::new()
-                        .max_connections(4)
-                        .acquire_timeout(Duration::from_secs(10))
-                        .connect_with(options)
-                        .await?,
-                )
+                Pool::Postgres(pool)
             }
             _ => {
                 std::fs::create_dir_all(data_dir).map_err(|e| AuthError::Store(sqlx::Error::Io(e)))?;
@@ -185,7 +259,14 @@ impl AuthStore {
                 Pool::Sqlite(SqlitePoolOptions::new().max_connections(2).connect_with(options).await?)
             }
         };
-        for table in TABLES {
+        for (name, table) in TABLE_NAMES.into_iter().zip(TABLES) {
+            if let Pool::Postgres(p) = &pool {
+                let exists: bool =
+                    sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(name).fetch_one(p).await?;
+                if exists {
+                    continue;
+                }
+            }
             on_pool!(&pool, |p| sqlx::query(table).execute(p).await.map(|r| r.rows_affected()))?;
         }
         let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, None)

@@ -698,6 +698,79 @@ fn the_api_on_a_postgresql_log() {
     eprintln!("the API ran on PostgreSQL ({url}, schema {schema})");
 }
 
+/// `psql` as `url`'s role: its output, or the error it printed.
+fn psql(url: &str, sql: &str) -> Result<String, String> {
+    let out = std::process::Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-qtAc", sql])
+        .output()
+        .expect("psql runs (PostgreSQL's client)");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_owned();
+    if out.status.success() { Ok(text(&out.stdout)) } else { Err(text(&out.stderr)) }
+}
+
+/// `daira migrate` makes the schemas as their owner and a server role that may only read and
+/// append the log: the server runs as that role, and the role cannot rewrite history.
+#[test]
+#[cfg_attr(not(daira_postgres), ignore = "set DAIRA_TEST_POSTGRES_URL to run it against PostgreSQL")]
+fn the_api_on_a_postgresql_log_runs_as_a_role_that_cannot_rewrite_it() {
+    let owner_url = std::env::var("DAIRA_TEST_POSTGRES_URL").expect("DAIRA_TEST_POSTGRES_URL names the server");
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("daira_roles_{}_{nanos}", std::process::id());
+    let role = format!("daira_serve_{}_{}", std::process::id(), nanos % 1_000_000_007);
+    let (scheme, rest) = owner_url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let serve_url = format!("{scheme}://{role}@{host}");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let migrated =
+        crate::run(&data, &["--database-url", &owner_url, "--pg-schema", &schema, "migrate", "--serve-role", &role]);
+    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+    let args = ["--database-url", serve_url.as_str(), "--pg-schema", schema.as_str(), "--rate-per-ip", "0"];
+    let server = Server::start_in(&data, false, &args);
+    let (token, _) = server.user_with_mask("pg_role_user", "pg_role_mask", "CREATOR");
+    let data_now = server.gql("{ viewer { masks(first: 5) { totalCount } } }", json!({}), Some(&token));
+    assert_eq!(data_now["viewer"]["masks"]["totalCount"], 1, "{data_now}");
+    assert!(server.terminate().success());
+    let events = format!("\"{schema}\".events");
+    let count = psql(&serve_url, &format!("SELECT count(*) FROM {events}")).unwrap();
+    assert!(count.parse::<u64>().unwrap() >= 2, "{count}");
+    for attack in
+        [format!("UPDATE {events} SET time_ms = 0"), format!("DELETE FROM {events}"), format!("TRUNCATE {events}")]
+    {
+        let refused = psql(&serve_url, &attack).expect_err(&attack);
+        assert!(refused.contains("permission denied"), "{attack}: {refused}");
+    }
+    // The accounts are in their own schema, which the role may change (sessions come and go).
+    let accounts = format!("\"{schema}_accounts\".daira_sessions");
+    psql(&serve_url, &format!("DELETE FROM {accounts} WHERE expires_ms < 0")).unwrap();
+    assert!(psql(&owner_url, &format!("SELECT count(*) FROM \"{schema}\".daira_sessions")).is_err());
+    let _ = psql(&owner_url, &format!("DROP SCHEMA \"{schema}\" CASCADE; DROP SCHEMA \"{schema}_accounts\" CASCADE"));
+    let _ = psql(&owner_url, &format!("DROP OWNED BY \"{role}\"; DROP ROLE \"{role}\""));
+}
+
+/// Accounts made beside the log (before they had a schema of their own) are moved, not lost.
+#[test]
+#[cfg_attr(not(daira_postgres), ignore = "set DAIRA_TEST_POSTGRES_URL to run it against PostgreSQL")]
+fn the_api_on_a_postgresql_log_keeps_accounts_made_beside_it() {
+    let url = std::env::var("DAIRA_TEST_POSTGRES_URL").expect("DAIRA_TEST_POSTGRES_URL names the server");
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("daira_old_{}_{nanos}", std::process::id());
+    psql(
+        &url,
+        &format!(
+            "CREATE SCHEMA \"{schema}\"; CREATE TABLE \"{schema}\".daira_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO \"{schema}\".daira_secrets VALUES ('global-ids', 'kept');"
+        ),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::run(&dir.path().join("data"), &["--database-url", &url, "--pg-schema", &schema, "migrate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let kept = psql(&url, &format!("SELECT value FROM \"{schema}_accounts\".daira_secrets WHERE name = 'global-ids'"));
+    assert_eq!(kept.as_deref(), Ok("kept"));
+    let _ = psql(&url, &format!("DROP SCHEMA \"{schema}\" CASCADE; DROP SCHEMA \"{schema}_accounts\" CASCADE"));
+}
+
 #[test]
 fn names_that_pass_for_others_are_refused_and_text_is_normalised() {
     let server = Server::start(false, &["--rate-per-ip", "0", "--rate-per-token", "0"]);

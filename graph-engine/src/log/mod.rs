@@ -15,6 +15,7 @@ mod sqlite;
 mod conformance;
 
 pub(crate) use postgres::PostgresLog;
+pub use postgres::{check_identifier, migrate as migrate_postgres};
 pub(crate) use sqlite::SqliteLog;
 
 use crate::{Error, LogPosition, Result};

@@ -18,36 +18,100 @@ pub(crate) struct PostgresLog {
 /// Advisory lock key that marks the single writer ("DAIRA" in ASCII).
 const WRITER_LOCK: i64 = 0x0044_4149_5241;
 
-impl PostgresLog {
-    /// Connects to `url` and creates the log's table if needed. `schema`, when given, is the
-    /// PostgreSQL schema (namespace) that holds it, created if missing: tests use one each.
-    pub(crate) async fn open(url: &str, schema: Option<&str>) -> Result<PostgresLog> {
-        let mut options = PgConnectOptions::from_str(url)?;
-        if let Some(schema) = schema {
-            if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return Err(Error::Config(format!("schema name {schema:?} must be [A-Za-z0-9_]")));
-            }
-            options = options.options([("search_path", schema)]);
+/// A PostgreSQL identifier DAIRA creates (a schema, a role): `[a-z0-9_]`, so that it needs
+/// no quoting rules and cannot smuggle SQL.
+pub fn check_identifier(what: &str, name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > 63
+        || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(Error::Config(format!("{what} name {name:?} must be 1 to 63 characters of a-z, 0-9 and _")));
+    }
+    Ok(())
+}
+
+/// Runs one statement built from checked identifiers.
+async fn run(pool: &PgPool, statement: String) -> Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(statement)).execute(pool).await?;
+    Ok(())
+}
+
+/// Whether a schema exists.
+pub(crate) async fn schema_exists(pool: &PgPool, schema: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+        .bind(schema)
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Whether a table exists where the connection's search_path finds it.
+pub(crate) async fn table_exists(pool: &PgPool, table: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(table).fetch_one(pool).await?)
+}
+
+const EVENTS_TABLE: &str = "CREATE TABLE IF NOT EXISTS events (
+    seq BIGINT PRIMARY KEY,
+    time_ms BIGINT NOT NULL,
+    payload BYTEA NOT NULL,
+    hash BYTEA NOT NULL
+)";
+
+/// Connects to `url`, with `schema` first on the search_path when given.
+async fn connect(url: &str, schema: Option<&str>) -> Result<PgPool> {
+    let mut options = PgConnectOptions::from_str(url)?;
+    if let Some(schema) = schema {
+        if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(Error::Config(format!("schema name {schema:?} must be [A-Za-z0-9_]")));
         }
-        let pool = PgPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+        options = options.options([("search_path", schema)]);
+    }
+    Ok(PgPoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?)
+}
+
+/// Creates the log's schema and table as the connection's role (their owner), and, given a
+/// `serve_role`, creates that role (LOGIN, no password: the server's pg_hba decides how it
+/// signs in) and lets it only read and append: SELECT and INSERT on the events table, never
+/// UPDATE, DELETE or TRUNCATE. `daira migrate` runs this.
+pub async fn migrate(url: &str, schema: Option<&str>, serve_role: Option<&str>) -> Result<()> {
+    let pool = connect(url, schema).await?;
+    if let Some(schema) = schema {
+        run(&pool, format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).await?;
+    }
+    run(&pool, EVENTS_TABLE.to_owned()).await?;
+    if let Some(role) = serve_role {
+        check_identifier("role", role)?;
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(role)
+            .fetch_one(&pool)
             .await?;
-        if let Some(schema) = schema {
-            let create = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
-            sqlx::query(sqlx::AssertSqlSafe(create)).execute(&pool).await?;
+        if !exists {
+            run(&pool, format!("CREATE ROLE \"{role}\" LOGIN")).await?;
         }
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS events (
-                seq BIGINT PRIMARY KEY,
-                time_ms BIGINT NOT NULL,
-                payload BYTEA NOT NULL,
-                hash BYTEA NOT NULL
-            )",
-        )
-        .execute(&pool)
-        .await?;
+        if let Some(schema) = schema {
+            run(&pool, format!("GRANT USAGE ON SCHEMA \"{schema}\" TO \"{role}\"")).await?;
+        }
+        run(&pool, format!("REVOKE ALL ON events FROM PUBLIC, \"{role}\"")).await?;
+        run(&pool, format!("GRANT SELECT, INSERT ON events TO \"{role}\"")).await?;
+    }
+    pool.close().await;
+    Ok(())
+}
+
+impl PostgresLog {
+    /// Connects to `url` and creates the log's table if it is missing. `schema`, when given,
+    /// is the PostgreSQL schema (namespace) that holds it, created if missing: tests use one
+    /// each. What exists is never created again, so a role that may only read and append
+    /// (see [`migrate`]) opens a log made by its owner.
+    pub(crate) async fn open(url: &str, schema: Option<&str>) -> Result<PostgresLog> {
+        let pool = connect(url, schema).await?;
+        if let Some(schema) = schema
+            && !schema_exists(&pool, schema).await?
+        {
+            run(&pool, format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).await?;
+        }
+        if !table_exists(&pool, "events").await? {
+            run(&pool, EVENTS_TABLE.to_owned()).await?;
+        }
         let host = url.split('@').next_back().unwrap_or(url);
         Ok(PostgresLog {
             reads: Reads::new(Pool::Postgres(pool.clone())),
