@@ -24,6 +24,8 @@ pub struct DataConfig {
     pub database_url: Option<String>,
     /// The PostgreSQL schema for the log (and the accounts), `$DAIRA_PG_SCHEMA`.
     pub pg_schema: Option<String>,
+    /// The server's key file (default `keys.json` in the data directory), `$DAIRA_KEY_FILE`.
+    pub key_file: Option<PathBuf>,
 }
 
 impl DataConfig {

@@ -26,6 +26,10 @@ struct Cli {
     /// accounts, created if missing (default: the connection's search_path).
     #[arg(long, global = true, env = "DAIRA_PG_SCHEMA")]
     pg_schema: Option<String>,
+    /// The server's key file (it signs data exports): keep it off the database server.
+    /// Default: keys.json in the data directory, made with mode 0600 on first use.
+    #[arg(long, global = true, env = "DAIRA_KEY_FILE")]
+    key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -62,6 +66,14 @@ enum Cmd {
     Demo,
     /// Serve the GraphQL API (explorer at /graphql, /healthz, /metrics) until SIGTERM.
     Serve(ServeArgs),
+    /// A user's data, whole, signed by the server's key (as exportMyData gives it): JSON
+    /// `{document, signature, publicKey}` on stdout. On the data directory, while no server
+    /// holds it.
+    Export {
+        /// The account's login.
+        #[arg(long)]
+        login: String,
+    },
     /// With --database-url: create the log's and the accounts' schemas and tables as this
     /// connection's role (their owner), and, with --serve-role, the role `daira serve` should
     /// connect as: it may read and append events, never change or delete them.
@@ -275,7 +287,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
-    let config = DataConfig { data: cli.data, database_url: cli.database_url, pg_schema: cli.pg_schema };
+    let config =
+        DataConfig { data: cli.data, database_url: cli.database_url, pg_schema: cli.pg_schema, key_file: cli.key_file };
     match cli.command {
         Cmd::Import { file, format } => import_file(&config, &file, format.into()).await?,
         Cmd::Stats { json } => {
@@ -328,6 +341,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             engine.shutdown().await;
         }
         Cmd::Serve(args) => serve(&config, args).await?,
+        Cmd::Export { login } => export(&config, &login).await?,
         Cmd::Migrate { serve_role } => migrate(&config, serve_role.as_deref()).await?,
         Cmd::Reindex => {
             let progress = StderrProgress::new();
@@ -460,6 +474,7 @@ async fn serve(config: &DataConfig, args: ServeArgs) -> Result<()> {
         engine: config.engine(),
         listen: args.listen,
         admin_listen: args.admin_listen,
+        key_file: config.key_file.clone(),
         limits,
         connections: api::listen::ConnectionLimits {
             header_timeout: std::time::Duration::from_millis(args.header_timeout_ms.max(1)),
@@ -481,6 +496,35 @@ async fn serve(config: &DataConfig, args: ServeArgs) -> Result<()> {
         let _ = std::io::stdout().flush();
     })
     .await
+}
+
+/// `daira export --login`: what exportMyData gives the user, for an operator.
+async fn export(config: &DataConfig, login: &str) -> Result<()> {
+    let engine = Engine::open(&config.engine(), &StderrProgress::new())
+        .await
+        .with_context(|| format!("opening {}", config.data.display()))?;
+    let auth = api::auth::AuthStore::open(
+        &config.data,
+        config.database_url.as_deref(),
+        config.pg_schema.as_deref(),
+        std::time::Duration::from_secs(3600),
+    )
+    .await
+    .context("opening the account store")?;
+    let Some(user) = auth.user_of_login(login).await? else { anyhow::bail!("no account has the login {login:?}") };
+    let ids = api::ids::GlobalIds::new(auth.secret("global-ids").await?);
+    let key_file = config.key_file.clone().unwrap_or_else(|| config.data.join(api::keys::DEFAULT_FILE));
+    let keys = api::keys::Keys::open(&key_file)?;
+    let login = auth.login_of(user).await?.unwrap_or_default();
+    let signed = {
+        let graph = engine.read();
+        api::export::signed(&graph, &ids, &keys, &login, user).map_err(anyhow::Error::msg)?
+    };
+    engine.shutdown().await;
+    let out =
+        serde_json::json!({"document": signed.document, "signature": signed.signature, "publicKey": signed.public_key});
+    println!("{out}");
+    Ok(())
 }
 
 /// `daira migrate`: the PostgreSQL schemas, tables and server role.

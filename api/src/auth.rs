@@ -471,6 +471,25 @@ impl AuthStore {
         *hash == token_hash(token)
     }
 
+    /// The login of `user`'s account.
+    pub async fn login_of(&self, user: Id) -> Result<Option<String>> {
+        Ok(on_pool!(&self.pool, |p| sqlx::query_scalar("SELECT login FROM daira_credentials WHERE user_id = $1")
+            .bind(user.0 as i64)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    /// The user whose login is `login` (normalised as at sign-in).
+    pub async fn user_of_login(&self, login: &str) -> Result<Option<Id>> {
+        let login = normalise_login(login)?;
+        let user: Option<i64> =
+            on_pool!(&self.pool, |p| sqlx::query_scalar("SELECT user_id FROM daira_credentials WHERE login = $1")
+                .bind(&login)
+                .fetch_optional(p)
+                .await)?;
+        Ok(user.map(|u| Id(u as u64)))
+    }
+
     /// Deletes expired sessions; how many.
     pub async fn sweep(&self) -> Result<u64> {
         Ok(on_pool!(&self.pool, |p| sqlx::query("DELETE FROM daira_sessions WHERE expires_ms <= $1")

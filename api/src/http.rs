@@ -231,7 +231,8 @@ pub fn router(
     let mut public = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(websocket))
-        .route("/graphql/assets/{file}", get(asset));
+        .route("/graphql/assets/{file}", get(asset))
+        .route("/.well-known/daira-signing-key", get(signing_key));
     if !admin_apart {
         public = public.merge(admin());
     }
@@ -905,6 +906,11 @@ async fn healthz(AxumState(app): AxumState<App>) -> Response {
 async fn metrics(AxumState(app): AxumState<App>) -> Response {
     let text = app.state.metrics.render(&app.state);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// The public key that checks signed exports, base64 of its 32 bytes.
+async fn signing_key(AxumState(app): AxumState<App>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], app.state.keys.public_key()).into_response()
 }
 
 async fn not_found() -> Response {

@@ -17,9 +17,11 @@
 pub mod auth;
 pub mod caches;
 pub mod error;
+pub mod export;
 pub mod gql;
 pub mod http;
 pub mod ids;
+pub mod keys;
 pub mod listen;
 pub mod metrics;
 mod state;
@@ -43,6 +45,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// Request limits.
     pub limits: http::Limits,
+    /// The key file (default: `keys.json` in the data directory).
+    pub key_file: Option<std::path::PathBuf>,
     /// Where `/healthz` and `/metrics` answer, apart from the API (None: beside it).
     pub admin_listen: Option<SocketAddr>,
     /// Connection limits (header timeout, caps in all and per address).
@@ -104,6 +108,8 @@ pub async fn serve(
     .await
     .context("opening the account store")?;
     let key = auth.secret("global-ids").await.context("reading the id key")?;
+    let key_file = config.key_file.clone().unwrap_or_else(|| config.engine.data_dir.join(keys::DEFAULT_FILE));
+    let server_keys = Arc::new(keys::Keys::open(&key_file)?);
     sweep_sessions(&auth).await;
     let index = Arc::new(discovery::open_index(&discovery::index_dir(&config.engine.data_dir))?);
     let follower = discovery::follow(engine.clone(), index.clone()).await?;
@@ -116,6 +122,7 @@ pub async fn serve(
         epochs,
         auth,
         ids: ids::GlobalIds::new(key),
+        keys: server_keys,
         metrics: metrics::Metrics::default(),
         caches: caches::Caches::default(),
         hub: Arc::default(),

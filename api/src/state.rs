@@ -20,6 +20,8 @@ pub struct State {
     pub auth: auth::AuthStore,
     /// Global ids.
     pub ids: ids::GlobalIds,
+    /// The key file's keys (export signing).
+    pub keys: Arc<crate::keys::Keys>,
     /// Counters.
     pub metrics: metrics::Metrics,
     /// Views derived from the graph and the epochs (see [`caches`]).

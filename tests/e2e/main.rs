@@ -6,6 +6,7 @@ mod api;
 mod cli;
 mod consent;
 mod crash;
+mod export;
 mod order;
 mod privacy;
 mod private;

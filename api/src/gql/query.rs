@@ -12,6 +12,17 @@ use schema::{EdgeKind, Id, VertexKind};
 /// The query root.
 pub struct QueryRoot;
 
+/// A user's data and its signature.
+#[derive(async_graphql::SimpleObject)]
+pub struct SignedExport {
+    /// JSON of everything the user owns (see api/README.md): the bytes signed.
+    pub document: String,
+    /// Ed25519 over the document's UTF-8 bytes, base64.
+    pub signature: String,
+    /// The server's public key, base64 (as at /.well-known/daira-signing-key).
+    pub public_key: String,
+}
+
 /// What to search.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SearchKind {
@@ -109,6 +120,19 @@ impl QueryRoot {
             return Err(bad("ids", format!("at most {LIST_MAX} ids (got {})", ids.len())).into());
         }
         Ok(ids.iter().map(|id| resolve(ctx, id)).collect())
+    }
+
+    /// Everything the signed-in user owns — the account, every mask with its fields, every
+    /// edge they made, their works — as a JSON document, signed (Ed25519) by the server's key,
+    /// which `GET /.well-known/daira-signing-key` serves.
+    async fn export_my_data(&self, ctx: &Context<'_>) -> Result<SignedExport> {
+        let user = super::user(ctx)?;
+        let st = state(ctx);
+        let login = st.auth.login_of(user).await.map_err(|e| ApiError::internal("export", e))?.unwrap_or_default();
+        let graph = st.engine.read();
+        let signed = crate::export::signed(&graph, &st.ids, &st.keys, &login, user)
+            .map_err(|e| ApiError::internal("export", e))?;
+        Ok(SignedExport { document: signed.document, signature: signed.signature, public_key: signed.public_key })
     }
 
     /// The signed-in user's own view; null when nobody is signed in.
