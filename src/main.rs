@@ -512,9 +512,9 @@ async fn export(config: &DataConfig, login: &str) -> Result<()> {
     .await
     .context("opening the account store")?;
     let Some(user) = auth.user_of_login(login).await? else { anyhow::bail!("no account has the login {login:?}") };
-    let ids = api::ids::GlobalIds::new(auth.secret("global-ids").await?);
     let key_file = config.key_file.clone().unwrap_or_else(|| config.data.join(api::keys::DEFAULT_FILE));
-    let keys = api::keys::Keys::open(&key_file)?;
+    let keys = api::keys::Keys::load(&key_file, &auth).await?;
+    let ids = api::ids::GlobalIds::new(keys.id_key());
     let login = auth.login_of(user).await?.unwrap_or_default();
     let signed = {
         let graph = engine.read();

@@ -311,6 +311,32 @@ impl AuthStore {
         Ok(key)
     }
 
+    /// The secret named `name`, if the store holds one (never made here).
+    pub async fn peek_secret(&self, name: &str) -> Result<Option<[u8; 32]>> {
+        let value: Option<String> =
+            on_pool!(&self.pool, |p| sqlx::query_scalar("SELECT value FROM daira_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_optional(p)
+                .await)?;
+        Ok(value.map(|value| {
+            let mut key = [0u8; 32];
+            for (i, byte) in key.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(value.get(2 * i..2 * i + 2).unwrap_or("00"), 16).unwrap_or(0);
+            }
+            key
+        }))
+    }
+
+    /// Deletes the secret named `name` (once it lives elsewhere).
+    pub async fn forget_secret(&self, name: &str) -> Result<()> {
+        on_pool!(&self.pool, |p| sqlx::query("DELETE FROM daira_secrets WHERE name = $1")
+            .bind(name)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// A permit to hash, held by the hashing thread itself: a request that gives up (a client
     /// gone, a timeout) must not free its permit while its hash still runs, or abandoned
     /// requests would run any number of hashes at once.

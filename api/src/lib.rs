@@ -107,9 +107,9 @@ pub async fn serve(
     )
     .await
     .context("opening the account store")?;
-    let key = auth.secret("global-ids").await.context("reading the id key")?;
     let key_file = config.key_file.clone().unwrap_or_else(|| config.engine.data_dir.join(keys::DEFAULT_FILE));
-    let server_keys = Arc::new(keys::Keys::open(&key_file)?);
+    let server_keys = Arc::new(keys::Keys::load(&key_file, &auth).await?);
+    let key = server_keys.id_key();
     sweep_sessions(&auth).await;
     let index = Arc::new(discovery::open_index(&discovery::index_dir(&config.engine.data_dir))?);
     let follower = discovery::follow(engine.clone(), index.clone()).await?;

@@ -679,7 +679,7 @@ fn the_api_on_a_postgresql_log() {
         .to_owned();
     assert!(server.terminate().success());
     // Restarted, the log replays from PostgreSQL, the accounts and sessions are there, and the
-    // global ids are the same (their key lives beside the accounts).
+    // global ids are the same (their key lives in the key file, in the data directory).
     let server = Server::start_in(&data, false, &args);
     let data_after = server.gql(
         "query($w: ID!) { node(id: $w) { ... on World { name moderators(first: 5) { edges { node { id handle } } } } } viewer { masks(first: 5) { totalCount } } }",
