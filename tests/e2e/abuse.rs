@@ -105,21 +105,13 @@ fn signing_out_closes_the_sessions_sockets() {
         .to_owned();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let (mut socket, ack) = ws::connect(
+        let mut socket = ws::watch(
             &server.ws_url("/graphql/ws"),
-            "graphql-transport-ws",
-            json!({"Authorization": format!("Bearer {token}")}),
+            &token,
+            "subscription($w: ID!) { worldActivity(world: $w) { kind } }",
+            json!({"w": world}),
         )
         .await;
-        assert_eq!(ack["type"], "connection_ack", "{ack}");
-        ws::send(
-            &mut socket,
-            json!({"id": "a", "type": "subscribe", "payload": {
-            "query": "subscription($w: ID!) { worldActivity(world: $w) { kind } }",
-            "variables": {"w": world}}}),
-        )
-        .await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
         let out = server.gql("mutation { logout(input: {}) { ok } }", json!({}), Some(&token));
         assert_eq!(out["logout"]["ok"], true, "{out}");
         let started = Instant::now();

@@ -31,21 +31,13 @@ fn co_authors_and_collaborators_are_asked_first() {
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let (spam, activity) = runtime.block_on(async {
-        let (mut socket, ack) = ws::connect(
+        let mut socket = ws::watch(
             &server.ws_url("/graphql/ws"),
-            "graphql-transport-ws",
-            json!({"Authorization": format!("Bearer {bob}")}),
+            &bob,
+            "subscription($w: ID!) { worldActivity(world: $w) { kind mask { handle } work { title } } }",
+            json!({"w": world}),
         )
         .await;
-        assert_eq!(ack["type"], "connection_ack", "{ack}");
-        ws::send(
-            &mut socket,
-            json!({"id": "a", "type": "subscribe", "payload": {
-            "query": "subscription($w: ID!) { worldActivity(world: $w) { kind mask { handle } work { title } } }",
-            "variables": {"w": world}}}),
-        )
-        .await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
         let data = server.gql(publish, publish_vars("Buy followers now"), Some(&mallory));
         assert_eq!(payload(&data)["userErrors"], json!([]), "{data}");
         let message = ws::next(&mut socket, Duration::from_secs(30)).await.expect("an activity");

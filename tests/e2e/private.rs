@@ -229,18 +229,8 @@ fn a_private_mask_does_not_exist_for_those_it_did_not_admit() {
     // of Dave's work and of nothing before it.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let (mut socket, ack) = ws::connect(
-            &server.ws_url("/graphql/ws"),
-            "graphql-transport-ws",
-            json!({"Authorization": format!("Bearer {bob}")}),
-        )
-        .await;
-        assert_eq!(ack["type"], "connection_ack", "{ack}");
-        ws::send(&mut socket, json!({"id": "a", "type": "subscribe", "payload": {
-            "query": "subscription($w: ID!) { worldActivity(world: $w) { kind mask { handle } work { title } } }",
-            "variables": {"w": world}}}))
-        .await;
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let activity = "subscription($w: ID!) { worldActivity(world: $w) { kind mask { handle } work { title } } }";
+        let mut socket = ws::watch(&server.ws_url("/graphql/ws"), &bob, activity, json!({"w": world})).await;
         let leave = "mutation($as: ID, $w: ID!) { leaveWorld(input: {as: $as, world: $w}) { userErrors { message } } }";
         ok(&server, &carol, leave, json!({"as": l, "w": world}));
         ok(

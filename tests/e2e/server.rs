@@ -265,4 +265,16 @@ pub mod ws {
     pub async fn send(socket: &mut Socket, value: Value) {
         socket.send(Message::text(value.to_string())).await.unwrap();
     }
+
+    /// Signs in on graphql-transport-ws with `token` and subscribes to `query` (operation id
+    /// "a"), waiting a moment for the subscription to be in place.
+    pub async fn watch(url: &str, token: &str, query: &str, variables: Value) -> Socket {
+        let (mut socket, ack) =
+            connect(url, "graphql-transport-ws", json!({"Authorization": format!("Bearer {token}")})).await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        let subscribe = json!({"id": "a", "type": "subscribe", "payload": {"query": query, "variables": variables}});
+        send(&mut socket, subscribe).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        socket
+    }
 }
