@@ -32,9 +32,24 @@ fn node_verifies(document: &str, signature: &str, public_key: &str) -> bool {
 
 #[test]
 fn a_users_data_leaves_whole_and_signed() {
+    story(&[]);
+}
+
+#[test]
+#[cfg_attr(not(daira_postgres), ignore = "set DAIRA_TEST_POSTGRES_URL to run it against PostgreSQL")]
+fn a_users_data_leaves_whole_and_signed_from_a_postgresql_log() {
+    let url = std::env::var("DAIRA_TEST_POSTGRES_URL").expect("DAIRA_TEST_POSTGRES_URL names the server");
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("daira_export_{}_{nanos}", std::process::id());
+    story(&["--database-url", &url, "--pg-schema", &schema]);
+}
+
+/// The story, on the log `database` names (none: the data directory's SQLite).
+fn story(database: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start_in(&data, false, &["--rate-per-ip", "0", "--rate-per-token", "0"]);
+    let args = [database, &["--rate-per-ip", "0", "--rate-per-token", "0"]].concat();
+    let server = Server::start_in(&data, false, &args);
     let (rania, _) = server.user_with_mask("rania", "rania_pub", "PUBLIC");
     let shadow = server.create_mask(&rania, "rania_night", "SHADOW");
     let (bob, bob_pub) = server.user_with_mask("bob", "bob_pub", "PUBLIC");
@@ -82,13 +97,14 @@ fn a_users_data_leaves_whole_and_signed() {
     assert!(server.terminate().success());
 
     // Offline, the operator gets the same document, signed by the same key.
-    let out = crate::run(&data, &["export", "--login", "rania"]);
+    let export = |login: &str| crate::run(&data, &[database, &["export", "--login", login]].concat());
+    let out = export("rania");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let offline: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(offline["document"], document.as_str());
     assert_eq!(offline["publicKey"], public_key.as_str());
     assert!(node_verifies(offline["document"].as_str().unwrap(), offline["signature"].as_str().unwrap(), &public_key));
-    let missing = crate::run(&data, &["export", "--login", "nobody_here"]);
+    let missing = export("nobody_here");
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no account has the login"));
     #[cfg(unix)]
