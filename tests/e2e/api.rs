@@ -91,6 +91,11 @@ fn a_new_users_path_through_the_demo() {
     assert!(parts > 0.0 && parts <= explanation["beforeDiscount"].as_f64().unwrap() * (1.0 + 1e-9), "{explanation}");
     assert_eq!(reputation["epoch"]["logHash"].as_str().unwrap().len(), 64);
     assert!(reputation["epoch"]["parameters"].as_array().unwrap().iter().any(|p| p["job"] == "trust"));
+    // The epoch's count of communities is what `clusters` lists.
+    let clusters = server.gql("{ epochs { clusterCount } clusters(first: 1) { totalCount } }", json!({}), None);
+    let counted = clusters["epochs"].as_array().unwrap().last().unwrap()["clusterCount"].clone();
+    assert_eq!(counted, clusters["clusters"]["totalCount"], "{clusters}");
+    assert!(counted.as_u64().unwrap() > 1, "{clusters}");
 
     // Search in Arabic and in Arabizi.
     for (query, script) in [("قهوة", "Arabic"), ("2ahwa", "Arabizi"), ("street art", "English")] {

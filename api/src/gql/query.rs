@@ -208,7 +208,7 @@ impl QueryRoot {
     /// The epochs kept, oldest first (at most 16).
     async fn epochs(&self, ctx: &Context<'_>) -> Vec<EpochInfo> {
         let st = state(ctx);
-        st.epochs.numbers().into_iter().filter_map(|n| st.epochs.get(n)).map(|s| EpochInfo::from(&*s)).collect()
+        st.epochs.numbers().into_iter().filter_map(|n| st.epochs.get(n)).map(|s| EpochInfo::of(&s)).collect()
     }
 
     /// Communities of the latest epoch (or of epoch `epoch`), largest first: those of two masks

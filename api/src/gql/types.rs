@@ -562,7 +562,7 @@ impl Cluster {
 
     /// The epoch it was found in.
     async fn epoch(&self) -> EpochInfo {
-        EpochInfo::from(&*self.set)
+        EpochInfo::of(&self.set)
     }
 
     /// How many masks it holds.
@@ -620,7 +620,8 @@ pub struct Parameter {
 }
 
 /// What an epoch's scores were computed from: enough to recompute them exactly from the log.
-#[derive(SimpleObject, Clone, Debug)]
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct EpochInfo {
     /// Its number, from 1.
     pub number: i32,
@@ -634,12 +635,22 @@ pub struct EpochInfo {
     pub computed_in_ms: f64,
     /// The clusters' modularity.
     pub modularity: f64,
-    /// How many communities.
-    pub cluster_count: i32,
+    #[graphql(skip)]
+    set: Arc<ScoreSet>,
 }
 
-impl From<&ScoreSet> for EpochInfo {
-    fn from(set: &ScoreSet) -> EpochInfo {
+#[async_graphql::ComplexObject]
+impl EpochInfo {
+    /// How many communities `clusters` lists: those of two masks or more that everyone sees.
+    async fn cluster_count(&self, ctx: &Context<'_>) -> i32 {
+        let st = state(ctx);
+        st.caches.communities(&st.engine, &self.set).order.len() as i32
+    }
+}
+
+impl EpochInfo {
+    /// The epoch of `set`.
+    pub(crate) fn of(set: &Arc<ScoreSet>) -> EpochInfo {
         let mut parameters = Vec::new();
         for epoch in [&set.trust.epoch, &set.contribution.epoch, &set.alignment.epoch, &set.clusters.epoch] {
             for (name, value) in &epoch.params {
@@ -658,7 +669,7 @@ impl From<&ScoreSet> for EpochInfo {
             parameters,
             computed_in_ms: set.elapsed.as_secs_f64() * 1e3,
             modularity: set.clusters.modularity,
-            cluster_count: set.clusters.count as i32,
+            set: set.clone(),
         }
     }
 }
@@ -777,7 +788,7 @@ impl Reputation {
 
     /// The epoch.
     async fn epoch(&self) -> EpochInfo {
-        EpochInfo::from(&*self.set)
+        EpochInfo::of(&self.set)
     }
 
     /// Trust, a share of 1 over all masks.
