@@ -67,8 +67,7 @@ enum Cmd {
     /// Serve the GraphQL API (explorer at /graphql, /healthz, /metrics) until SIGTERM.
     Serve(ServeArgs),
     /// A user's data, whole, signed by the server's key (as exportMyData gives it): JSON
-    /// `{document, signature, publicKey}` on stdout. On the data directory, while no server
-    /// holds it.
+    /// `{document, signature, publicKey}` on stdout. A reader: it runs beside a server.
     Export {
         /// The account's login.
         #[arg(long)]
@@ -500,9 +499,8 @@ async fn serve(config: &DataConfig, args: ServeArgs) -> Result<()> {
 
 /// `daira export --login`: what exportMyData gives the user, for an operator.
 async fn export(config: &DataConfig, login: &str) -> Result<()> {
-    let engine = Engine::open(&config.engine(), &StderrProgress::new())
-        .await
-        .with_context(|| format!("opening {}", config.data.display()))?;
+    // A reader: it runs beside a server that holds the data directory, as `stats` does.
+    let engine = open_read_only(config, &StderrProgress::new()).await?;
     let auth = api::auth::AuthStore::open(
         &config.data,
         config.database_url.as_deref(),

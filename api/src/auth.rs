@@ -102,6 +102,14 @@ const TABLES: [&str; 3] = [
     )",
 ];
 
+/// An engine error from a shared PostgreSQL helper, as the store's.
+fn store(e: graph_engine::Error) -> AuthError {
+    match e {
+        graph_engine::Error::Log(e) => AuthError::Store(e),
+        other => AuthError::Store(sqlx::Error::Protocol(other.to_string())),
+    }
+}
+
 /// The schema that holds the accounts on PostgreSQL: apart from the log's, so that a server
 /// role's rights differ between them (it may change sessions, never events).
 pub fn accounts_schema(pg_schema: Option<&str>) -> String {
@@ -149,10 +157,7 @@ pub async fn migrate_postgres(url: &str, pg_schema: Option<&str>, serve_role: Op
         let pool = pool.clone();
         async move { sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await.map(|_| ()) }
     };
-    let existed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
-        .bind(&schema)
-        .fetch_one(&pool)
-        .await?;
+    let existed = graph_engine::log::schema_exists(&pool, &schema).await.map_err(store)?;
     run(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).await?;
     if !existed {
         move_old_tables(&pool, pg_schema, &schema).await?;
@@ -236,11 +241,7 @@ impl AuthStore {
                 let (pool, schema) = connect_accounts(url, pg_schema).await?;
                 // What exists is never created again: a server role that may not create
                 // opens a store its owner made (`daira migrate`).
-                let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
-                    .bind(&schema)
-                    .fetch_one(&pool)
-                    .await?;
-                if !exists {
+                if !graph_engine::log::schema_exists(&pool, &schema).await.map_err(store)? {
                     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
                         .execute(&pool)
                         .await?;
@@ -260,12 +261,10 @@ impl AuthStore {
             }
         };
         for (name, table) in TABLE_NAMES.into_iter().zip(TABLES) {
-            if let Pool::Postgres(p) = &pool {
-                let exists: bool =
-                    sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(name).fetch_one(p).await?;
-                if exists {
-                    continue;
-                }
+            if let Pool::Postgres(p) = &pool
+                && graph_engine::log::table_exists(p, name).await.map_err(store)?
+            {
+                continue;
             }
             on_pool!(&pool, |p| sqlx::query(table).execute(p).await.map(|r| r.rows_affected()))?;
         }
@@ -288,27 +287,16 @@ impl AuthStore {
         })
     }
 
-    /// The secret named `name` (32 bytes), created at random the first time it is asked for.
-    pub async fn secret(&self, name: &str) -> Result<[u8; 32]> {
-        let fresh: String = graph_engine::log::hex(&random_bytes::<32>());
-        on_pool!(&self.pool, |p| sqlx::query(
-            "INSERT INTO daira_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
-        )
-        .bind(name)
-        .bind(&fresh)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-        let value: String =
-            on_pool!(&self.pool, |p| sqlx::query_scalar("SELECT value FROM daira_secrets WHERE name = $1")
-                .bind(name)
-                .fetch_one(p)
-                .await)?;
-        let mut key = [0u8; 32];
-        for (i, byte) in key.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(value.get(2 * i..2 * i + 2).unwrap_or("00"), 16).unwrap_or(0);
-        }
-        Ok(key)
+    /// Stores a secret as earlier versions did (tests of the move into the key file).
+    #[cfg(test)]
+    pub(crate) async fn put_secret(&self, name: &str, key: [u8; 32]) -> Result<()> {
+        on_pool!(&self.pool, |p| sqlx::query("INSERT INTO daira_secrets (name, value) VALUES ($1, $2)")
+            .bind(name)
+            .bind(graph_engine::log::hex(&key))
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
     }
 
     /// The secret named `name`, if the store holds one (never made here).

@@ -817,7 +817,7 @@ async fn upgrade_websocket(
     };
     // The slots are taken now, so that concurrent handshakes cannot overshoot the caps.
     let ticket = app.sockets_per_ip.enter(client_ip(peer)).map_err(|full| {
-        ApiError::new(Code::Throttled, format!("too many WebSocket connections from your address: {full}"))
+        ApiError::new(Code::Throttled, format!("too many WebSocket connections: {full}"))
             .status(StatusCode::SERVICE_UNAVAILABLE)
     })?;
     if !app.state.metrics.websocket_open(app.limits.websockets_max) {

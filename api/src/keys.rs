@@ -162,7 +162,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let auth = AuthStore::open(dir.path(), None, None, Duration::from_secs(60)).await.unwrap();
         // An account store as earlier versions left it: the id key inside.
-        let legacy = auth.secret(LEGACY_ID_KEY).await.unwrap();
+        let legacy = random_key().unwrap();
+        auth.put_secret(LEGACY_ID_KEY, legacy).await.unwrap();
         let path = dir.path().join("keys.json");
         let keys = Keys::load(&path, &auth).await.unwrap();
         assert_eq!(keys.id_key(), legacy, "every global id depends on it: moved, not remade");

@@ -77,7 +77,7 @@ impl std::fmt::Display for Full {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Full::Total(n) => write!(f, "the server holds its most ({n}); retry shortly"),
-            Full::Key(n) => write!(f, "at most {n} at once from one client"),
+            Full::Key(n) => write!(f, "at most {n} at once from your address or account"),
         }
     }
 }
@@ -168,10 +168,7 @@ pub async fn serve(
         let slot = match gate.enter(crate::http::client_ip(peer)) {
             Ok(slot) => slot,
             Err(full) => {
-                let message = match full {
-                    Full::Total(n) => format!("the server holds its most connections ({n}); retry shortly"),
-                    Full::Key(n) => format!("too many connections from your address (at most {n})"),
-                };
+                let message = format!("too many connections: {full}");
                 tracing::warn!(peer = %peer.ip(), "{message}");
                 tokio::spawn(refuse(tcp, message));
                 continue;

@@ -15,7 +15,7 @@ mod sqlite;
 mod conformance;
 
 pub(crate) use postgres::PostgresLog;
-pub use postgres::{check_identifier, migrate as migrate_postgres};
+pub use postgres::{check_identifier, migrate as migrate_postgres, schema_exists, table_exists};
 pub(crate) use sqlite::SqliteLog;
 
 use crate::{Error, LogPosition, Result};

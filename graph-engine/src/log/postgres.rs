@@ -37,7 +37,7 @@ async fn run(pool: &PgPool, statement: String) -> Result<()> {
 }
 
 /// Whether a schema exists.
-pub(crate) async fn schema_exists(pool: &PgPool, schema: &str) -> Result<bool> {
+pub async fn schema_exists(pool: &PgPool, schema: &str) -> Result<bool> {
     Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
         .bind(schema)
         .fetch_one(pool)
@@ -45,7 +45,7 @@ pub(crate) async fn schema_exists(pool: &PgPool, schema: &str) -> Result<bool> {
 }
 
 /// Whether a table exists where the connection's search_path finds it.
-pub(crate) async fn table_exists(pool: &PgPool, table: &str) -> Result<bool> {
+pub async fn table_exists(pool: &PgPool, table: &str) -> Result<bool> {
     Ok(sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(table).fetch_one(pool).await?)
 }
 
