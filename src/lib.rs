@@ -34,6 +34,7 @@ impl DataConfig {
         let mut config = EngineConfig::new(&self.data);
         config.database_url = self.database_url.clone();
         config.pg_schema = self.pg_schema.clone();
+        config.key_file = self.key_file.clone();
         config
     }
 }

@@ -233,6 +233,10 @@ struct ServeArgs {
     /// How long one request may run, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     request_timeout_ms: u64,
+    /// How long the handles of an erased account stay held before others may take them, in
+    /// seconds (default 30 days, so that nobody can pass for an erased mask at once).
+    #[arg(long, default_value_t = 30 * 24 * 3600)]
+    handle_cooling_off_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -486,6 +490,7 @@ async fn serve(config: &DataConfig, args: ServeArgs) -> Result<()> {
             ..reputation::RecomputePolicy::default()
         },
         session_ttl: std::time::Duration::from_secs(args.session_ttl_secs.max(1)),
+        handle_cooling_off: std::time::Duration::from_secs(args.handle_cooling_off_secs),
     };
     api::serve(serve, &StderrProgress::new(), |addr, admin| {
         if let Some(admin) = admin {

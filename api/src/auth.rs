@@ -209,6 +209,15 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// The 32 bytes of a lower-case hex string (a stored token hash).
+fn unhex32(text: &str) -> Option<[u8; 32]> {
+    let bytes: Vec<u8> = (0..text.len())
+        .step_by(2)
+        .map(|i| text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect::<Option<_>>()?;
+    bytes.try_into().ok()
+}
+
 fn token_hash(token: &str) -> [u8; 32] {
     *blake3::hash(token.as_bytes()).as_bytes()
 }
@@ -483,6 +492,29 @@ impl AuthStore {
     /// Whether a hash from [`AuthStore::closed_sessions`] is `token`'s.
     pub fn is_token(hash: &[u8; 32], token: &str) -> bool {
         *hash == token_hash(token)
+    }
+
+    /// Deletes an erased account's credentials and sessions; its open sockets are told.
+    pub async fn erase(&self, user: Id) -> Result<()> {
+        let hashes: Vec<String> = on_pool!(&self.pool, |p| sqlx::query_scalar(
+            "DELETE FROM daira_sessions WHERE user_id = $1 RETURNING token_hash"
+        )
+        .bind(user.0 as i64)
+        .fetch_all(p)
+        .await)?;
+        on_pool!(&self.pool, |p| sqlx::query("DELETE FROM daira_credentials WHERE user_id = $1")
+            .bind(user.0 as i64)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let mut cache = self.cache.lock();
+        for hash in hashes {
+            if let Some(key) = unhex32(&hash) {
+                cache.remove(&key);
+                let _ = self.closed.send(key);
+            }
+        }
+        Ok(())
     }
 
     /// The login of `user`'s account.

@@ -516,6 +516,13 @@ fn finish(mut response: async_graphql::Response) -> (Vec<u8>, bool) {
                 ext.set("code", Code::GraphqlValidationFailed.as_str());
                 Code::GraphqlValidationFailed.as_str().to_owned()
             }
+            // A value that does not fit its input type (a null where one is required, say):
+            // the client's mistake, said in the client's terms.
+            None if e.message.contains("(occurred while parsing") || e.message.starts_with("Failed to parse") => {
+                let ext = e.extensions.get_or_insert_with(Default::default);
+                ext.set("code", Code::BadUserInput.as_str());
+                Code::BadUserInput.as_str().to_owned()
+            }
             None => {
                 tracing::error!(detail = %e.message, "resolver");
                 e.message = "internal error".into();

@@ -55,6 +55,8 @@ pub struct ServeConfig {
     pub epochs: RecomputePolicy,
     /// How long sessions last.
     pub session_ttl: Duration,
+    /// How long an erased account's handles stay held before others may take them.
+    pub handle_cooling_off: Duration,
 }
 
 /// How often expired sessions are deleted while the server runs.
@@ -123,6 +125,7 @@ pub async fn serve(
         auth,
         ids: ids::GlobalIds::new(key),
         keys: server_keys,
+        handle_cooling_off: config.handle_cooling_off,
         metrics: metrics::Metrics::default(),
         caches: caches::Caches::default(),
         hub: Arc::default(),

@@ -22,6 +22,8 @@ pub struct State {
     pub ids: ids::GlobalIds,
     /// The key file's keys (export signing).
     pub keys: Arc<crate::keys::Keys>,
+    /// How long an erased account's handles stay held.
+    pub handle_cooling_off: std::time::Duration,
     /// Counters.
     pub metrics: metrics::Metrics,
     /// Views derived from the graph and the epochs (see [`caches`]).

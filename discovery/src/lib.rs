@@ -67,7 +67,8 @@ pub fn open_index(dir: &Path) -> Result<SearchIndex> {
 /// The document of vertex `v`, if it is searchable.
 pub fn document(graph: &Graph, v: u32) -> Option<Doc> {
     let kind = graph.kind_at(v);
-    if !matches!(kind, VertexKind::World | VertexKind::Work | VertexKind::Mask) {
+    // An erased mask is nobody's to find.
+    if !matches!(kind, VertexKind::World | VertexKind::Work | VertexKind::Mask) || graph.erased_until(v).is_some() {
         return None;
     }
     let view = graph.public_vertex(v)?;
@@ -119,9 +120,11 @@ pub async fn catch_up(engine: &Engine, index: &SearchIndex, progress: &dyn Progr
         engine
             .log()
             .scan(from, |record| {
-                search::touched(&record.event()?, |id| {
-                    touched.insert(id);
-                });
+                if let Some(event) = engine.open_record(&record)? {
+                    search::touched(&event, |id| {
+                        touched.insert(id);
+                    });
+                }
                 Ok(())
             })
             .await?;
@@ -140,6 +143,15 @@ pub async fn catch_up(engine: &Engine, index: &SearchIndex, progress: &dyn Progr
 /// Re-indexes `ids` from the graph (removing those that are gone or hidden), returning the
 /// graph's position.
 fn reindex(graph: &Graph, index: &SearchIndex, ids: impl IntoIterator<Item = Id>) -> Result<(u64, [u8; 32])> {
+    let mut ids: Vec<Id> = ids.into_iter().collect();
+    // The works an erasure hid leave with their erased authors.
+    let erased_works: Vec<Id> = ids
+        .iter()
+        .filter_map(|&id| graph.index_of(id))
+        .filter(|&v| graph.kind_at(v) == VertexKind::Mask && graph.erased_until(v).is_some())
+        .flat_map(|v| graph.out(EdgeKind::Authored, v).map(|w| graph.id_at(w)))
+        .collect();
+    ids.extend(erased_works);
     for id in ids {
         match graph.index_of(id).and_then(|v| document(graph, v)) {
             Some(doc) => index.upsert(&doc)?,

@@ -1,7 +1,9 @@
 //! The running engine: opens the log, replays it into the graph, and runs the single writer
 //! that decides commands, appends their events durably (group commit) and applies them.
 
+use crate::keyfile::{self, KeyFile};
 use crate::log::{self, AnyLog, LogReader, LogWriter, PostgresLog, Record, SqliteLog, Verification};
+use crate::seal::{KeyringChange, Opened, Sealer};
 use crate::store::{Graph, LogPosition};
 use crate::view::Overlay;
 use crate::{Error, Result};
@@ -33,12 +35,42 @@ pub struct EngineConfig {
     /// Open for reading only: no writer, no lock on the data directory (`daira stats` beside a
     /// running server).
     pub read_only: bool,
+    /// The server's key file (default `keys.json` in `data_dir`): its `seal_key` seals owner
+    /// links in the log. A writer creates the file or the key when missing; a reader only
+    /// reads them.
+    pub key_file: Option<PathBuf>,
 }
 
 impl EngineConfig {
     /// The embedded default: a SQLite log in `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
-        EngineConfig { data_dir: data_dir.into(), database_url: None, pg_schema: None, node: 0, read_only: false }
+        EngineConfig {
+            data_dir: data_dir.into(),
+            database_url: None,
+            pg_schema: None,
+            node: 0,
+            read_only: false,
+            key_file: None,
+        }
+    }
+
+    /// Where the key file is.
+    pub fn key_file_path(&self) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| self.data_dir.join(keyfile::DEFAULT_FILE))
+    }
+
+    /// The server key that seals and opens owner links: made (and the key file with it) for a
+    /// writer when missing; for a reader, None when there is none.
+    fn seal_key(&self) -> Result<Option<[u8; 32]>> {
+        let path = self.key_file_path();
+        let config = |e: keyfile::KeyError| Error::Config(e.to_string());
+        if self.read_only {
+            return KeyFile::read(&path).map_err(config)?.map_or(Ok(None), |file| file.get(SEAL_KEY).map_err(config));
+        }
+        let mut file = KeyFile::read_or_new(&path).map_err(config)?;
+        let key = file.get_or_make(SEAL_KEY).map_err(config)?;
+        file.save().map_err(config)?;
+        Ok(Some(key))
     }
 
     /// Opens the configured log without replaying it, for reading (`daira audit verify`): no
@@ -64,6 +96,9 @@ impl EngineConfig {
         }
     }
 }
+
+/// The key file's name for the server key that seals owner links.
+const SEAL_KEY: &str = "seal_key";
 
 /// Reports progress of long work (replay, import). Implementations print or export metrics.
 pub trait Progress: Send + Sync {
@@ -111,6 +146,7 @@ struct Job {
 
 struct Shared {
     log: AnyLog,
+    sealer: Mutex<Sealer>,
     graph: RwLock<Graph>,
     ids: Mutex<IdGenerator>,
     committed: broadcast::Sender<Arc<Committed>>,
@@ -176,7 +212,8 @@ impl Engine {
     pub async fn open(config: &EngineConfig, progress: &dyn Progress) -> Result<Engine> {
         let lock = lock_data_dir(config)?;
         let log = config.open_log().await?;
-        let graph = replay(&log, progress).await?;
+        let mut sealer = Sealer::new(config.seal_key()?, log.reads().keyring().await?)?;
+        let graph = replay_sealed(&log, &mut sealer, progress).await?;
         let last_own = (0..graph.vertex_count() as u32)
             .map(|v| graph.id_at(v))
             .filter(|id| id.node() == config.node)
@@ -185,6 +222,7 @@ impl Engine {
         let (committed, _) = broadcast::channel(SUBSCRIBER_LAG_MAX);
         let shared = Arc::new(Shared {
             log,
+            sealer: Mutex::new(sealer),
             graph: RwLock::new(graph),
             ids: Mutex::new(IdGenerator::resume(config.node, last_own)),
             committed,
@@ -240,6 +278,18 @@ impl Engine {
         &self.shared.log
     }
 
+    /// The event of a stored record as the graph applied it: a sealed envelope opened with
+    /// the engine's keys. None for an envelope whose key an erasure shredded.
+    pub fn open_record(&self, record: &Record) -> Result<Option<Event>> {
+        match record.event()? {
+            Event::Sealed(sealed) => match self.shared.sealer.lock().open(&sealed, record.seq)? {
+                Opened::Event(event, ..) => Ok(Some(event)),
+                Opened::KeyGone(_) => Ok(None),
+            },
+            event => Ok(Some(event)),
+        }
+    }
+
     /// Counters of the writer.
     pub fn writer_stats(&self) -> WriterStats {
         *self.shared.stats.lock()
@@ -262,15 +312,28 @@ impl Engine {
     }
 }
 
-/// Replays the whole log into a fresh graph, checking the hash chain as it goes.
+/// Replays the whole log into a fresh graph, checking the hash chain as it goes. A log that
+/// holds sealed envelopes needs its keys: open it with [`Engine::open`].
 pub async fn replay<L: LogReader>(log: &L, progress: &dyn Progress) -> Result<Graph> {
+    replay_sealed(log, &mut Sealer::new(None, Vec::new())?, progress).await
+}
+
+/// Replays the whole log, opening sealed envelopes with `sealer`.
+async fn replay_sealed<L: LogReader>(log: &L, sealer: &mut Sealer, progress: &dyn Progress) -> Result<Graph> {
     let head = log.head().await?;
     let mut graph = Graph::new();
     let mut position = LogPosition::default();
     let mut last_report = Instant::now();
     log.scan(1, |record| {
         check_link(&position, &record)?;
-        graph.apply(record.event()?)?;
+        match record.event()? {
+            Event::Sealed(sealed) => {
+                if let Some(event) = sealer.open_in_replay(&sealed, record.seq)? {
+                    graph.apply(event)?;
+                }
+            }
+            event => graph.apply(event)?,
+        }
         position = LogPosition { seq: record.seq, hash: record.hash };
         if last_report.elapsed().as_millis() >= 500 {
             progress.update("replay", record.seq, head.seq);
@@ -282,6 +345,7 @@ pub async fn replay<L: LogReader>(log: &L, progress: &dyn Progress) -> Result<Gr
     if graph.in_import() {
         return Err(Error::Corrupt(format!("the log ends inside an import at sequence {}", position.seq)));
     }
+    sealer.check_replayed()?;
     graph.set_position(position);
     if head.seq > 0 {
         progress.update("replay", head.seq, head.seq);
@@ -392,14 +456,29 @@ async fn append_and_apply(shared: &Shared, head: LogPosition, now: i64, staged: 
     // waking rayon's workers for it costs more than the work, and they spin-yield afterwards
     // on the cores the server needs.
     const PARALLEL_FROM: usize = 512;
-    let payloads: Vec<Vec<u8>> = if staged.len() >= PARALLEL_FROM {
-        staged.par_iter().map(log::encode).collect()
+    let sealed = |e: &Event| matches!(e, Event::Owned { .. } | Event::Erased(_));
+    let plain = |e: &Event| (!sealed(e)).then(|| log::encode(e));
+    let mut payloads: Vec<Option<Vec<u8>>> = if staged.len() >= PARALLEL_FROM {
+        staged.par_iter().map(plain).collect()
     } else {
-        staged.iter().map(log::encode).collect()
+        staged.iter().map(plain).collect()
     };
-    let records = log::chain(head, now, payloads);
+    // Envelopes one at a time: two in a batch may share a user's new key.
+    let mut keyring = KeyringChange::default();
+    if staged.iter().any(sealed) {
+        let sealer = shared.sealer.lock();
+        for (payload, event) in payloads.iter_mut().zip(&staged) {
+            if payload.is_none() {
+                *payload = Some(sealer.encode(event, &mut keyring)?);
+            }
+        }
+    }
+    let records = log::chain(head, now, payloads.into_iter().map(|p| p.expect("encoded")).collect());
     let last = records.last().map(|r| LogPosition { seq: r.seq, hash: r.hash }).expect("non-empty");
-    shared.log.append(&records).await?;
+    shared.log.append(&records, &keyring).await?;
+    if !keyring.is_empty() {
+        shared.sealer.lock().commit(keyring);
+    }
     let mut graph = shared.graph.write();
     for event in staged {
         // The events were decided against this graph: failing to apply them is a bug.

@@ -5,7 +5,7 @@ use crate::adjacency::{Adjacency, EdgeProps, Neighbors, RawEdge};
 use crate::{Error, Result};
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use rayon::prelude::*;
-use schema::{Bulk, EDGE_KIND_COUNT, EdgeKind, Event, Handle, Id, MaskKind, Props, Value, VertexKind, mix64};
+use schema::{Bulk, EDGE_KIND_COUNT, ERASED, EdgeKind, Event, Handle, Id, MaskKind, Props, Value, VertexKind, mix64};
 use std::hash::BuildHasher;
 
 /// Where the graph stands in the log: the last applied sequence number and its chain hash.
@@ -598,8 +598,69 @@ impl Graph {
                 }
             }
             Event::Bulk(bulk) => self.apply_bulk(bulk)?,
+            Event::Owned { owner, events } => {
+                for event in events {
+                    let owned = match &event {
+                        Event::EdgeAdded { kind: EdgeKind::Owns, src, .. } => *src == owner,
+                        Event::PropsSet { id, props } => {
+                            self.index_of(*id).is_some_and(|v| self.kind_at(v) == VertexKind::Mask)
+                                && props.keys().all(|k| schema::PERSONAL_PROPS.contains(&k.as_str()))
+                        }
+                        _ => false,
+                    };
+                    if !owned {
+                        return Err(Error::Corrupt(format!("a sealed envelope of {owner} holds {event:?}")));
+                    }
+                    self.apply(event)?;
+                }
+            }
+            Event::Erased(erasure) => self.erase(erasure)?,
+            Event::Sealed(_) => return Err(Error::Corrupt("a sealed envelope reached the graph unopened".into())),
         }
         Ok(())
+    }
+
+    /// Erases an account: the user and its masks are marked erased, the masks lose their owner
+    /// link and personal text (which a replay after the user's key was destroyed never had),
+    /// and, when asked, works left with only erased authors are hidden.
+    fn erase(&mut self, erasure: schema::Erasure) -> Result<()> {
+        let schema::Erasure { user, masks, hide_works, handles_free_at_ms } = erasure;
+        let u = self.require(user)?;
+        let mark = |props: &mut Props| {
+            props.insert(ERASED.into(), Value::Int(handles_free_at_ms));
+        };
+        mark(self.vertices.props.entry(u).or_default());
+        let mut marked = Vec::with_capacity(masks.len());
+        for mask in masks {
+            let m = self.require(mask)?;
+            if self.edges[EdgeKind::Owns.index()].remove(u, m) {
+                self.owners.remove(&m);
+                *self.masks_per_user.entry(u).or_default() -= 1;
+            }
+            let props = self.vertices.props.entry(m).or_default();
+            for key in schema::PERSONAL_PROPS {
+                props.remove(key);
+            }
+            mark(props);
+            marked.push(m);
+        }
+        if hide_works {
+            let works: Vec<u32> = marked.iter().flat_map(|&m| self.out(EdgeKind::Authored, m)).collect();
+            for w in works {
+                if self.inn(EdgeKind::Authored, w).all(|a| self.erased_until(a).is_some()) {
+                    self.vertices.props.entry(w).or_default().insert("hidden".into(), Value::Bool(true));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// For an erased user or mask: when its handles may be taken by others.
+    pub fn erased_until(&self, v: u32) -> Option<i64> {
+        match self.prop(v, ERASED) {
+            Some(Value::Int(t)) => Some(*t),
+            _ => None,
+        }
     }
 
     fn create_vertex(&mut self, id: Id, kind: VertexKind, props: Props, external: Option<&str>) -> Result<u32> {
@@ -608,8 +669,15 @@ impl Graph {
             && let Some(handle) = props.get("handle").and_then(Value::as_str)
         {
             let handle = Handle::parse(handle).map_err(|e| Error::Corrupt(e.to_string()))?;
-            if self.handles.insert(handle, v).is_some() {
-                return Err(Error::Corrupt(format!("handle of {id} taken twice")));
+            if let Some(old) = self.handles.insert(handle, v) {
+                // The rules hand an erased mask's handle on once its cooling-off is over; the
+                // erased mask keeps no handle.
+                if self.erased_until(old).is_none() {
+                    return Err(Error::Corrupt(format!("handle of {id} taken twice")));
+                }
+                if let Some(props) = self.vertices.props.get_mut(&old) {
+                    props.remove("handle");
+                }
             }
         }
         if !props.is_empty() {

@@ -16,8 +16,24 @@ impl<'a> Overlay<'a> {
         Overlay { graph, staged }
     }
 
-    fn created(&self, id: Id) -> Option<(&'a VertexKind, &'a schema::Props)> {
+    /// The staged events as the graph will apply them: [`Event::Owned`] envelopes opened.
+    fn plain(&self) -> impl DoubleEndedIterator<Item = &'a Event> + 'a {
+        self.staged.iter().flat_map(|e| match e {
+            Event::Owned { events, .. } => events.iter(),
+            e => std::slice::from_ref(e).iter(),
+        })
+    }
+
+    /// A staged erasure naming `id` (its user or one of its masks).
+    fn staged_erasure(&self, id: Id) -> Option<&'a schema::Erasure> {
         self.staged.iter().find_map(|e| match e {
+            Event::Erased(erasure) if erasure.user == id || erasure.masks.contains(&id) => Some(erasure),
+            _ => None,
+        })
+    }
+
+    fn created(&self, id: Id) -> Option<(&'a VertexKind, &'a schema::Props)> {
+        self.plain().find_map(|e| match e {
             Event::VertexCreated { id: i, kind, props, .. } if *i == id => Some((kind, props)),
             _ => None,
         })
@@ -27,7 +43,7 @@ impl<'a> Overlay<'a> {
     /// The latest staged change to an edge: `Some(Some(weight))` added, `Some(None)` removed,
     /// `None` untouched.
     fn staged_edge(&self, kind: EdgeKind, src: Id, dst: Id) -> Option<Option<Option<f32>>> {
-        self.staged.iter().rev().find_map(|e| match *e {
+        self.plain().rev().find_map(|e| match *e {
             Event::EdgeAdded { kind: k, src: s, dst: d, weight, .. } if (k, s, d) == (kind, src, dst) => {
                 Some(Some(weight))
             }
@@ -53,7 +69,7 @@ impl<'a> Overlay<'a> {
             }
             None => Vec::new(),
         };
-        for e in self.staged {
+        for e in self.plain() {
             match *e {
                 Event::EdgeAdded { kind: k, src, dst, .. } if k == kind => {
                     let (this, other) = if outward { (src, dst) } else { (dst, src) };
@@ -90,7 +106,10 @@ impl View for Overlay<'_> {
     }
 
     fn owner_of(&self, mask: Id) -> Option<Id> {
-        let staged = self.staged.iter().find_map(|e| match *e {
+        if self.staged_erasure(mask).is_some() {
+            return None;
+        }
+        let staged = self.plain().find_map(|e| match *e {
             Event::EdgeAdded { kind: EdgeKind::Owns, src, dst, .. } if dst == mask => Some(src),
             _ => None,
         });
@@ -101,7 +120,7 @@ impl View for Overlay<'_> {
     }
 
     fn handle_holder(&self, handle: &Handle) -> Option<Id> {
-        let staged = self.staged.iter().find_map(|e| match e {
+        let staged = self.plain().find_map(|e| match e {
             Event::VertexCreated { id, kind: VertexKind::Mask, props, .. }
                 if props.get("handle").and_then(Value::as_str) == Some(handle.as_str()) =>
             {
@@ -130,11 +149,17 @@ impl View for Overlay<'_> {
 
     fn mask_count(&self, user: Id) -> usize {
         let staged = self
-            .staged
-            .iter()
+            .plain()
             .filter(|e| matches!(e, Event::EdgeAdded { kind: EdgeKind::Owns, src, .. } if *src == user))
             .count();
         staged + self.graph.index_of(user).map_or(0, |u| self.graph.mask_count(u))
+    }
+
+    fn erased_until(&self, id: Id) -> Option<i64> {
+        if let Some(erasure) = self.staged_erasure(id) {
+            return Some(erasure.handles_free_at_ms);
+        }
+        self.graph.index_of(id).and_then(|v| self.graph.erased_until(v))
     }
 }
 
@@ -169,6 +194,9 @@ impl View for GraphView<'_> {
     }
     fn mask_count(&self, user: Id) -> usize {
         Overlay::new(self.0, &[]).mask_count(user)
+    }
+    fn erased_until(&self, id: Id) -> Option<i64> {
+        Overlay::new(self.0, &[]).erased_until(id)
     }
 }
 

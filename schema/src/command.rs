@@ -187,6 +187,18 @@ pub enum Command {
     },
     /// A bulk import (researchers' edge lists, fixtures): all of it or none of it.
     Import(ImportBatch),
+    /// Erase an account (the right to be forgotten): its key is destroyed, its masks lose their
+    /// owner link and personal text and show as erased; their handles are held for
+    /// `handle_cooling_off_ms`, then free for anyone.
+    EraseAccount {
+        /// The account's user.
+        user: Id,
+        /// Also hide the works whose every author is erased (otherwise they stay, attributed
+        /// to an erased mask).
+        hide_works: bool,
+        /// How long the masks' handles stay held before others may take them.
+        handle_cooling_off_ms: i64,
+    },
 }
 
 /// A bulk import, already parsed. Vertices are named by position in a table made of the new

@@ -3,8 +3,8 @@
 use crate::text::clean_text;
 use crate::visibility::{sees_mask, sees_work};
 use crate::{
-    Actor, Bulk, Command, EdgeBatch, EdgeKind, Event, Handle, I64s, Id, ImportBatch, MaskKind, Props, U32s, U64s,
-    Value, VertexKind, check_props,
+    Actor, Bulk, Command, EdgeBatch, EdgeKind, Erasure, Event, Handle, I64s, Id, ImportBatch, MaskKind, Props, U32s,
+    U64s, Value, VertexKind, check_props,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -29,6 +29,9 @@ pub trait View {
     fn sources(&self, kind: EdgeKind, dst: Id, limit: usize) -> Vec<Id>;
     /// How many masks a user owns.
     fn mask_count(&self, user: Id) -> usize;
+    /// For an erased user or mask: when its handles may be taken by others (milliseconds since
+    /// the Unix epoch). `None` for anything not erased.
+    fn erased_until(&self, id: Id) -> Option<i64>;
 }
 
 /// Why a command was refused. Messages name the rule broken and never reveal a mask's owner.
@@ -157,19 +160,29 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
             if view.mask_count(user) >= MASKS_PER_USER_MAX {
                 return Err(Rejection::LimitExceeded { what: "masks per user", limit: MASKS_PER_USER_MAX as u64 });
             }
+            if view.erased_until(user).is_some() {
+                return Err(Rejection::NotFound { kind: VertexKind::User, id: user });
+            }
             let handle = Handle::parse(&handle)?;
-            if view.handle_holder(&handle).is_some() {
+            // An erased mask holds its handle until its cooling-off ends; then the handle is free.
+            let held =
+                view.handle_holder(&handle).is_some_and(|holder| view.erased_until(holder).is_none_or(|t| t > now_ms));
+            if held {
                 return Err(Rejection::HandleTaken { handle: handle.as_str().to_owned() });
             }
-            let props = text_props([
-                ("kind", Some(kind.as_str().to_owned())),
-                ("handle", Some(handle.as_str().to_owned())),
+            let public =
+                text_props([("kind", Some(kind.as_str().to_owned())), ("handle", Some(handle.as_str().to_owned()))])?;
+            let personal = text_props([
                 ("display_name", Some(clean_text("display_name", &display_name)?)),
                 ("bio", Some(clean_text("bio", &bio)?)),
             ])?;
+            // Who owns the mask, and what its owner wrote about it, the log keeps sealed.
             Ok(vec![
-                Event::VertexCreated { id: mask, kind: VertexKind::Mask, props, external: None },
-                edge(EdgeKind::Owns, user, mask, None),
+                Event::VertexCreated { id: mask, kind: VertexKind::Mask, props: public, external: None },
+                Event::Owned {
+                    owner: user,
+                    events: vec![edge(EdgeKind::Owns, user, mask, None), Event::PropsSet { id: mask, props: personal }],
+                },
             ])
         }
         Command::CreateWorld { actor, world, name, description, tags } => {
@@ -409,7 +422,9 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
                 props.insert(key, Value::Str(text));
             }
             check_props(&props)?;
-            Ok(vec![Event::PropsSet { id: target, props }])
+            let set = Event::PropsSet { id: target, props };
+            // A mask's editable fields are its owner's personal text: sealed in the log.
+            Ok(vec![if kind == VertexKind::Mask { Event::Owned { owner: actor.user, events: vec![set] } } else { set }])
         }
         Command::Hide { actor, target, hidden } => {
             acting(view, actor)?;
@@ -418,8 +433,19 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
             Ok(vec![Event::PropsSet { id: target, props }])
         }
         Command::Import(batch) => decide_import(batch, view),
+        Command::EraseAccount { user, hide_works, handle_cooling_off_ms } => {
+            if view.vertex_kind(user) != Some(VertexKind::User) || view.erased_until(user).is_some() {
+                return Err(Rejection::NotFound { kind: VertexKind::User, id: user });
+            }
+            let masks = view.targets(EdgeKind::Owns, user, MASKS_PER_USER_MAX);
+            let handles_free_at_ms = now_ms.saturating_add(handle_cooling_off_ms.max(0));
+            Ok(vec![Event::Erased(Erasure { user, masks, hide_works, handles_free_at_ms })])
+        }
     }
 }
+
+/// The properties of a mask that only its owner's key may read in the log.
+pub const PERSONAL_PROPS: [&str; 2] = ["display_name", "bio"];
 
 /// Whether the actor may edit or hide `target`: a world's moderators, a work's authors, a
 /// mask itself. Anyone else is told the target does not exist, as when it does not.
@@ -587,6 +613,12 @@ fn decide_import(batch: ImportBatch, view: &dyn View) -> Result<Vec<Event>, Reje
     check_import_own_masks(&edges, &id_at, !refs.is_empty(), view)?;
     check_import_remixes(&edges, &id_at, view)?;
 
+    // Owner links, and the personal text of the masks they own, leave the bulk parts for
+    // envelopes sealed under each owner's key, after the import's `End`.
+    let (owns, edges): (Vec<EdgeBatch>, Vec<EdgeBatch>) = edges.into_iter().partition(|b| b.kind == EdgeKind::Owns);
+    let mut vertices = vertices;
+    let owned = owned_events(&owns, &id_at_owned(&vertices, &refs), &mut vertices);
+    let edge_total = edge_total - owns.iter().map(|b| b.len() as u64).sum::<u64>();
     let mut events = vec![Event::Bulk(Bulk::Begin { source, vertices: vertices.len() as u64, edges: edge_total })];
     push_vertices(&mut events, vertices);
     for chunk in refs.chunks(BULK_VERTICES_PER_EVENT) {
@@ -596,7 +628,37 @@ fn decide_import(batch: ImportBatch, view: &dyn View) -> Result<Vec<Event>, Reje
         push_edges(&mut events, batch);
     }
     events.push(Event::Bulk(Bulk::End));
+    events.extend(owned);
     Ok(events)
+}
+
+/// The import's vertex table as ids: new vertices, then references.
+fn id_at_owned(vertices: &[crate::NewVertex], refs: &[Id]) -> Vec<Id> {
+    vertices.iter().map(|v| v.id).chain(refs.iter().copied()).collect()
+}
+
+/// One [`Event::Owned`] per owner (in id order): its `owns` edges, and the personal text of
+/// each new mask it owns, taken out of the mask's bulk properties.
+fn owned_events(owns: &[EdgeBatch], ids: &[Id], vertices: &mut [crate::NewVertex]) -> Vec<Event> {
+    let new_count = vertices.len();
+    let mut by_owner: std::collections::BTreeMap<Id, Vec<Event>> = std::collections::BTreeMap::new();
+    for batch in owns {
+        for (i, (&s, &d)) in batch.src.iter().zip(&batch.dst).enumerate() {
+            let (user, mask) = (ids[s as usize], ids[d as usize]);
+            let weight = batch.weight.as_ref().and_then(|w| crate::weight_of(w.0[i]));
+            let time_ms = batch.time_ms.as_ref().and_then(|t| crate::time_of(t.0[i]));
+            let events = by_owner.entry(user).or_default();
+            events.push(Event::EdgeAdded { kind: EdgeKind::Owns, src: user, dst: mask, weight, time_ms });
+            if (d as usize) < new_count {
+                let props = &mut vertices[d as usize].props;
+                let personal: Props = PERSONAL_PROPS.iter().filter_map(|k| props.remove_entry(*k)).collect();
+                if !personal.is_empty() {
+                    events.push(Event::PropsSet { id: mask, props: personal });
+                }
+            }
+        }
+    }
+    by_owner.into_iter().map(|(owner, events)| Event::Owned { owner, events }).collect()
 }
 
 /// Masks of one user may not rate, endorse, trade or collaborate with each other, in an import

@@ -49,6 +49,61 @@ pub enum Event {
     /// One part of a bulk import. The parts of one import are appended in one transaction:
     /// `Begin`, then vertices and references, then edges, then `End`.
     Bulk(Bulk),
+    /// Changes only the owner's key may read: a mask's owner link (`owns`) and its personal
+    /// text (`display_name`, `bio`). The rules decide them in clear; the log stores them as a
+    /// [`Event::Sealed`] envelope under `owner`'s key, and replay opens it with that key.
+    Owned {
+        /// The user whose key seals the events.
+        owner: Id,
+        /// The events: `owns` edges from `owner` and properties of its masks.
+        events: Vec<Event>,
+    },
+    /// An account was erased. Stored sealed under the server's key (it names the account's
+    /// masks together, which nobody reading the log may learn); its user's key is destroyed
+    /// in the same transaction, so the account's [`Event::Owned`] envelopes can never be
+    /// opened again.
+    Erased(Erasure),
+    /// The stored form of [`Event::Owned`] and [`Event::Erased`]: an XChaCha20-Poly1305
+    /// envelope. The chain hash covers it as stored, so verifying the log needs no key;
+    /// replay opens it (graph-engine's `seal` module) and never applies it as it is.
+    Sealed(Sealed),
+}
+
+/// What erasing an account does, as the rules decided it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Erasure {
+    /// The account's user.
+    pub user: Id,
+    /// Its masks when it was erased: they lose their owner link and personal text.
+    pub masks: Vec<Id>,
+    /// Whether works whose every author is now erased are hidden too.
+    pub hide_works: bool,
+    /// When the masks' handles may be taken by others, in milliseconds since the Unix epoch.
+    pub handles_free_at_ms: i64,
+}
+
+/// A sealed envelope as the log stores it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sealed {
+    /// Which key opens it.
+    pub lock: Lock,
+    /// The body's XChaCha20-Poly1305 nonce.
+    pub nonce: [u8; 24],
+    /// The encrypted event, with its 16-byte tag.
+    pub body: Vec<u8>,
+}
+
+/// Which key opens a [`Sealed`] envelope.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Lock {
+    /// The server's key.
+    Server,
+    /// A user's key. `locator` names the key, encrypted under the server's key with a fresh
+    /// nonce each time, so two envelopes of one user do not look alike to a reader of the log.
+    User {
+        /// Nonce and ciphertext of the key's id.
+        locator: Vec<u8>,
+    },
 }
 
 /// The parts of a bulk import. Edges name vertices by their position in the import's vertex
@@ -103,7 +158,17 @@ impl Event {
         match self {
             Event::Bulk(Bulk::Vertices { ids, .. }) | Event::Bulk(Bulk::Refs { ids }) => ids.0.len() as u64,
             Event::Bulk(Bulk::Edges { src, .. }) => src.0.len() as u64,
+            Event::Owned { events, .. } => events.iter().map(Event::weight).sum(),
             _ => 1,
+        }
+    }
+
+    /// Calls `visit` with this event, or with each event inside it when it is
+    /// [`Event::Owned`]: what the graph applies.
+    pub fn for_each_plain<'a>(&'a self, visit: &mut impl FnMut(&'a Event)) {
+        match self {
+            Event::Owned { events, .. } => events.iter().for_each(|e| e.for_each_plain(visit)),
+            event => visit(event),
         }
     }
 }

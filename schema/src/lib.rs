@@ -19,15 +19,15 @@ pub mod visibility;
 
 pub use command::{Actor, Command, EdgeBatch, ImportBatch, NewVertex};
 pub use decide::{
-    AUTHORS_MAX, BULK_EDGES_PER_EVENT, BULK_VERTICES_PER_EVENT, MASKS_PER_USER_MAX, REMIX_WALK_MAX, Rejection,
-    VIEWERS_MAX, View, decide,
+    AUTHORS_MAX, BULK_EDGES_PER_EVENT, BULK_VERTICES_PER_EVENT, MASKS_PER_USER_MAX, PERSONAL_PROPS, REMIX_WALK_MAX,
+    Rejection, VIEWERS_MAX, View, decide,
 };
-pub use event::{Bulk, Event};
+pub use event::{Bulk, Erasure, Event, Lock, Sealed};
 pub use id::{EPOCH_MS, Id, IdGenerator, NODE_MAX};
 pub use kinds::{EDGE_KIND_COUNT, EdgeKind, MaskKind, UnknownName, VertexKind, WeightError};
 pub use mix::{SplitMix64, mix64};
 pub use props::{
-    F32s, Handle, I64s, LIST_LEN_MAX, NO_TIME, NO_WEIGHT, PROPS_MAX, Props, TEXT_BYTES_MAX, U32s, U64s, Value,
+    ERASED, F32s, Handle, I64s, LIST_LEN_MAX, NO_TIME, NO_WEIGHT, PROPS_MAX, Props, TEXT_BYTES_MAX, U32s, U64s, Value,
     check_props, time_of, weight_of,
 };
 pub use text::clean_text;

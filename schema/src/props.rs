@@ -31,6 +31,10 @@ impl Value {
 /// Properties of a vertex, ordered by key so that every encoding of them is canonical.
 pub type Props = BTreeMap<String, Value>;
 
+/// The property of an erased user or mask: when its handles may be taken by others
+/// (milliseconds since the Unix epoch, an `Int`). Only [`crate::Event::Erased`] sets it.
+pub const ERASED: &str = "erased_until";
+
 /// The longest text property, in bytes.
 pub const TEXT_BYTES_MAX: usize = 8 * 1024;
 /// The most properties on one vertex.

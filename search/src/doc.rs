@@ -132,6 +132,10 @@ impl Doc {
 /// Calls `visit` with every vertex whose document `event` may change. Edges never change a
 /// document, so only vertex events count.
 pub fn touched(event: &Event, mut visit: impl FnMut(Id)) {
+    touched_by(event, &mut visit)
+}
+
+fn touched_by(event: &Event, visit: &mut dyn FnMut(Id)) {
     match event {
         Event::VertexCreated { id, .. } | Event::PropsSet { id, .. } => visit(*id),
         Event::Bulk(Bulk::Vertices { kind, ids, props, .. }) => {
@@ -140,7 +144,11 @@ pub fn touched(event: &Event, mut visit: impl FnMut(Id)) {
                 ids.0.iter().for_each(|&id| visit(Id(id)));
             }
         }
-        Event::EdgeAdded { .. } | Event::EdgeRemoved { .. } | Event::Bulk(_) => {}
+        Event::Owned { events, .. } => events.iter().for_each(|e| touched_by(e, visit)),
+        // An erasure takes the masks out of search; the works it hides follow their authors
+        // (the follower re-indexes an erased mask's works).
+        Event::Erased(erasure) => erasure.masks.iter().for_each(|&m| visit(m)),
+        Event::EdgeAdded { .. } | Event::EdgeRemoved { .. } | Event::Bulk(_) | Event::Sealed(_) => {}
     }
 }
 

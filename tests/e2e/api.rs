@@ -666,9 +666,7 @@ fn score_epochs_outlive_a_restart() {
 #[test]
 #[cfg_attr(not(daira_postgres), ignore = "set DAIRA_TEST_POSTGRES_URL to run it against PostgreSQL")]
 fn the_api_on_a_postgresql_log() {
-    let url = std::env::var("DAIRA_TEST_POSTGRES_URL").expect("DAIRA_TEST_POSTGRES_URL names the server");
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let schema = format!("daira_api_{}_{nanos}", std::process::id());
+    let (url, schema) = crate::postgres("daira_api");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let args = ["--database-url", url.as_str(), "--pg-schema", schema.as_str(), "--rate-per-ip", "0"];
@@ -757,9 +755,7 @@ fn the_api_on_a_postgresql_log_runs_as_a_role_that_cannot_rewrite_it() {
 #[test]
 #[cfg_attr(not(daira_postgres), ignore = "set DAIRA_TEST_POSTGRES_URL to run it against PostgreSQL")]
 fn the_api_on_a_postgresql_log_keeps_accounts_made_beside_it() {
-    let url = std::env::var("DAIRA_TEST_POSTGRES_URL").expect("DAIRA_TEST_POSTGRES_URL names the server");
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let schema = format!("daira_old_{}_{nanos}", std::process::id());
+    let (url, schema) = crate::postgres("daira_old");
     psql(
         &url,
         &format!(

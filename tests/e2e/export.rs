@@ -38,9 +38,7 @@ fn a_users_data_leaves_whole_and_signed() {
 #[test]
 #[cfg_attr(not(daira_postgres), ignore = "set DAIRA_TEST_POSTGRES_URL to run it against PostgreSQL")]
 fn a_users_data_leaves_whole_and_signed_from_a_postgresql_log() {
-    let url = std::env::var("DAIRA_TEST_POSTGRES_URL").expect("DAIRA_TEST_POSTGRES_URL names the server");
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let schema = format!("daira_export_{}_{nanos}", std::process::id());
+    let (url, schema) = crate::postgres("daira_export");
     story(&["--database-url", &url, "--pg-schema", &schema]);
 }
 

@@ -6,6 +6,7 @@ mod api;
 mod cli;
 mod consent;
 mod crash;
+mod erasure;
 mod export;
 mod order;
 mod privacy;
@@ -26,6 +27,14 @@ pub fn daira(data: &Path) -> Command {
 /// Runs `daira ARGS` and returns its output.
 pub fn run(data: &Path, args: &[&str]) -> Output {
     daira(data).args(args).output().expect("daira runs")
+}
+
+/// The PostgreSQL server of the PostgreSQL tests (`DAIRA_TEST_POSTGRES_URL`), and a fresh
+/// schema name there starting with `prefix`.
+pub fn postgres(prefix: &str) -> (String, String) {
+    let url = std::env::var("DAIRA_TEST_POSTGRES_URL").expect("DAIRA_TEST_POSTGRES_URL names the server");
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    (url, format!("{prefix}_{}_{nanos}", std::process::id()))
 }
 
 /// `daira stats --json`, parsed.

@@ -63,6 +63,31 @@ pub struct LogoutPayload {
     pub user_errors: Vec<UserError>,
 }
 
+/// Erase your account.
+#[derive(InputObject)]
+pub struct DeleteAccountInput {
+    /// Your password, again.
+    pub password: String,
+    /// Also hide the works whose every author is one of your masks (or another erased mask).
+    /// Otherwise (the default) they stay, attributed to an erased mask.
+    pub hide_works: Option<bool>,
+    /// Echoed back.
+    pub client_mutation_id: Option<String>,
+}
+
+/// The end of an account.
+#[derive(SimpleObject)]
+pub struct DeleteAccountPayload {
+    /// Whether the account is erased.
+    pub ok: bool,
+    /// The log sequence number of the erasure (a decimal string).
+    pub seq: Option<String>,
+    /// Echoed from the input.
+    pub client_mutation_id: Option<String>,
+    /// What was wrong (a wrong password: nothing was erased).
+    pub user_errors: Vec<UserError>,
+}
+
 /// Create one of your masks.
 #[derive(InputObject)]
 pub struct CreateMaskInput {
@@ -416,6 +441,50 @@ impl MutationRoot {
         let token = caller(ctx).and_then(|c| c.token.clone()).unwrap_or_default();
         state(ctx).auth.close_session(&token).await.map_err(auth_error)?;
         Ok(LogoutPayload { ok: true, client_mutation_id: input.client_mutation_id, user_errors: Vec::new() })
+    }
+
+    /// Erase your account, for good (the right to be forgotten). Your key is destroyed: the
+    /// log keeps its chain, but nothing in it can tie your masks to you or to each other
+    /// again, and their display names and bios are gone. Your masks show as erased; their
+    /// handles are held for the server's cooling-off period, then free. Your works stay,
+    /// attributed to an erased mask, unless `hideWorks`. You are signed out everywhere and
+    /// cannot sign in again.
+    async fn delete_account(&self, ctx: &Context<'_>, input: DeleteAccountInput) -> Result<DeleteAccountPayload> {
+        let user = user(ctx)?;
+        let st = state(ctx);
+        let payload = |seq: Option<u64>, user_errors| DeleteAccountPayload {
+            ok: seq.is_some(),
+            seq: seq.map(|s| s.to_string()),
+            client_mutation_id: input.client_mutation_id.clone(),
+            user_errors,
+        };
+        let login = st.auth.login_of(user).await.map_err(auth_error)?;
+        let checked = match login {
+            Some(login) => st.auth.check(&login, &input.password).await,
+            None => Err(AuthError::BadCredentials),
+        };
+        match checked {
+            Ok(id) if id == user => {}
+            Ok(_) | Err(AuthError::BadCredentials) => {
+                let wrong = ApiError::new(Code::BadUserInput, "wrong password").field("password");
+                return Ok(payload(None, vec![wrong.into()]));
+            }
+            Err(e) => return Err(auth_error(e).into()),
+        }
+        let erased = st.engine.read().index_of(user).and_then(|u| st.engine.read().erased_until(u)).is_some();
+        // The log first (it is what cannot be undone), then the credentials and sessions; a
+        // retry after a failure between the two finishes the second.
+        let seq = if erased {
+            st.engine.read().position().seq
+        } else {
+            let cooling_off = i64::try_from(st.handle_cooling_off.as_millis()).unwrap_or(i64::MAX);
+            let hide_works = input.hide_works.unwrap_or(false);
+            let command = Command::EraseAccount { user, hide_works, handle_cooling_off_ms: cooling_off };
+            execute(ctx, command).await?
+        };
+        st.auth.erase(user).await.map_err(auth_error)?;
+        tracing::info!(seq, "an account was erased");
+        Ok(payload(Some(seq), Vec::new()))
     }
 
     /// Create one of your masks (at most 16).

@@ -206,17 +206,24 @@ impl Mask {
         ID(state(ctx).ids.of(NodeKind::Mask, self.id))
     }
 
-    /// The unique handle (a-z, 0-9, _).
+    /// The unique handle (a-z, 0-9, _). An erased mask keeps its handle through the server's
+    /// cooling-off period; once another mask takes it, this is empty.
     async fn handle(&self, ctx: &Context<'_>) -> String {
         text(&state(ctx).engine.read(), self.v, "handle").unwrap_or_default()
     }
 
-    /// The display name.
+    /// The display name (empty for an erased mask: show it as "an erased mask").
     async fn display_name(&self, ctx: &Context<'_>) -> String {
         text(&state(ctx).engine.read(), self.v, "display_name").unwrap_or_default()
     }
 
-    /// The bio.
+    /// Whether the account that owned this mask was erased: its display name and bio are
+    /// gone, nobody owns it any more, and its works are attributed to an erased mask.
+    async fn erased(&self, ctx: &Context<'_>) -> bool {
+        state(ctx).engine.read().erased_until(self.v).is_some()
+    }
+
+    /// The bio (empty for an erased mask).
     async fn bio(&self, ctx: &Context<'_>) -> String {
         text(&state(ctx).engine.read(), self.v, "bio").unwrap_or_default()
     }

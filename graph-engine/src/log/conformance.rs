@@ -4,6 +4,7 @@
 
 use super::{LogReader, LogWriter, PostgresLog, SqliteLog};
 use crate::log;
+use crate::seal::KeyringChange;
 use crate::{Error, LogPosition, Verification};
 use schema::{EdgeKind, Event, Id};
 
@@ -47,11 +48,11 @@ async fn suite<L: LogWriter, F: Future<Output = L>>(log: L, reopen: impl Fn() ->
 
     // Appends chain, and read back exactly.
     let first = log::chain(LogPosition::default(), 1_700_000_000_000, payloads(0..3));
-    log.append(&first).await.unwrap();
+    log.append(&first, &KeyringChange::default()).await.unwrap();
     let head = log.head().await.unwrap();
     assert_eq!(head, LogPosition { seq: 3, hash: first[2].hash });
     let second = log::chain(head, 1_700_000_000_001, payloads(3..300));
-    log.append(&second).await.unwrap();
+    log.append(&second, &KeyringChange::default()).await.unwrap();
     let records = all(&log).await;
     assert_eq!(records.len(), 300);
     assert_eq!(records[..3], first[..]);
@@ -73,7 +74,7 @@ async fn suite<L: LogWriter, F: Future<Output = L>>(log: L, reopen: impl Fn() ->
     // A batch that does not follow the head is refused whole.
     let head = log.head().await.unwrap();
     let stale = log::chain(LogPosition { seq: head.seq - 1, hash: head.hash }, 5, payloads(0..2));
-    match log.append(&stale).await {
+    match log.append(&stale, &KeyringChange::default()).await {
         Err(Error::Conflict { expected: 301, found: 300 }) => {}
         other => panic!("expected a conflict, got {other:?}"),
     }
@@ -90,7 +91,7 @@ async fn suite<L: LogWriter, F: Future<Output = L>>(log: L, reopen: impl Fn() ->
     let big = log::encode(&bulk);
     assert!(big.len() > 8 << 20);
     let records = log::chain(head, 9, vec![big.clone(), log::encode(&Event::Bulk(schema::Bulk::End))]);
-    log.append(&records).await.unwrap();
+    log.append(&records, &KeyringChange::default()).await.unwrap();
     assert_eq!(log.get(301).await.unwrap().unwrap().payload, big);
 
     // The chain verifies, and a restart sees the same log.
@@ -104,7 +105,8 @@ async fn suite<L: LogWriter, F: Future<Output = L>>(log: L, reopen: impl Fn() ->
     // Concurrent appends from two handles: exactly one of two racing batches lands.
     let a = log::chain(head, 10, payloads(0..5));
     let b = log::chain(head, 11, payloads(5..10));
-    let (ra, rb) = tokio::join!(log.append(&a), again.append(&b));
+    let none = KeyringChange::default();
+    let (ra, rb) = tokio::join!(log.append(&a, &none), again.append(&b, &none));
     assert!(ra.is_ok() != rb.is_ok(), "one append wins: {ra:?} / {rb:?}");
     assert_eq!(log.head().await.unwrap().seq, 307);
     assert!(matches!(log::verify(&log).await.unwrap(), Verification::Intact { .. }));
@@ -133,7 +135,7 @@ async fn verify_names_the_first_tampered_record() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log.db");
     let log = SqliteLog::open(&path).await.unwrap();
-    log.append(&log::chain(LogPosition::default(), 1, payloads(0..20))).await.unwrap();
+    log.append(&log::chain(LogPosition::default(), 1, payloads(0..20)), &KeyringChange::default()).await.unwrap();
     log.close().await;
     // Tamper with record 12's payload behind the log's back.
     let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", path.display())).await.unwrap();

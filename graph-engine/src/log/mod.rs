@@ -18,6 +18,7 @@ pub(crate) use postgres::PostgresLog;
 pub use postgres::{check_identifier, migrate as migrate_postgres, schema_exists, table_exists};
 pub(crate) use sqlite::SqliteLog;
 
+use crate::seal::KeyringChange;
 use crate::{Error, LogPosition, Result};
 use futures_util::TryStreamExt;
 use schema::Event;
@@ -110,9 +111,17 @@ pub trait LogReader: Send + Sync + 'static {
 /// a batch or none, durable when it returns) and refuse a batch that does not start right
 /// after the current head ([`Error::Conflict`]).
 pub(crate) trait LogWriter: LogReader {
-    /// Appends records atomically and durably. `records[0].seq` must be `head().seq + 1`.
-    fn append(&self, records: &[Record]) -> impl Future<Output = Result<()>> + Send;
+    /// Appends records atomically and durably, with the keyring's changes in the same
+    /// transaction. `records[0].seq` must be `head().seq + 1`.
+    fn append(&self, records: &[Record], keyring: &KeyringChange) -> impl Future<Output = Result<()>> + Send;
 }
+
+/// The keyring: user keys wrapped by the server key (see [`crate::seal`]). Beside the events
+/// in the log's database, but deletable: erasure shreds a key by deleting its row.
+pub(crate) const KEYRING_TABLE: &str = "CREATE TABLE IF NOT EXISTS keyring (
+    id BLOB PRIMARY KEY,
+    wrapped BLOB NOT NULL
+)";
 
 /// A connection pool of either backend.
 #[derive(Clone)]
@@ -171,6 +180,12 @@ impl Reads {
         Ok(())
     }
 
+    /// Every row of the keyring: id and wrapped key.
+    pub(crate) async fn keyring(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        const SQL: &str = "SELECT id, wrapped FROM keyring";
+        Ok(on_pool!(&self.pool, |p| sqlx::query_as(SQL).fetch_all(p).await)?)
+    }
+
     async fn get(&self, seq: u64) -> Result<Option<Record>> {
         const SQL: &str = "SELECT time_ms, payload, hash FROM events WHERE seq = $1";
         let row: Option<(i64, Vec<u8>, Vec<u8>)> =
@@ -227,7 +242,7 @@ impl AnyLog {
         AnyLog { backend: Backend::Postgres(log) }
     }
 
-    fn reads(&self) -> &Reads {
+    pub(crate) fn reads(&self) -> &Reads {
         match &self.backend {
             Backend::Sqlite(log) => &log.reads,
             Backend::Postgres(log) => &log.reads,
@@ -279,13 +294,30 @@ impl LogReader for AnyLog {
 }
 
 impl LogWriter for AnyLog {
-    async fn append(&self, records: &[Record]) -> Result<()> {
+    async fn append(&self, records: &[Record], keyring: &KeyringChange) -> Result<()> {
         match &self.backend {
-            Backend::Sqlite(log) => log.append(records).await,
-            Backend::Postgres(log) => log.append(records).await,
+            Backend::Sqlite(log) => log.append(records, keyring).await,
+            Backend::Postgres(log) => log.append(records, keyring).await,
         }
     }
 }
+
+/// Writes and deletes the keyring's rows inside an append's transaction.
+macro_rules! change_keyring {
+    ($tx:expr, $keyring:expr) => {
+        for (id, wrapped) in &$keyring.insert {
+            sqlx::query("INSERT INTO keyring (id, wrapped) VALUES ($1, $2)")
+                .bind(&id[..])
+                .bind(&wrapped[..])
+                .execute(&mut *$tx)
+                .await?;
+        }
+        for id in &$keyring.delete {
+            sqlx::query("DELETE FROM keyring WHERE id = $1").bind(&id[..]).execute(&mut *$tx).await?;
+        }
+    };
+}
+use change_keyring;
 
 /// The outcome of [`verify`].
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,8 @@
 //! The PostgreSQL event log, chosen by a `postgres://` URL. One writer at a time holds a
 //! session advisory lock; every append is one transaction, durable on commit.
 
-use super::{LogWriter, Pool, Reads, Record, check_follows, read_through};
+use super::{LogWriter, Pool, Reads, Record, change_keyring, check_follows, read_through};
+use crate::seal::KeyringChange;
 use crate::{Error, Result};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -56,6 +57,11 @@ const EVENTS_TABLE: &str = "CREATE TABLE IF NOT EXISTS events (
     hash BYTEA NOT NULL
 )";
 
+const KEYRING_TABLE: &str = "CREATE TABLE IF NOT EXISTS keyring (
+    id BYTEA PRIMARY KEY,
+    wrapped BYTEA NOT NULL
+)";
+
 /// Connects to `url`, with `schema` first on the search_path when given.
 async fn connect(url: &str, schema: Option<&str>) -> Result<PgPool> {
     let mut options = PgConnectOptions::from_str(url)?;
@@ -71,13 +77,15 @@ async fn connect(url: &str, schema: Option<&str>) -> Result<PgPool> {
 /// Creates the log's schema and table as the connection's role (their owner), and, given a
 /// `serve_role`, creates that role (LOGIN, no password: the server's pg_hba decides how it
 /// signs in) and lets it only read and append: SELECT and INSERT on the events table, never
-/// UPDATE, DELETE or TRUNCATE. `daira migrate` runs this.
+/// UPDATE, DELETE or TRUNCATE; on the keyring, SELECT, INSERT and DELETE (an erasure
+/// shreds a key by deleting it). `daira migrate` runs this.
 pub async fn migrate(url: &str, schema: Option<&str>, serve_role: Option<&str>) -> Result<()> {
     let pool = connect(url, schema).await?;
     if let Some(schema) = schema {
         run(&pool, format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).await?;
     }
     run(&pool, EVENTS_TABLE.to_owned()).await?;
+    run(&pool, KEYRING_TABLE.to_owned()).await?;
     if let Some(role) = serve_role {
         check_identifier("role", role)?;
         let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
@@ -92,6 +100,8 @@ pub async fn migrate(url: &str, schema: Option<&str>, serve_role: Option<&str>) 
         }
         run(&pool, format!("REVOKE ALL ON events FROM PUBLIC, \"{role}\"")).await?;
         run(&pool, format!("GRANT SELECT, INSERT ON events TO \"{role}\"")).await?;
+        run(&pool, format!("REVOKE ALL ON keyring FROM PUBLIC, \"{role}\"")).await?;
+        run(&pool, format!("GRANT SELECT, INSERT, DELETE ON keyring TO \"{role}\"")).await?;
     }
     pool.close().await;
     Ok(())
@@ -111,6 +121,13 @@ impl PostgresLog {
         }
         if !table_exists(&pool, "events").await? {
             run(&pool, EVENTS_TABLE.to_owned()).await?;
+        }
+        if !table_exists(&pool, "keyring").await? {
+            run(&pool, KEYRING_TABLE.to_owned()).await.map_err(|e| {
+                Error::Config(format!(
+                    "the log has no keyring table and this role cannot make one ({e}): run daira migrate as the log's owner"
+                ))
+            })?;
         }
         let host = url.split('@').next_back().unwrap_or(url);
         Ok(PostgresLog {
@@ -133,7 +150,7 @@ impl PostgresLog {
 read_through!(PostgresLog);
 
 impl LogWriter for PostgresLog {
-    async fn append(&self, records: &[Record]) -> Result<()> {
+    async fn append(&self, records: &[Record], keyring: &KeyringChange) -> Result<()> {
         let Some(first) = records.first() else { return Ok(()) };
         let mut tx = self.pool.begin().await?;
         // Serialise writers for the length of the transaction.
@@ -157,6 +174,7 @@ impl LogWriter for PostgresLog {
             .execute(&mut *tx)
             .await?;
         }
+        change_keyring!(tx, keyring);
         tx.commit().await?;
         Ok(())
     }

@@ -1,8 +1,9 @@
 //! The SQLite event log: one file in WAL mode with `synchronous = FULL`, so a commit is durable
 //! when it returns. One connection writes; readers use their own connections.
 
-use super::{LogWriter, Pool, Reads, Record, check_follows, read_through};
+use super::{KEYRING_TABLE, LogWriter, Pool, Reads, Record, change_keyring, check_follows, read_through};
 use crate::Result;
+use crate::seal::KeyringChange;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::{Path, PathBuf};
@@ -50,6 +51,7 @@ impl SqliteLog {
             .pragma("wal_autocheckpoint", "0");
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         sqlx::query(SCHEMA).execute(&writer).await?;
+        sqlx::query(KEYRING_TABLE).execute(&writer).await?;
         let maintenance = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         let readers = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
         let log = SqliteLog {
@@ -101,7 +103,7 @@ impl SqliteLog {
 read_through!(SqliteLog);
 
 impl LogWriter for SqliteLog {
-    async fn append(&self, records: &[Record]) -> Result<()> {
+    async fn append(&self, records: &[Record], keyring: &KeyringChange) -> Result<()> {
         let Some(first) = records.first() else { return Ok(()) };
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let head: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM events").fetch_one(&mut *tx).await?;
@@ -115,6 +117,7 @@ impl LogWriter for SqliteLog {
                 .execute(&mut *tx)
                 .await?;
         }
+        change_keyring!(tx, keyring);
         tx.commit().await?;
         // Every commit writes at least a page or two besides its payload.
         self.note_written(records.iter().map(|r| r.payload.len() as u64 + 64).sum::<u64>() + 8192);

@@ -3,4 +3,5 @@
 mod csr;
 mod engine;
 mod import;
+mod sealing;
 mod support;
