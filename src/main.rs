@@ -221,6 +221,12 @@ struct ServeArgs {
     /// The most connections open at once from one address (IPv6: one /64).
     #[arg(long, default_value_t = 256)]
     connections_per_ip: usize,
+    /// The most WebSockets open at once from one address (IPv6: one /64).
+    #[arg(long, default_value_t = 64)]
+    websockets_per_ip: usize,
+    /// The most WebSockets open at once for one account.
+    #[arg(long, default_value_t = 32)]
+    websockets_per_user: usize,
     /// Events committed before a new score epoch is computed.
     #[arg(long, default_value_t = reputation::DEFAULT_MIN_EVENTS)]
     epoch_events: u64,
@@ -471,6 +477,8 @@ async fn serve(config: &DataConfig, args: ServeArgs) -> Result<()> {
         per_ip_per_sec: args.rate_per_ip,
         per_token_per_sec: args.rate_per_token,
         request_timeout: std::time::Duration::from_millis(args.request_timeout_ms.max(1)),
+        websockets_per_ip: args.websockets_per_ip.max(1),
+        websockets_per_user: args.websockets_per_user.max(1),
         ..api::http::Limits::default()
     };
     let serve = api::ServeConfig {

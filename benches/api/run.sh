@@ -5,8 +5,8 @@
 #   2. writes: durable `rate` mutations on the SQLite log (group commit);
 #   3. subscriptions: delivery to 1,000 worldActivity subscribers, beside the floor under any
 #      fan-out here (bare loopback writes to 1,000 sockets read by one tokio thread).
-# Needs wrk (apt-get install wrk). Rate limits are off in the server for the run (they
-# would throttle one loopback client, by design). Usage: benches/api/run.sh [SECONDS] [CONNECTIONS]
+# Needs wrk (apt-get install wrk). Rate limits are off and the per-address connection and
+# WebSocket caps raised for the run (they would throttle one loopback client, by design). Usage: benches/api/run.sh [SECONDS] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_EACH=${1:-20}
@@ -18,7 +18,7 @@ ulimit -n 8192
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 ./target/release/daira --data "$work/data" serve --demo --listen 127.0.0.1:8180 \
-  --rate-per-ip 0 --rate-per-token 0 >"$work/serve.out" 2>"$work/serve.err" &
+  --rate-per-ip 0 --rate-per-token 0 --connections-per-ip 4096 --websockets-per-ip 2048 --websockets-per-user 2048 >"$work/serve.out" 2>"$work/serve.err" &
 ./target/release/api_peer 127.0.0.1:8181 >"$work/peer.out" &
 for _ in $(seq 1 600); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.2; done
 sleep 2  # the first epoch

@@ -471,7 +471,10 @@ impl MutationRoot {
             }
             Err(e) => return Err(auth_error(e).into()),
         }
-        let erased = st.engine.read().index_of(user).and_then(|u| st.engine.read().erased_until(u)).is_some();
+        let erased = {
+            let graph = st.engine.read();
+            graph.index_of(user).and_then(|u| graph.erased_until(u)).is_some()
+        };
         // The log first (it is what cannot be undone), then the credentials and sessions; a
         // retry after a failure between the two finishes the second.
         let seq = if erased {
