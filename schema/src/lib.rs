@@ -14,6 +14,7 @@ mod id;
 mod kinds;
 mod mix;
 mod props;
+pub mod tally;
 mod text;
 pub mod visibility;
 
