@@ -3,10 +3,9 @@
 //! approval, score and quadratic voting beside a direct count; and the property that the
 //! order of the ballots changes nothing.
 //!
-//! The issue asks for `tallystick` as the independent implementation; its instant run-off and
-//! Schulze need its `nightly` feature (`#![feature(specialization)]`), which stable Rust
-//! refuses, so until another crate is chosen the references are written here, as plainly as
-//! the methods' definitions.
+//! The independent implementation, tallystick, needs its `nightly` feature for instant run-off
+//! and Schulze (`#![feature(specialization)]`), which stable Rust refuses: it is run beside
+//! these tallies apart, in `benches/tallystick-peer` (built with RUSTC_BOOTSTRAP=1; CI runs it).
 
 use proptest::prelude::*;
 use schema::SplitMix64;

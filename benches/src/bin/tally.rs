@@ -1,7 +1,7 @@
 //! Tally speed (issue 20): 1,000,000 ranked ballots over 10 options, DAIRA's instant run-off
-//! and Schulze, each timed from ballots in memory to the winner; prints medians. The issue's
-//! peer, tallystick, builds its instant run-off and Schulze only on nightly Rust (its
-//! `nightly` feature uses `#![feature(specialization)]`), so it is not in this run yet.
+//! and Schulze, each timed from ballots in memory to the winner; prints medians. The side-by-side
+//! run with tallystick, which builds its run-off and Schulze only with RUSTC_BOOTSTRAP, is
+//! `benches/tallystick-peer/run.sh`.
 //!
 //! `cargo run --release -p benches --bin tally [BALLOTS] [RUNS]`
 
