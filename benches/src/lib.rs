@@ -1,6 +1,8 @@
 //! Shared pieces of DAIRA's benchmarks: a deterministic R-MAT generator (Graph500 parameters)
 //! and loaders of the same graph into the peers (IndraDB's MemoryDatastore, petgraph).
 
+pub mod ballots;
+
 use rayon::prelude::*;
 
 pub use fixtures::{SplitMix, rmat};

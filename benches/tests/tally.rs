@@ -7,33 +7,10 @@
 //! and Schulze (`#![feature(specialization)]`), which stable Rust refuses: it is run beside
 //! these tallies apart, in `benches/tallystick-peer` (built with RUSTC_BOOTSTRAP=1; CI runs it).
 
+use benches::ballots::{election, ranking};
 use proptest::prelude::*;
 use schema::SplitMix64;
 use schema::tally::{Ballot, Method, tally};
-
-/// A random ranking of `len` of the `n` options.
-fn ranking(rng: &mut SplitMix64, n: usize, len: usize) -> Vec<u16> {
-    let mut all: Vec<u16> = (0..n as u16).collect();
-    for i in (1..n).rev() {
-        all.swap(i, rng.below(i as u64 + 1) as usize);
-    }
-    all.truncate(len);
-    all
-}
-
-/// A random ranked election: options, and ballots with weights 1..=3. Few options and few
-/// ballots, so that ties — where implementations disagree if any do — are common.
-fn election(rng: &mut SplitMix64, full: bool) -> (usize, Vec<Ballot>) {
-    let n = 2 + rng.below(6) as usize;
-    let count = 1 + rng.below(40) as usize;
-    let ballots = (0..count)
-        .map(|_| {
-            let len = if full { n } else { 1 + rng.below(n as u64) as usize };
-            Ballot { weight: 1 + rng.below(3), choices: ranking(rng, n, len), amounts: Vec::new() }
-        })
-        .collect();
-    (n, ballots)
-}
 
 /// Instant run-off as its definition reads: every round, count each ballot for its highest
 /// option still standing; more than half of the counted votes wins; else every option with

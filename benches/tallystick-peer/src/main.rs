@@ -3,31 +3,13 @@
 //! tally with several winners in tallystick), then both count 1,000,000 ranked ballots over
 //! 10 options, alternating, timed from ballots in memory to the winner.
 
+#[path = "../../src/ballots.rs"]
+mod ballots;
+
+use ballots::{election, popular};
 use schema::SplitMix64;
 use schema::tally::{Ballot, Method, tally};
 use std::time::Instant;
-
-fn ranking(rng: &mut SplitMix64, n: usize, len: usize) -> Vec<u16> {
-    let mut all: Vec<u16> = (0..n as u16).collect();
-    for i in (1..n).rev() {
-        all.swap(i, rng.below(i as u64 + 1) as usize);
-    }
-    all.truncate(len);
-    all
-}
-
-/// A small random election, so that ties are common.
-fn election(rng: &mut SplitMix64, full: bool) -> (usize, Vec<Ballot>) {
-    let n = 2 + rng.below(6) as usize;
-    let count = 1 + rng.below(40) as usize;
-    let ballots = (0..count)
-        .map(|_| {
-            let len = if full { n } else { 1 + rng.below(n as u64) as usize };
-            Ballot { weight: 1 + rng.below(3), choices: ranking(rng, n, len), amounts: Vec::new() }
-        })
-        .collect();
-    (n, ballots)
-}
 
 fn only(mut winners: Vec<u16>) -> Option<u16> {
     winners.sort_unstable();
@@ -52,36 +34,6 @@ fn peer_schulze(n: usize, ballots: &[Ballot]) -> Vec<u16> {
         peer.add_weighted(&b.choices, b.weight).expect("a ranking of known options");
     }
     peer.winners().into_unranked()
-}
-
-/// 1,000,000 ballots with a preference structure: option k drawn with weight k + 1.
-fn big(count: usize, options: usize) -> Vec<Ballot> {
-    let mut rng = SplitMix64::new(7);
-    (0..count)
-        .map(|_| {
-            let len = 1 + rng.below(options as u64) as usize;
-            let mut left: Vec<u16> = (0..options as u16).collect();
-            let mut choices = Vec::with_capacity(len);
-            for _ in 0..len {
-                let total: u64 = left.iter().map(|&o| u64::from(o) + 1).sum();
-                let mut pick = rng.below(total);
-                let at = left
-                    .iter()
-                    .position(|&o| {
-                        let w = u64::from(o) + 1;
-                        if pick < w {
-                            true
-                        } else {
-                            pick -= w;
-                            false
-                        }
-                    })
-                    .expect("a pick below the total");
-                choices.push(left.remove(at));
-            }
-            Ballot { weight: 1, choices, amounts: Vec::new() }
-        })
-        .collect()
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -113,7 +65,7 @@ fn main() {
     );
 
     let options = 10;
-    let ballots = big(count, options);
+    let ballots = popular(count, options, 7);
     let (mut ours_irv, mut theirs_irv, mut ours_s, mut theirs_s) = (vec![], vec![], vec![], vec![]);
     for _ in 0..runs {
         let t = Instant::now();
