@@ -6,7 +6,7 @@
 //! ```text
 //! {"register_user": {}}
 //! {"create_mask": {"user": ID, "kind": "creator", "handle": "nour_2ahwa", "display_name": "…", "bio": "…"}}
-//! {"create_world": {"user": ID, "mask": ID, "name": "…", "description": "…", "tags": ["…"]}}
+//! {"create_world": {"user": ID, "mask": ID, "name": "…", "description": "…", "tags": ["…"], "rules": RULES?}}
 //! {"join_world" | "leave_world": {"user": ID, "mask": ID, "world": ID}}
 //! {"follow" | "unfollow" | "endorse": {"user": ID, "mask": ID, "target": ID}}
 //! {"admit" | "unadmit": {"user": ID, "mask": ID, "viewer": ID}}   (mask: a private mask)
@@ -17,14 +17,28 @@
 //! {"collaborate": {"user": ID, "mask": ID, "other": ID}}
 //! {"edit": {"user": ID, "mask": ID, "target": ID, "fields": {"title": "…", "description": "…"}}}
 //! {"hide": {"user": ID, "mask": ID, "target": ID, "hidden": true}}
+//! {"create_proposal": {"user": ID, "mask": ID, "world": ID, "title": "…", "body": "…", "options": ["…", "…"],
+//!                      "method": "single|approval|ranked|schulze|score|quadratic", "opens_at": MS?, "closes_at": MS,
+//!                      "quorum": 0..1, "threshold": 0..1, "one_person_one_vote": false, "weight": "equal|reputation",
+//!                      "budget": N?, "secret": false, "topic": "…", "rules": RULES?}}
+//! {"cast_vote": {"user": ID, "mask": ID, "proposal": ID, "choices": [0, 2], "amounts": [5, 3]?}}
+//! {"withdraw_vote": {"user": ID, "mask": ID, "proposal": ID}}
+//! {"delegate": {"user": ID, "mask": ID, "world": ID, "to": ID?, "topic": "…"?}}   (no "to": take it back)
+//! {"close_proposal": {"proposal": ID}}
 //! ```
+//!
+//! RULES is schema's `Rules` as JSON: `{"propose": {"role": "Moderator", "trust_percentile": 0,
+//! "contribution": 0.0, "age_days": 0}, "vote": …, "report": …, "moderate": …, "jury": …, "post": …,
+//! "appeal_window_ms": 604800000}`.
 //!
 //! IDs are the 16-hex-digit ids the acknowledgements print. The answer to each line is one line:
 //! `ok seq=N hash=H [id=ID]` or `rejected line=L: REASON` (or `error line=L: PATH: …`, naming
 //! the field that is wrong).
 
 use graph_engine::Engine;
-use schema::{Actor, Command, Id, MaskKind};
+use schema::governance::{Choice, Rules};
+use schema::tally::Method;
+use schema::{Actor, Command, Id, MaskKind, NewProposal};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::fmt::Display;
@@ -48,6 +62,42 @@ fn text<'de, D: Deserializer<'de>, T: FromStr<Err: Display>>(d: D) -> Result<T, 
 #[derive(Deserialize, Clone, Copy)]
 #[serde(transparent)]
 struct HexId(#[serde(deserialize_with = "text")] Id);
+
+/// A voting method by its lower-case name.
+fn method<'de, D: Deserializer<'de>>(d: D) -> Result<Method, D::Error> {
+    let s = String::deserialize(d)?;
+    Ok(match s.as_str() {
+        "single" => Method::Single,
+        "approval" => Method::Approval,
+        "ranked" => Method::Ranked,
+        "schulze" => Method::Schulze,
+        "score" => Method::Score,
+        "quadratic" => Method::Quadratic,
+        _ => {
+            return Err(serde::de::Error::custom(format!(
+                "unknown method {s:?} (expected single, approval, ranked, schulze, score or quadratic)"
+            )));
+        }
+    })
+}
+
+/// A share 0..=1 as basis points.
+fn share<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    let x = f64::deserialize(d)?;
+    if !x.is_finite() || !(0.0..=1.0).contains(&x) {
+        return Err(serde::de::Error::custom(format!("{x} is not a share from 0 to 1")));
+    }
+    Ok((x * schema::governance::BP as f64).round() as u16)
+}
+
+/// How ballots weigh, by name.
+#[derive(Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum WeightName {
+    #[default]
+    Equal,
+    Reputation,
+}
 
 /// The acting user and mask of a command.
 fn actor(user: HexId, mask: HexId) -> Actor {
@@ -77,6 +127,7 @@ enum Line {
         description: String,
         #[serde(default)]
         tags: Vec<String>,
+        rules: Option<Rules>,
     },
     JoinWorld {
         user: HexId,
@@ -162,6 +213,57 @@ enum Line {
         target: HexId,
         hidden: bool,
     },
+    CreateProposal {
+        user: HexId,
+        mask: HexId,
+        world: HexId,
+        title: String,
+        #[serde(default)]
+        body: String,
+        options: Vec<String>,
+        #[serde(deserialize_with = "method")]
+        method: Method,
+        opens_at: Option<i64>,
+        closes_at: i64,
+        #[serde(default, deserialize_with = "share")]
+        quorum: u16,
+        #[serde(default, deserialize_with = "share")]
+        threshold: u16,
+        #[serde(default)]
+        one_person_one_vote: bool,
+        #[serde(default)]
+        weight: WeightName,
+        budget: Option<u64>,
+        #[serde(default)]
+        secret: bool,
+        #[serde(default)]
+        topic: String,
+        rules: Option<Rules>,
+    },
+    CastVote {
+        user: HexId,
+        mask: HexId,
+        proposal: HexId,
+        choices: Vec<u16>,
+        #[serde(default)]
+        amounts: Vec<u32>,
+    },
+    WithdrawVote {
+        user: HexId,
+        mask: HexId,
+        proposal: HexId,
+    },
+    Delegate {
+        user: HexId,
+        mask: HexId,
+        world: HexId,
+        to: Option<HexId>,
+        #[serde(default)]
+        topic: String,
+    },
+    CloseProposal {
+        proposal: HexId,
+    },
 }
 
 impl Line {
@@ -172,9 +274,10 @@ impl Line {
             Line::CreateMask { user, kind, handle, display_name, bio } => {
                 (Command::CreateMask { user: user.0, mask: fresh, kind, handle, display_name, bio }, Some(fresh))
             }
-            Line::CreateWorld { user, mask, name, description, tags } => {
-                (Command::CreateWorld { actor: actor(user, mask), world: fresh, name, description, tags }, Some(fresh))
-            }
+            Line::CreateWorld { user, mask, name, description, tags, rules } => (
+                Command::CreateWorld { actor: actor(user, mask), world: fresh, name, description, tags, rules },
+                Some(fresh),
+            ),
             Line::JoinWorld { user, mask, world } => {
                 (Command::JoinWorld { actor: actor(user, mask), world: world.0 }, None)
             }
@@ -229,6 +332,61 @@ impl Line {
             Line::Hide { user, mask, target, hidden } => {
                 (Command::Hide { actor: actor(user, mask), target: target.0, hidden }, None)
             }
+            Line::CreateProposal {
+                user,
+                mask,
+                world,
+                title,
+                body,
+                options,
+                method,
+                opens_at,
+                closes_at,
+                quorum,
+                threshold,
+                one_person_one_vote,
+                weight,
+                budget,
+                secret,
+                topic,
+                rules,
+            } => {
+                let new = NewProposal {
+                    actor: actor(user, mask),
+                    proposal: fresh,
+                    world: world.0,
+                    title,
+                    body,
+                    options,
+                    method,
+                    opens_at_ms: opens_at,
+                    closes_at_ms: closes_at,
+                    quorum_bp: quorum,
+                    threshold_bp: threshold,
+                    one_person_one_vote,
+                    reputation_weight: weight == WeightName::Reputation,
+                    budget,
+                    secret,
+                    topic,
+                    rules,
+                };
+                (Command::CreateProposal(Box::new(new)), Some(fresh))
+            }
+            Line::CastVote { user, mask, proposal, choices, amounts } => (
+                Command::CastVote {
+                    actor: actor(user, mask),
+                    proposal: proposal.0,
+                    choice: Choice { choices, amounts },
+                },
+                None,
+            ),
+            Line::WithdrawVote { user, mask, proposal } => {
+                (Command::WithdrawVote { actor: actor(user, mask), proposal: proposal.0 }, None)
+            }
+            Line::Delegate { user, mask, world, to, topic } => {
+                (Command::Delegate { actor: actor(user, mask), world: world.0, to: to.map(|t| t.0), topic }, None)
+            }
+            Line::CloseProposal { proposal } => (Command::CloseProposal { proposal: proposal.0 }, None),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod analyze;
 pub mod exec;
+pub mod governance;
 pub mod logging;
 pub mod progress;
 pub mod stats;

@@ -55,6 +55,11 @@ enum Cmd {
         #[command(subcommand)]
         command: AuditCmd,
     },
+    /// Governance on the data directory (a reader: it runs beside a server).
+    Governance {
+        #[command(subcommand)]
+        command: GovernanceCmd,
+    },
     /// Synthetic communities with planted truth.
     Fixtures {
         #[command(subcommand)]
@@ -252,6 +257,17 @@ enum AuditCmd {
 }
 
 #[derive(Subcommand)]
+enum GovernanceCmd {
+    /// Recount a proposal from the log: a closed one from the log as it stood just before it
+    /// closed (exit 1 if the recount differs from the result recorded then), an open one now.
+    /// Prints the result as JSON: the same bytes on every recount.
+    Tally {
+        /// The proposal: its id (16 hex digits, as `daira exec` prints it) or its global id from the API.
+        proposal: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum FixturesCmd {
     /// Write a community as JSONL (and its planted truth beside it, as FILE.truth.json).
     Generate {
@@ -339,6 +355,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("wrote {} edges to {}", src.len(), out.display());
         }
         Cmd::Exec => exec(&config).await?,
+        Cmd::Governance { command: GovernanceCmd::Tally { proposal } } => {
+            return daira::governance::tally(&config, &proposal).await;
+        }
         Cmd::Analyze { job, edges, format, seeds, out, verbose } => {
             let request = daira::analyze::Request { job, edges, format: format.into(), seeds, out, verbose };
             daira::analyze::run(&request)?;
@@ -439,6 +458,8 @@ fn generate(size: fixtures::Size, seed: u64, out: &std::path::Path) -> Result<()
 
 async fn exec(config: &DataConfig) -> Result<()> {
     let engine = open(config).await?;
+    // The rules judge privileges and REPUTATION weights by the latest epoch a server kept.
+    reputation::Epochs::open_for(&engine, &config.data.join("epochs"), 1).await?;
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout().lock();
     for (i, line) in stdin.lock().lines().enumerate() {

@@ -188,6 +188,7 @@ pub fn rejection(r: &schema::Rejection) -> ApiError {
     use schema::Rejection as R;
     let code = match r {
         R::MaskNotFound { .. } | R::NotFound { .. } => Code::NotFound,
+        R::NotPermitted { .. } => Code::Forbidden,
         _ => Code::BadUserInput,
     };
     // Rejections name engine ids; the client knows its own input, so say what without them.
@@ -202,6 +203,7 @@ pub fn rejection(r: &schema::Rejection) -> ApiError {
         R::MaskNotFound { .. } => Some("as"),
         R::InvalidHandle { .. } | R::HandleTaken { .. } => Some("handle"),
         R::InvalidInput { field, .. } => Some(field.as_str()),
+        R::NotOpen { .. } => Some("proposal"),
         _ => None,
     };
     let mut e = ApiError::new(code, message);

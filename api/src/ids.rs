@@ -19,6 +19,8 @@ pub enum NodeKind {
     Work,
     /// A cluster of one epoch: the id is `epoch << 32 | community`.
     Cluster,
+    /// A governance proposal.
+    Proposal,
 }
 
 impl NodeKind {
@@ -28,6 +30,7 @@ impl NodeKind {
             NodeKind::World => b'W',
             NodeKind::Work => b'K',
             NodeKind::Cluster => b'C',
+            NodeKind::Proposal => b'P',
         }
     }
 
@@ -37,6 +40,7 @@ impl NodeKind {
             b'W' => NodeKind::World,
             b'K' => NodeKind::Work,
             b'C' => NodeKind::Cluster,
+            b'P' => NodeKind::Proposal,
             _ => return None,
         })
     }

@@ -29,6 +29,11 @@ pub mod ws;
 
 pub use state::State;
 
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
 use graph_engine::{Engine, EngineConfig, Progress};
 use reputation::{Epochs, RecomputePolicy};
 use std::net::SocketAddr;
@@ -87,6 +92,46 @@ fn spawn_session_sweeper(state: Arc<State>) {
     });
 }
 
+/// How often the governance clock looks for proposals due to close.
+const GOVERNANCE_TICK: Duration = Duration::from_secs(1);
+/// The most proposals the clock closes in one tick (the rest wait for the next).
+const CLOSES_PER_TICK: usize = 256;
+
+/// The governance clock: closes every proposal whose voting time is over, within a tick of
+/// `closesAt`, through the write path (`Command::CloseProposal`), so its result is recorded
+/// in the log and a passed rules proposal takes effect. Ends when `stop` turns true.
+fn spawn_governance_clock(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(GOVERNANCE_TICK);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.wait_for(|&s| s) => return,
+            }
+            let now = now_ms();
+            let due: Vec<schema::Id> = {
+                let graph = engine.read();
+                graph
+                    .governance()
+                    .proposals
+                    .iter()
+                    .filter(|(_, p)| p.closed.is_none() && p.spec.closes_at_ms <= now)
+                    .map(|(&id, _)| id)
+                    .take(CLOSES_PER_TICK)
+                    .collect()
+            };
+            for proposal in due {
+                match engine.execute(schema::Command::CloseProposal { proposal }).await {
+                    Ok(receipt) => tracing::info!(proposal = %proposal, seq = receipt.last_seq, "proposal closed"),
+                    // Closed already (someone asked first): nothing to do.
+                    Err(graph_engine::Error::Rejected(schema::Rejection::AlreadyDone { .. })) => {}
+                    Err(e) => tracing::warn!(proposal = %proposal, error = %e, "closing a proposal"),
+                }
+            }
+        }
+    })
+}
+
 /// Runs the server until SIGTERM or Ctrl-C.
 /// `ready` is called with the bound address, and the admin address when there is one.
 pub async fn serve(
@@ -133,6 +178,7 @@ pub async fn serve(
         shutdown,
     });
     spawn_session_sweeper(state.clone());
+    let clock = spawn_governance_clock(engine.clone(), state.shutdown.subscribe());
     let (app, admin) = http::router(
         state.clone(),
         gql::build(state.clone(), false),
@@ -180,6 +226,7 @@ pub async fn serve(
     listen::serve(listener, app, config.connections.clone(), state.shutdown.subscribe(), drain).await;
     let _ = state.shutdown.send(true);
     epoch_loop.join().await;
+    let _ = clock.await;
     follower.stop().await;
     drop(state);
     // Every acknowledged mutation is durable already; this lets the writer finish what it

@@ -5,7 +5,7 @@ use crate::keyfile::{self, KeyFile};
 use crate::log::{self, AnyLog, LogReader, LogWriter, PostgresLog, Record, SqliteLog, Verification};
 use crate::seal::{KeyringChange, Opened, Sealer};
 use crate::store::{Graph, LogPosition};
-use crate::view::Overlay;
+use crate::view::{Overlay, Reputation};
 use crate::{Error, Result};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use schema::{Command, Event, Id, IdGenerator};
@@ -151,6 +151,8 @@ struct Shared {
     ids: Mutex<IdGenerator>,
     committed: broadcast::Sender<Arc<Committed>>,
     stats: Mutex<WriterStats>,
+    /// The latest epoch's scores, for the rules' privileges and REPUTATION weights.
+    reputation: RwLock<Option<Arc<dyn Reputation>>>,
 }
 
 /// Counters of the writer, for metrics.
@@ -213,7 +215,7 @@ impl Engine {
         let lock = lock_data_dir(config)?;
         let log = config.open_log().await?;
         let mut sealer = Sealer::new(config.seal_key()?, log.reads().keyring().await?)?;
-        let graph = replay_sealed(&log, &mut sealer, progress).await?;
+        let graph = replay_sealed(&log, &mut sealer, u64::MAX, progress).await?;
         let last_own = (0..graph.vertex_count() as u32)
             .map(|v| graph.id_at(v))
             .filter(|id| id.node() == config.node)
@@ -227,6 +229,7 @@ impl Engine {
             ids: Mutex::new(IdGenerator::resume(config.node, last_own)),
             committed,
             stats: Mutex::new(WriterStats::default()),
+            reputation: RwLock::new(None),
         });
         let (queue, jobs) = mpsc::channel(WRITE_QUEUE_MAX);
         // A read-only engine has no writer: its queue is closed and `execute` says so.
@@ -238,6 +241,17 @@ impl Engine {
     /// apply the next commit (deciding and the durable append do not wait).
     pub fn read(&self) -> RwLockReadGuard<'_, Graph> {
         self.shared.graph.read()
+    }
+
+    /// Hands the writer the latest epoch's scores: from now on the rules judge privileges
+    /// and snapshot REPUTATION weights with them.
+    pub fn set_reputation(&self, reputation: Arc<dyn Reputation>) {
+        *self.shared.reputation.write() = Some(reputation);
+    }
+
+    /// The scores the writer judges with.
+    pub fn reputation(&self) -> Option<Arc<dyn Reputation>> {
+        self.shared.reputation.read().clone()
     }
 
     /// A fresh, time-ordered id for a new vertex.
@@ -315,24 +329,42 @@ impl Engine {
 /// Replays the whole log into a fresh graph, checking the hash chain as it goes. A log that
 /// holds sealed envelopes needs its keys: open it with [`Engine::open`].
 pub async fn replay<L: LogReader>(log: &L, progress: &dyn Progress) -> Result<Graph> {
-    replay_sealed(log, &mut Sealer::new(None, Vec::new())?, progress).await
+    replay_sealed(log, &mut Sealer::new(None, Vec::new())?, u64::MAX, progress).await
 }
 
-/// Replays the whole log, opening sealed envelopes with `sealer`.
-async fn replay_sealed<L: LogReader>(log: &L, sealer: &mut Sealer, progress: &dyn Progress) -> Result<Graph> {
+/// The graph as it stood at log sequence `seq` (every event up to and including it), replayed
+/// from `config`'s log with its key file: for recounting what was decided there
+/// (`daira governance tally`). Opens nothing for writing.
+pub async fn replay_through(config: &EngineConfig, seq: u64, progress: &dyn Progress) -> Result<Graph> {
+    let log = config.open_log().await?;
+    let mut sealer = Sealer::new(config.seal_key()?, log.reads().keyring().await?)?;
+    replay_sealed(&log, &mut sealer, seq, progress).await
+}
+
+/// Replays the log through sequence `until`, opening sealed envelopes with `sealer`.
+async fn replay_sealed<L: LogReader>(
+    log: &L,
+    sealer: &mut Sealer,
+    until: u64,
+    progress: &dyn Progress,
+) -> Result<Graph> {
     let head = log.head().await?;
+    let head = if head.seq > until { LogPosition { seq: until, hash: head.hash } } else { head };
     let mut graph = Graph::new();
     let mut position = LogPosition::default();
     let mut last_report = Instant::now();
     log.scan(1, |record| {
+        if record.seq > until {
+            return Ok(());
+        }
         check_link(&position, &record)?;
         match record.event()? {
             Event::Sealed(sealed) => {
                 if let Some(event) = sealer.open_in_replay(&sealed, record.seq)? {
-                    graph.apply(event)?;
+                    graph.apply_at(event, LogPosition { seq: record.seq, hash: record.hash })?;
                 }
             }
-            event => graph.apply(event)?,
+            event => graph.apply_at(event, LogPosition { seq: record.seq, hash: record.hash })?,
         }
         position = LogPosition { seq: record.seq, hash: record.hash };
         if last_report.elapsed().as_millis() >= 500 {
@@ -345,7 +377,10 @@ async fn replay_sealed<L: LogReader>(log: &L, sealer: &mut Sealer, progress: &dy
     if graph.in_import() {
         return Err(Error::Corrupt(format!("the log ends inside an import at sequence {}", position.seq)));
     }
-    sealer.check_replayed()?;
+    // A replay that stops early may meet envelopes whose keys an erasure after it shredded.
+    if until == u64::MAX {
+        sealer.check_replayed()?;
+    }
     graph.set_position(position);
     if head.seq > 0 {
         progress.update("replay", head.seq, head.seq);
@@ -396,10 +431,11 @@ async fn commit_group(shared: &Shared, jobs: Vec<Job>) {
     let mut answers: Vec<(Reply, Result<std::ops::Range<usize>>)> = Vec::new();
     let mut rejections = 0;
     {
+        let reputation = shared.reputation.read().clone();
         let graph = shared.graph.read();
         for job in jobs {
             let decided = {
-                let view = Overlay::new(&graph, &staged);
+                let view = Overlay::new(&graph, &staged).with_reputation(reputation.as_deref());
                 schema::decide(job.command, now, &view)
             };
             match decided {
@@ -456,7 +492,7 @@ async fn append_and_apply(shared: &Shared, head: LogPosition, now: i64, staged: 
     // waking rayon's workers for it costs more than the work, and they spin-yield afterwards
     // on the cores the server needs.
     const PARALLEL_FROM: usize = 512;
-    let sealed = |e: &Event| matches!(e, Event::Owned { .. } | Event::Erased(_));
+    let sealed = |e: &Event| matches!(e, Event::Owned { .. } | Event::Erased(_) | Event::Confidential(_));
     let plain = |e: &Event| (!sealed(e)).then(|| log::encode(e));
     let mut payloads: Vec<Option<Vec<u8>>> = if staged.len() >= PARALLEL_FROM {
         staged.par_iter().map(plain).collect()
@@ -480,9 +516,9 @@ async fn append_and_apply(shared: &Shared, head: LogPosition, now: i64, staged: 
         shared.sealer.lock().commit(keyring);
     }
     let mut graph = shared.graph.write();
-    for event in staged {
+    for (event, record) in staged.into_iter().zip(&records) {
         // The events were decided against this graph: failing to apply them is a bug.
-        graph.apply(event).expect("decided events apply");
+        graph.apply_at(event, LogPosition { seq: record.seq, hash: record.hash }).expect("decided events apply");
     }
     graph.set_position(last);
     Ok(records.iter().map(|r| r.hash).collect())

@@ -36,10 +36,10 @@ pub use csr::{Csr, KindWeight};
 pub use edge_list::Names;
 pub use engine::{
     Committed, Engine, EngineConfig, GROUP_COMMIT_MAX, NoProgress, Progress, Receipt, WRITE_QUEUE_MAX, WriterStats,
-    replay,
+    replay, replay_through,
 };
 pub use error::{Error, Result};
 pub use log::{AnyLog, LogReader, Record, Verification};
 pub use store::{Graph, LogPosition, VertexView};
 pub use topology::{Side, Topology, TopologyOptions};
-pub use view::GraphView;
+pub use view::{GraphView, Reputation, view_with};

@@ -170,6 +170,12 @@ impl Sealer {
                 let (nonce, body) = split(encrypt(&cipher(&key), &crate::log::encode(event), &locator)?);
                 Sealed { lock: Lock::User { locator }, nonce, body }
             }
+            Event::Confidential(_) => {
+                let body = ServerBody { event: event.clone(), shredded: Vec::new() };
+                let plain = postcard::to_stdvec(&body).expect("events always encode");
+                let (nonce, body) = split(encrypt(self.server()?, &plain, SERVER_AAD)?);
+                Sealed { lock: Lock::Server, nonce, body }
+            }
             Event::Erased(erasure) => {
                 let shredded: Vec<KeyId> = self.of_user.get(&erasure.user).copied().into_iter().collect();
                 change.delete.extend(&shredded);
@@ -210,8 +216,8 @@ impl Sealer {
             Lock::Server => {
                 let plain = decrypt(server, &whole, SERVER_AAD).ok_or_else(wrong_key)?;
                 let body: ServerBody = postcard::from_bytes(&plain).map_err(|_| corrupt("its body does not decode"))?;
-                if !matches!(body.event, Event::Erased(_)) {
-                    return Err(corrupt("the server's envelope holds something other than an erasure"));
+                if !matches!(body.event, Event::Erased(_) | Event::Confidential(_)) {
+                    return Err(corrupt("the server's envelope holds something other than an erasure or ballots"));
                 }
                 Ok(Opened::Event(body.event, None, body.shredded))
             }

@@ -368,6 +368,11 @@ pub struct Graph {
     masks_per_user: HashMap<u32, u32>,
     pending: Option<Box<PendingImport>>,
     position: LogPosition,
+    /// Rules, proposals, ballots and delegations.
+    gov: schema::governance::Governance,
+    /// The log position of the event being applied (for governance, which records where a
+    /// proposal closed).
+    applying: LogPosition,
 }
 
 /// A vertex as others may see it (see `schema::visibility`).
@@ -396,6 +401,17 @@ impl Graph {
 
     pub(crate) fn set_position(&mut self, position: LogPosition) {
         self.position = position;
+    }
+
+    /// Governance: world rules, proposals, ballots, delegations.
+    pub fn governance(&self) -> &schema::governance::Governance {
+        &self.gov
+    }
+
+    /// Applies one event that sits at `at` in the log.
+    pub(crate) fn apply_at(&mut self, event: Event, at: LogPosition) -> Result<()> {
+        self.applying = at;
+        self.apply(event)
     }
 
     /// The number of vertices.
@@ -615,6 +631,21 @@ impl Graph {
                 }
             }
             Event::Erased(erasure) => self.erase(erasure)?,
+            Event::Gov(gov) => {
+                if let schema::governance::Gov::Proposed { proposal, .. } = &gov {
+                    self.require(*proposal)?;
+                }
+                let LogPosition { seq, hash } = self.applying;
+                self.gov.apply(gov, seq, hash).map_err(Error::Corrupt)?;
+            }
+            Event::Confidential(events) => {
+                for event in events {
+                    if !matches!(event, Event::Gov(_)) {
+                        return Err(Error::Corrupt(format!("a confidential envelope holds {event:?}")));
+                    }
+                    self.apply(event)?;
+                }
+            }
             Event::Sealed(_) => return Err(Error::Corrupt("a sealed envelope reached the graph unopened".into())),
         }
         Ok(())
@@ -816,6 +847,9 @@ impl Graph {
         total.update(&(self.vertices.len() as u64).to_le_bytes());
         for lane in vertex_sum {
             total.update(&lane.to_le_bytes());
+        }
+        if self.gov != schema::governance::Governance::default() {
+            total.update(blake3::hash(&postcard::to_stdvec(&self.gov).expect("governance encodes")).as_bytes());
         }
         for kind in EdgeKind::ALL {
             let adjacency = &self.edges[kind.index()];

@@ -2,26 +2,75 @@
 //! earlier in the same group, which are not applied yet.
 
 use crate::store::Graph;
+use schema::governance::{CastBallot, Choice, Gov, ProposalInfo, Rules, Standing, WEIGHT_SCALE};
 use schema::{EdgeKind, Event, Handle, Id, MaskKind, Value, VertexKind, View};
+use std::collections::BTreeMap;
+
+/// Scores of the latest epoch, as the rules need them: the write path asks it for a mask's
+/// standing in a world and for REPUTATION weights. The reputation crate implements it; the
+/// engine holds the latest ([`crate::Engine::set_reputation`]).
+pub trait Reputation: Send + Sync {
+    /// The epoch's number.
+    fn epoch(&self) -> u64;
+    /// Trust and contribution of the graph's vertex `v`, if the epoch knows it (as `id`).
+    fn scores(&self, v: u32, id: Id) -> Option<(f64, f64)>;
+}
 
 /// The graph overlaid with staged events (at most a group commit's worth, so scanning them is
 /// cheap).
 pub(crate) struct Overlay<'a> {
     graph: &'a Graph,
     staged: &'a [Event],
+    reputation: Option<&'a dyn Reputation>,
+}
+
+/// The rules' view of `graph` with the scores of an epoch: for asking what a mask may do
+/// (`schema::privilege`) outside the write path.
+pub fn view_with<'a>(graph: &'a Graph, reputation: Option<&'a dyn Reputation>) -> impl View + 'a {
+    Overlay { graph, staged: &[], reputation }
 }
 
 impl<'a> Overlay<'a> {
     pub fn new(graph: &'a Graph, staged: &'a [Event]) -> Overlay<'a> {
-        Overlay { graph, staged }
+        Overlay { graph, staged, reputation: None }
     }
 
-    /// The staged events as the graph will apply them: [`Event::Owned`] envelopes opened.
+    pub fn with_reputation(mut self, reputation: Option<&'a dyn Reputation>) -> Overlay<'a> {
+        self.reputation = reputation;
+        self
+    }
+
+    /// The staged events as the graph will apply them: [`Event::Owned`] and
+    /// [`Event::Confidential`] envelopes opened.
     fn plain(&self) -> impl DoubleEndedIterator<Item = &'a Event> + 'a {
         self.staged.iter().flat_map(|e| match e {
-            Event::Owned { events, .. } => events.iter(),
+            Event::Owned { events, .. } | Event::Confidential(events) => events.iter(),
             e => std::slice::from_ref(e).iter(),
         })
+    }
+
+    /// The staged governance events, in order.
+    fn gov(&self) -> impl DoubleEndedIterator<Item = &'a Gov> + 'a {
+        self.plain().filter_map(|e| match e {
+            Event::Gov(g) => Some(g),
+            _ => None,
+        })
+    }
+
+    /// Trust of each member of `world` in the epoch (members the epoch does not know have
+    /// none), with the mask ids.
+    fn member_trust(&self, world: Id) -> Option<Vec<(Id, Option<f64>)>> {
+        let reputation = self.reputation?;
+        let w = self.graph.index_of(world)?;
+        Some(
+            self.graph
+                .inn(EdgeKind::MemberOf, w)
+                .map(|m| {
+                    let id = self.graph.id_at(m);
+                    (id, reputation.scores(m, id).map(|(t, _)| t))
+                })
+                .collect(),
+        )
     }
 
     /// A staged erasure naming `id` (its user or one of its masks).
@@ -161,6 +210,130 @@ impl View for Overlay<'_> {
         }
         self.graph.index_of(id).and_then(|v| self.graph.erased_until(v))
     }
+
+    fn rules(&self, world: Id) -> Rules {
+        let staged = self.gov().rev().find_map(|g| match g {
+            Gov::RulesSet { world: w, rules, .. } if *w == world => Some((**rules).clone()),
+            _ => None,
+        });
+        staged.unwrap_or_else(|| self.graph.governance().rules_of(world))
+    }
+
+    fn standing(&self, mask: Id, world: Id) -> Standing {
+        let Some(reputation) = self.reputation else { return Standing::default() };
+        let mut standing = Standing { epoch: Some(reputation.epoch()), ..Standing::default() };
+        let Some(v) = self.graph.index_of(mask) else { return standing };
+        let Some((trust, contribution)) = reputation.scores(v, mask) else { return standing };
+        standing.contribution = Some(contribution);
+        if let Some(members) = self.member_trust(world)
+            && !members.is_empty()
+        {
+            let below = members.iter().filter(|(_, t)| t.is_none_or(|t| t < trust)).count();
+            standing.trust_percentile = Some((below * 100 / members.len()) as u8);
+        }
+        standing
+    }
+
+    fn reputation_weights(&self, world: Id) -> Option<(u64, Vec<(Id, u64)>)> {
+        let epoch = self.reputation?.epoch();
+        let members = self.member_trust(world).unwrap_or_default();
+        let max = members.iter().filter_map(|(_, t)| *t).fold(0.0f64, f64::max);
+        let weights = members
+            .into_iter()
+            .map(|(id, t)| {
+                let t = t.unwrap_or(0.0);
+                let w =
+                    if max > 0.0 && t > 0.0 { ((t / max) * WEIGHT_SCALE as f64).round().max(1.0) as u64 } else { 0 };
+                (id, w)
+            })
+            .collect();
+        Some((epoch, weights))
+    }
+
+    fn proposal(&self, proposal: Id) -> Option<ProposalInfo> {
+        let closed_staged = self.gov().any(|g| matches!(g, Gov::Closed { proposal: p, .. } if *p == proposal));
+        let staged = self.gov().find_map(|g| match g {
+            Gov::Proposed { proposal: p, spec, .. } if *p == proposal => Some((**spec).clone()),
+            _ => None,
+        });
+        if let Some(spec) = staged {
+            return Some(ProposalInfo { spec, closed: closed_staged });
+        }
+        let state = self.graph.governance().proposals.get(&proposal)?;
+        Some(ProposalInfo { spec: state.spec.clone(), closed: closed_staged || state.closed.is_some() })
+    }
+
+    fn ballot(&self, proposal: Id, mask: Id) -> Option<Choice> {
+        let staged = self.gov().rev().find_map(|g| match g {
+            Gov::Voted { proposal: p, mask: m, choice } if (*p, *m) == (proposal, mask) => Some(choice.clone()),
+            _ => None,
+        });
+        match staged {
+            Some(choice) => choice,
+            None => self.graph.governance().proposals.get(&proposal)?.ballots.get(&mask).map(|b| b.choice.clone()),
+        }
+    }
+
+    fn ballots(&self, proposal: Id) -> Vec<(Id, CastBallot)> {
+        let gov = self.graph.governance();
+        let mut ballots = gov.proposals.get(&proposal).map(|s| s.ballots.clone()).unwrap_or_default();
+        let mut order = gov.ballots_cast;
+        for g in self.gov() {
+            if let Gov::Voted { proposal: p, mask, choice } = g {
+                match choice {
+                    Some(choice) => {
+                        if *p == proposal {
+                            ballots.insert(*mask, CastBallot { choice: choice.clone(), order });
+                        }
+                        order += 1;
+                    }
+                    None if *p == proposal => {
+                        ballots.remove(mask);
+                    }
+                    None => {}
+                }
+            }
+        }
+        ballots.into_iter().collect()
+    }
+
+    fn proposal_weight(&self, proposal: Id, mask: Id) -> Option<u64> {
+        let staged = self.gov().find_map(|g| match g {
+            Gov::Proposed { proposal: p, weights, .. } if *p == proposal => {
+                Some(weights.iter().find(|(m, _)| *m == mask).map(|&(_, w)| w))
+            }
+            _ => None,
+        });
+        match staged {
+            Some(w) => w,
+            None => self.graph.governance().proposals.get(&proposal)?.weights.get(&mask).copied(),
+        }
+    }
+
+    fn proposal_weights(&self, proposal: Id) -> BTreeMap<Id, u64> {
+        let staged = self.gov().find_map(|g| match g {
+            Gov::Proposed { proposal: p, weights, .. } if *p == proposal => Some(weights.iter().copied().collect()),
+            _ => None,
+        });
+        staged.unwrap_or_else(|| {
+            self.graph.governance().proposals.get(&proposal).map(|s| s.weights.clone()).unwrap_or_default()
+        })
+    }
+
+    fn delegations(&self, world: Id) -> BTreeMap<(Id, String), Id> {
+        let mut delegations = self.graph.governance().delegations.get(&world).cloned().unwrap_or_default();
+        for g in self.gov() {
+            if let Gov::Delegated { world: w, mask, topic, to } = g
+                && *w == world
+            {
+                match to {
+                    Some(to) => delegations.insert((*mask, topic.clone()), *to),
+                    None => delegations.remove(&(*mask, topic.clone())),
+                };
+            }
+        }
+        delegations
+    }
 }
 
 /// The rules' view of a graph with nothing staged: for deciding commands against a graph
@@ -197,6 +370,33 @@ impl View for GraphView<'_> {
     }
     fn erased_until(&self, id: Id) -> Option<i64> {
         Overlay::new(self.0, &[]).erased_until(id)
+    }
+    fn rules(&self, world: Id) -> Rules {
+        Overlay::new(self.0, &[]).rules(world)
+    }
+    fn standing(&self, mask: Id, world: Id) -> Standing {
+        Overlay::new(self.0, &[]).standing(mask, world)
+    }
+    fn reputation_weights(&self, world: Id) -> Option<(u64, Vec<(Id, u64)>)> {
+        Overlay::new(self.0, &[]).reputation_weights(world)
+    }
+    fn proposal(&self, proposal: Id) -> Option<ProposalInfo> {
+        Overlay::new(self.0, &[]).proposal(proposal)
+    }
+    fn ballot(&self, proposal: Id, mask: Id) -> Option<Choice> {
+        Overlay::new(self.0, &[]).ballot(proposal, mask)
+    }
+    fn ballots(&self, proposal: Id) -> Vec<(Id, CastBallot)> {
+        Overlay::new(self.0, &[]).ballots(proposal)
+    }
+    fn proposal_weight(&self, proposal: Id, mask: Id) -> Option<u64> {
+        Overlay::new(self.0, &[]).proposal_weight(proposal, mask)
+    }
+    fn proposal_weights(&self, proposal: Id) -> BTreeMap<Id, u64> {
+        Overlay::new(self.0, &[]).proposal_weights(proposal)
+    }
+    fn delegations(&self, world: Id) -> BTreeMap<(Id, String), Id> {
+        Overlay::new(self.0, &[]).delegations(world)
     }
 }
 

@@ -298,8 +298,26 @@ pub fn compute_now(engine: &Engine, epochs: &Epochs, policy: &RecomputePolicy) -
     let copy: Graph = engine.read().clone();
     let number = epochs.latest().map_or(1, |s| s.number + 1);
     let set = ScoreSet::compute(number, &copy)?;
-    epochs.push(set, policy.keep)?;
-    Ok(epochs.latest().expect("just pushed"))
+    let pushed = epochs.push(set, policy.keep);
+    let latest = epochs.latest().expect("just pushed");
+    engine.set_reputation(latest.clone());
+    pushed?;
+    Ok(latest)
+}
+
+/// The rules judge privileges and snapshot REPUTATION weights with the latest epoch.
+impl graph_engine::Reputation for ScoreSet {
+    fn epoch(&self) -> u64 {
+        self.number
+    }
+
+    fn scores(&self, v: u32, id: Id) -> Option<(f64, f64)> {
+        let v = v as usize;
+        if self.ids.get(v) != Some(&id) {
+            return None;
+        }
+        Some((*self.trust.trust.get(v)?, *self.contribution.score.get(v)?))
+    }
 }
 
 impl Epochs {
@@ -329,6 +347,7 @@ impl Epochs {
         }
         if let Some(latest) = epochs.latest() {
             tracing::info!(epochs = ?epochs.numbers(), latest_log_seq = latest.position.seq, "epochs loaded");
+            engine.set_reputation(latest);
         }
         Ok(epochs)
     }

@@ -1,5 +1,7 @@
 //! Commands: what an actor asks for. `decide` turns a command into events or a rejection.
 
+use crate::governance::{Choice, Rules};
+use crate::tally::Method;
 use crate::{EdgeKind, F32s, I64s, Id, MaskKind, Props, VertexKind};
 
 /// Who acts: an authenticated user, acting as one of their masks. The rules check that the user
@@ -47,6 +49,8 @@ pub enum Command {
         description: String,
         /// Its tags.
         tags: Vec<String>,
+        /// Its rules (None: [`Rules::default`]).
+        rules: Option<Rules>,
     },
     /// Join a world.
     JoinWorld {
@@ -185,6 +189,42 @@ pub enum Command {
         /// `true` hides, `false` shows again.
         hidden: bool,
     },
+    /// Make a proposal in a world (the actor needs the world's propose privilege).
+    CreateProposal(Box<NewProposal>),
+    /// Cast or change a ballot (the latest counts until the proposal closes).
+    CastVote {
+        /// The voter.
+        actor: Actor,
+        /// The proposal.
+        proposal: Id,
+        /// The choice.
+        choice: Choice,
+    },
+    /// Withdraw a ballot.
+    WithdrawVote {
+        /// The voter.
+        actor: Actor,
+        /// The proposal.
+        proposal: Id,
+    },
+    /// Delegate one's vote in a world to another mask (for one topic, or "" for all), or take
+    /// the delegation back (`to: None`).
+    Delegate {
+        /// The delegator.
+        actor: Actor,
+        /// The world.
+        world: Id,
+        /// The delegate.
+        to: Option<Id>,
+        /// The topic ("" for every topic).
+        topic: String,
+    },
+    /// Close a proposal whose voting time is over, recording its result (and, for a passed
+    /// rules proposal, adopting its rules). Anyone may ask; the server's clock does when due.
+    CloseProposal {
+        /// The proposal.
+        proposal: Id,
+    },
     /// A bulk import (researchers' edge lists, fixtures): all of it or none of it.
     Import(ImportBatch),
     /// Erase an account (the right to be forgotten): its key is destroyed, its masks lose their
@@ -199,6 +239,45 @@ pub enum Command {
         /// How long the masks' handles stay held before others may take them.
         handle_cooling_off_ms: i64,
     },
+}
+
+/// A proposal to make.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewProposal {
+    /// Its author.
+    pub actor: Actor,
+    /// The new proposal's id.
+    pub proposal: Id,
+    /// The world.
+    pub world: Id,
+    /// Its title.
+    pub title: String,
+    /// Its body (markdown, stored as written).
+    pub body: String,
+    /// The options' labels.
+    pub options: Vec<String>,
+    /// How it is counted.
+    pub method: Method,
+    /// When voting opens (None: now).
+    pub opens_at_ms: Option<i64>,
+    /// When voting closes.
+    pub closes_at_ms: i64,
+    /// Participation needed, in basis points.
+    pub quorum_bp: u16,
+    /// Support to exceed, in basis points.
+    pub threshold_bp: u16,
+    /// Count each person once.
+    pub one_person_one_vote: bool,
+    /// Weigh ballots by the world's trust (snapshotted now) instead of equally.
+    pub reputation_weight: bool,
+    /// QUADRATIC's credit budget (None: the default).
+    pub budget: Option<u64>,
+    /// Keep who voted what secret.
+    pub secret: bool,
+    /// The topic delegations may name ("" for none).
+    pub topic: String,
+    /// Rules the world adopts if it passes with option 0.
+    pub rules: Option<Rules>,
 }
 
 /// A bulk import, already parsed. Vertices are named by position in a table made of the new

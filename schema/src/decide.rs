@@ -1,5 +1,8 @@
 //! The rules: `decide(command, view) -> events | rejection`. Pure: no IO, no clock, no randomness.
 
+use crate::governance::{
+    self, Choice, Facts, Gov, OPTION_CHARS_MAX, OPTIONS_MAX, Privilege, ProposalInfo, Rules, Standing, Weighting,
+};
 use crate::text::clean_text;
 use crate::visibility::{sees_mask, sees_work};
 use crate::{
@@ -32,6 +35,26 @@ pub trait View {
     /// For an erased user or mask: when its handles may be taken by others (milliseconds since
     /// the Unix epoch). `None` for anything not erased.
     fn erased_until(&self, id: Id) -> Option<i64>;
+    /// A world's rules.
+    fn rules(&self, world: Id) -> Rules;
+    /// A mask's reputation in a world at the latest epoch.
+    fn standing(&self, mask: Id, world: Id) -> Standing;
+    /// The REPUTATION weights of a world's members at the latest epoch (fixed-point, the most
+    /// trusted member weighing [`governance::WEIGHT_SCALE`]), with the epoch's number; None
+    /// when no epoch has been computed.
+    fn reputation_weights(&self, world: Id) -> Option<(u64, Vec<(Id, u64)>)>;
+    /// A proposal.
+    fn proposal(&self, proposal: Id) -> Option<ProposalInfo>;
+    /// A voter's current ballot on a proposal.
+    fn ballot(&self, proposal: Id, mask: Id) -> Option<Choice>;
+    /// Every current ballot on a proposal.
+    fn ballots(&self, proposal: Id) -> Vec<(Id, governance::CastBallot)>;
+    /// A mask's snapshotted REPUTATION weight on a proposal (None: not in the snapshot).
+    fn proposal_weight(&self, proposal: Id, mask: Id) -> Option<u64>;
+    /// A proposal's snapshotted REPUTATION weights (empty for EQUAL).
+    fn proposal_weights(&self, proposal: Id) -> std::collections::BTreeMap<Id, u64>;
+    /// A world's delegations: (delegator, topic) → delegate.
+    fn delegations(&self, world: Id) -> std::collections::BTreeMap<(Id, String), Id>;
 }
 
 /// Why a command was refused. Messages name the rule broken and never reveal a mask's owner.
@@ -120,6 +143,19 @@ pub enum Rejection {
         /// The target's kind.
         dst: VertexKind,
     },
+    /// The world's rules do not grant the actor what the command needs. Only the actor's
+    /// owner receives it.
+    #[error("not permitted: {reason}")]
+    NotPermitted {
+        /// Why, naming the threshold missed.
+        reason: String,
+    },
+    /// The proposal is not open for this (not yet open, or closed).
+    #[error("{reason}")]
+    NotOpen {
+        /// Why.
+        reason: String,
+    },
     /// A limit was reached.
     #[error("limit exceeded: at most {limit} {what}")]
     LimitExceeded {
@@ -185,7 +221,7 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
                 },
             ])
         }
-        Command::CreateWorld { actor, world, name, description, tags } => {
+        Command::CreateWorld { actor, world, name, description, tags, rules } => {
             acting(view, actor)?;
             fresh(view, world)?;
             let name = clean_text("name", &name)?;
@@ -195,11 +231,112 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
             let tags = tags.iter().map(|t| clean_text("tags", t)).collect::<Result<Vec<_>, _>>()?;
             props.insert("tags".into(), Value::List(tags));
             check_props(&props)?;
-            Ok(vec![
+            let mut events = vec![
                 Event::VertexCreated { id: world, kind: VertexKind::World, props, external: None },
                 edge(EdgeKind::MemberOf, actor.mask, world, None),
                 edge(EdgeKind::Moderates, actor.mask, world, None),
+            ];
+            if let Some(rules) = rules {
+                rules.check().map_err(|(field, reason)| Rejection::InvalidInput { field, reason })?;
+                events.push(Event::Gov(Gov::RulesSet { world, rules: Box::new(rules), by: None }));
+            }
+            Ok(events)
+        }
+        Command::CreateProposal(new) => decide_proposal(*new, now_ms, view),
+        Command::CastVote { actor, proposal, choice } => {
+            acting(view, actor)?;
+            let info = open_proposal(view, proposal, now_ms)?;
+            let spec = &info.spec;
+            permitted(view, actor.mask, spec.world, Privilege::Vote, now_ms)?;
+            crate::tally::check_ballot(spec.method, spec.options.len(), spec.budget, &choice.choices, &choice.amounts)
+                .map_err(|e| Rejection::InvalidInput { field: e.field.into(), reason: e.reason })?;
+            if matches!(spec.weighting, Weighting::Reputation { .. })
+                && view.proposal_weight(proposal, actor.mask).is_none()
+            {
+                return Err(Rejection::NotPermitted {
+                    reason: "this proposal weighs votes by reputation at the epoch it was made in, and this mask \
+                             was not a member of the world then"
+                        .into(),
+                });
+            }
+            if view.ballot(proposal, actor.mask).as_ref() == Some(&choice) {
+                return Err(Rejection::AlreadyDone { what: "this ballot is already cast" });
+            }
+            // Participation is public evidence (contribution reads it); a two-option proposal's
+            // side is alignment evidence unless the ballot is secret.
+            let side = match (&choice.choices[..], spec.options.len(), spec.secret) {
+                ([0], 2, false) => 1.0,
+                ([1], 2, false) => -1.0,
+                _ => 0.0,
+            };
+            let vote = Event::Gov(Gov::Voted { proposal, mask: actor.mask, choice: Some(choice) });
+            let vote = if spec.secret { Event::Confidential(vec![vote]) } else { vote };
+            Ok(vec![vote, edge(EdgeKind::Voted, actor.mask, proposal, Some(side))])
+        }
+        Command::WithdrawVote { actor, proposal } => {
+            acting(view, actor)?;
+            open_proposal(view, proposal, now_ms)?;
+            if view.ballot(proposal, actor.mask).is_none() {
+                return Err(Rejection::NotDone { what: "no ballot to withdraw" });
+            }
+            Ok(vec![
+                Event::Gov(Gov::Voted { proposal, mask: actor.mask, choice: None }),
+                Event::EdgeRemoved { kind: EdgeKind::Voted, src: actor.mask, dst: proposal },
             ])
+        }
+        Command::Delegate { actor, world, to, topic } => {
+            acting(view, actor)?;
+            exists(view, world, VertexKind::World)?;
+            let topic = topic_of(&topic)?;
+            let delegations = view.delegations(world);
+            let current = delegations.get(&(actor.mask, topic.clone())).copied();
+            let Some(to) = to else {
+                if current.is_none() {
+                    return Err(Rejection::NotDone { what: "no delegation to take back" });
+                }
+                return Ok(vec![Event::Gov(Gov::Delegated { world, mask: actor.mask, topic, to: None })]);
+            };
+            permitted(view, actor.mask, world, Privilege::Vote, now_ms)?;
+            other_mask(view, actor, to, "delegate to")?;
+            if !view.has_edge(EdgeKind::MemberOf, to, world) {
+                return Err(Rejection::InvalidInput {
+                    field: "to".into(),
+                    reason: "is not a member of this world".into(),
+                });
+            }
+            if current == Some(to) {
+                return Err(Rejection::AlreadyDone { what: "delegated to this mask" });
+            }
+            if governance::closes_cycle(&delegations, actor.mask, to, &topic) {
+                return Err(Rejection::InvalidInput {
+                    field: "to".into(),
+                    reason: "this delegation would close a cycle (the delegate's chain comes back to you)".into(),
+                });
+            }
+            Ok(vec![Event::Gov(Gov::Delegated { world, mask: actor.mask, topic, to: Some(to) })])
+        }
+        Command::CloseProposal { proposal } => {
+            let info =
+                view.proposal(proposal).ok_or(Rejection::NotFound { kind: VertexKind::Proposal, id: proposal })?;
+            if info.closed {
+                return Err(Rejection::AlreadyDone { what: "closed" });
+            }
+            if now_ms < info.spec.closes_at_ms {
+                return Err(Rejection::NotOpen {
+                    reason: format!("voting closes at {} (milliseconds since the Unix epoch)", info.spec.closes_at_ms),
+                });
+            }
+            let outcome = governance::outcome(view, proposal, true).expect("the proposal exists");
+            let adopt = outcome.status == governance::Status::Passed && outcome.count.winner == Some(0);
+            let mut events = vec![Event::Gov(Gov::Closed { proposal, outcome: Box::new(outcome) })];
+            if let (true, Some(rules)) = (adopt, info.spec.rules) {
+                events.push(Event::Gov(Gov::RulesSet {
+                    world: info.spec.world,
+                    rules: Box::new(rules),
+                    by: Some(proposal),
+                }));
+            }
+            Ok(events)
         }
         Command::JoinWorld { actor, world } => {
             acting(view, actor)?;
@@ -509,6 +646,160 @@ fn seen_work(view: &dyn View, actor: Actor, work: Id) -> Result<(), Rejection> {
         return Err(Rejection::NotFound { kind: VertexKind::Work, id: work });
     }
     Ok(())
+}
+
+/// Whether `mask` holds `privilege` in `world` under its rules; the reason when not.
+pub fn privilege(view: &dyn View, mask: Id, world: Id, privilege: Privilege, now_ms: i64) -> Result<(), String> {
+    let facts = Facts {
+        member: view.has_edge(EdgeKind::MemberOf, mask, world),
+        moderator: view.has_edge(EdgeKind::Moderates, mask, world),
+        standing: view.standing(mask, world),
+        age_ms: now_ms.saturating_sub(mask.unix_ms() as i64),
+    };
+    governance::check_privilege(&view.rules(world), privilege, &facts)
+}
+
+fn permitted(view: &dyn View, mask: Id, world: Id, what: Privilege, now_ms: i64) -> Result<(), Rejection> {
+    privilege(view, mask, world, what, now_ms).map_err(|reason| Rejection::NotPermitted { reason })
+}
+
+/// A proposal open for voting now.
+fn open_proposal(view: &dyn View, proposal: Id, now_ms: i64) -> Result<ProposalInfo, Rejection> {
+    let info = view.proposal(proposal).ok_or(Rejection::NotFound { kind: VertexKind::Proposal, id: proposal })?;
+    if info.closed || now_ms >= info.spec.closes_at_ms {
+        return Err(Rejection::NotOpen { reason: "voting on this proposal has closed".into() });
+    }
+    if now_ms < info.spec.opens_at_ms {
+        return Err(Rejection::NotOpen {
+            reason: format!("voting opens at {} (milliseconds since the Unix epoch)", info.spec.opens_at_ms),
+        });
+    }
+    Ok(info)
+}
+
+fn topic_of(topic: &str) -> Result<String, Rejection> {
+    let topic = clean_text("topic", topic)?.trim().to_lowercase();
+    if topic.len() > governance::TOPIC_BYTES_MAX {
+        return Err(Rejection::InvalidInput {
+            field: "topic".into(),
+            reason: format!("at most {} bytes", governance::TOPIC_BYTES_MAX),
+        });
+    }
+    Ok(topic)
+}
+
+/// How far in the past `opensAt` may be (clients' clocks differ); earlier is refused.
+const OPENS_SLACK_MS: i64 = 5 * 60 * 1000;
+
+fn decide_proposal(new: crate::NewProposal, now_ms: i64, view: &dyn View) -> Result<Vec<Event>, Rejection> {
+    let crate::NewProposal {
+        actor,
+        proposal,
+        world,
+        title,
+        body,
+        options,
+        method,
+        opens_at_ms,
+        closes_at_ms,
+        quorum_bp,
+        threshold_bp,
+        one_person_one_vote,
+        reputation_weight,
+        budget,
+        secret,
+        topic,
+        rules,
+    } = new;
+    let bad = |field: &str, reason: String| Rejection::InvalidInput { field: field.into(), reason };
+    acting(view, actor)?;
+    fresh(view, proposal)?;
+    exists(view, world, VertexKind::World)?;
+    permitted(view, actor.mask, world, Privilege::Propose, now_ms)?;
+    let title = clean_text("title", &title)?;
+    non_empty("title", &title)?;
+    let body = clean_text("body", &body)?;
+    if !(2..=OPTIONS_MAX).contains(&options.len()) {
+        return Err(bad("options", format!("give 2 to {OPTIONS_MAX} options, not {}", options.len())));
+    }
+    let mut labels = Vec::with_capacity(options.len());
+    for (i, option) in options.iter().enumerate() {
+        let field = format!("options[{i}]");
+        let label = clean_text(&field, option)?.trim().to_owned();
+        if label.is_empty() || label.chars().count() > OPTION_CHARS_MAX {
+            return Err(bad(&field, format!("1 to {OPTION_CHARS_MAX} characters")));
+        }
+        if labels.contains(&label) {
+            return Err(bad(&field, "listed twice".into()));
+        }
+        labels.push(label);
+    }
+    let opens = opens_at_ms.unwrap_or(now_ms);
+    if opens < now_ms - OPENS_SLACK_MS {
+        return Err(bad("opensAt", "is in the past".into()));
+    }
+    let opens = opens.max(now_ms);
+    if closes_at_ms <= opens {
+        return Err(bad("closesAt", "must be after opensAt (and after now)".into()));
+    }
+    if closes_at_ms - opens > governance::VOTING_MS_MAX {
+        return Err(bad("closesAt", "voting may last at most a year".into()));
+    }
+    for (field, bp) in [("quorum", quorum_bp), ("threshold", threshold_bp)] {
+        if u64::from(bp) > governance::BP {
+            return Err(bad(field, "is a share from 0 to 1".into()));
+        }
+    }
+    let budget = match (method, budget) {
+        (crate::tally::Method::Quadratic, None) => governance::DEFAULT_BUDGET,
+        (crate::tally::Method::Quadratic, Some(b)) if (1..=1_000_000).contains(&b) => b,
+        (crate::tally::Method::Quadratic, Some(_)) => return Err(bad("budget", "is 1 to 1,000,000 credits".into())),
+        (_, None) => 0,
+        (_, Some(_)) => return Err(bad("budget", "only QUADRATIC proposals have a budget".into())),
+    };
+    if let Some(rules) = &rules {
+        rules.check().map_err(|(field, reason)| Rejection::InvalidInput { field, reason })?;
+        if labels.len() != 2 {
+            return Err(bad("options", "a rules proposal has two options: adopt (0) and reject (1)".into()));
+        }
+    }
+    let topic = topic_of(&topic)?;
+    let (weighting, weights) = if reputation_weight {
+        let (epoch, weights) = view.reputation_weights(world).ok_or_else(|| Rejection::NotOpen {
+            reason: "no reputation epoch has been computed yet: REPUTATION weight needs one".into(),
+        })?;
+        if weights.len() > governance::SNAPSHOT_MAX {
+            return Err(Rejection::LimitExceeded {
+                what: "members in a REPUTATION-weighted proposal's world",
+                limit: governance::SNAPSHOT_MAX as u64,
+            });
+        }
+        (Weighting::Reputation { epoch }, weights)
+    } else {
+        (Weighting::Equal, Vec::new())
+    };
+    let mut props = text_props([("title", Some(title)), ("body", Some(body))])?;
+    props.insert("world".into(), Value::Str(world.to_string()));
+    let spec = governance::ProposalSpec {
+        world,
+        author: actor.mask,
+        options: labels,
+        method,
+        opens_at_ms: opens,
+        closes_at_ms,
+        quorum_bp,
+        threshold_bp,
+        one_person_one_vote,
+        weighting,
+        budget,
+        secret,
+        topic,
+        rules,
+    };
+    Ok(vec![
+        Event::VertexCreated { id: proposal, kind: VertexKind::Proposal, props, external: None },
+        Event::Gov(Gov::Proposed { proposal, spec: Box::new(spec), weights }),
+    ])
 }
 
 fn not_own(view: &dyn View, actor: Actor, target: Id, action: &'static str) -> Result<(), Rejection> {

@@ -67,6 +67,12 @@ pub enum Event {
     /// envelope. The chain hash covers it as stored, so verifying the log needs no key;
     /// replay opens it (graph-engine's `seal` module) and never applies it as it is.
     Sealed(Sealed),
+    // New variants go last: the log stores the variant's index.
+    /// A governance event: rules, proposals, ballots, delegations, results.
+    Gov(crate::governance::Gov),
+    /// Events only the server may read, stored sealed under its key: the ballots of secret
+    /// proposals. The graph applies them like any other.
+    Confidential(Vec<Event>),
 }
 
 /// What erasing an account does, as the rules decided it.
@@ -158,7 +164,7 @@ impl Event {
         match self {
             Event::Bulk(Bulk::Vertices { ids, .. }) | Event::Bulk(Bulk::Refs { ids }) => ids.0.len() as u64,
             Event::Bulk(Bulk::Edges { src, .. }) => src.0.len() as u64,
-            Event::Owned { events, .. } => events.iter().map(Event::weight).sum(),
+            Event::Owned { events, .. } | Event::Confidential(events) => events.iter().map(Event::weight).sum(),
             _ => 1,
         }
     }
@@ -167,7 +173,9 @@ impl Event {
     /// [`Event::Owned`]: what the graph applies.
     pub fn for_each_plain<'a>(&'a self, visit: &mut impl FnMut(&'a Event)) {
         match self {
-            Event::Owned { events, .. } => events.iter().for_each(|e| e.for_each_plain(visit)),
+            Event::Owned { events, .. } | Event::Confidential(events) => {
+                events.iter().for_each(|e| e.for_each_plain(visit))
+            }
             event => visit(event),
         }
     }

@@ -10,6 +10,7 @@
 mod command;
 mod decide;
 mod event;
+pub mod governance;
 mod id;
 mod kinds;
 mod mix;
@@ -18,10 +19,10 @@ pub mod tally;
 mod text;
 pub mod visibility;
 
-pub use command::{Actor, Command, EdgeBatch, ImportBatch, NewVertex};
+pub use command::{Actor, Command, EdgeBatch, ImportBatch, NewProposal, NewVertex};
 pub use decide::{
     AUTHORS_MAX, BULK_EDGES_PER_EVENT, BULK_VERTICES_PER_EVENT, MASKS_PER_USER_MAX, PERSONAL_PROPS, REMIX_WALK_MAX,
-    Rejection, VIEWERS_MAX, View, decide,
+    Rejection, VIEWERS_MAX, View, decide, privilege,
 };
 pub use event::{Bulk, Erasure, Event, Lock, Sealed};
 pub use id::{EPOCH_MS, Id, IdGenerator, NODE_MAX};

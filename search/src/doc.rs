@@ -148,7 +148,13 @@ fn touched_by(event: &Event, visit: &mut dyn FnMut(Id)) {
         // An erasure takes the masks out of search; the works it hides follow their authors
         // (the follower re-indexes an erased mask's works).
         Event::Erased(erasure) => erasure.masks.iter().for_each(|&m| visit(m)),
-        Event::EdgeAdded { .. } | Event::EdgeRemoved { .. } | Event::Bulk(_) | Event::Sealed(_) => {}
+        // A proposal's text is its vertex's; ballots and results change no document.
+        Event::EdgeAdded { .. }
+        | Event::EdgeRemoved { .. }
+        | Event::Bulk(_)
+        | Event::Sealed(_)
+        | Event::Gov(_)
+        | Event::Confidential(_) => {}
     }
 }
 

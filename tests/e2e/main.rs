@@ -8,6 +8,7 @@ mod consent;
 mod crash;
 mod erasure;
 mod export;
+mod governance;
 mod order;
 mod privacy;
 mod private;

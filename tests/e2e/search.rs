@@ -131,6 +131,7 @@ async fn the_index_follows_the_event_stream() {
             name: "جرافيتي وسط البلد".into(),
             description: "Downtown murals".into(),
             tags: vec!["graffiti".into()],
+            rules: None,
         })
         .await
         .unwrap();

@@ -3,14 +3,16 @@
 //! ownership it asks is "is this mask the viewer's own?".
 
 mod connection;
+mod governance;
 mod mutation;
 mod query;
 mod subscription;
 mod types;
 
 pub use connection::{Conn, LIST_MAX};
-pub use mutation::MutationRoot;
-pub use query::QueryRoot;
+pub use governance::*;
+pub use mutation::CoreMutation;
+pub use query::CoreQuery;
 pub use subscription::SubscriptionRoot;
 pub use types::*;
 
@@ -18,6 +20,16 @@ use crate::State;
 use crate::error::{ApiError, Code};
 use async_graphql::{Context, Schema};
 use std::sync::Arc;
+
+/// The query root: the core queries and governance's.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(CoreQuery, GovernanceQuery);
+
+/// The mutation root: the core mutations and governance's.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(CoreMutation, GovernanceMutation);
 
 /// The schema's type.
 pub type DairaSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -54,7 +66,7 @@ pub struct SignedIn;
 /// as they are; the HTTP layer parses first and classifies the rest itself, and leaves it out
 /// (an extension wraps every field's resolution, which costs a fifth of a small query).
 pub fn build(state: Arc<State>, classify: bool) -> DairaSchema {
-    let builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+    let builder = Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot)
         .data(state)
         .limit_depth(DEPTH_MAX)
         .limit_complexity(COMPLEXITY_MAX)
@@ -65,7 +77,7 @@ pub fn build(state: Arc<State>, classify: bool) -> DairaSchema {
 
 /// The schema's SDL (committed as `schema.graphql`).
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot).finish().sdl()
+    Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot).finish().sdl()
 }
 
 pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a Arc<State> {

@@ -12,8 +12,9 @@ use crate::ids::NodeKind;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use schema::{Actor, Command, EdgeKind, Id, VertexKind};
 
-/// The mutation root.
-pub struct MutationRoot;
+/// The core mutations (accounts, masks, worlds, works, ties).
+#[derive(Default)]
+pub struct CoreMutation;
 
 /// Create an account.
 #[derive(InputObject)]
@@ -116,6 +117,10 @@ pub struct CreateWorldInput {
     /// Its tags (at most 32).
     #[graphql(default)]
     pub tags: Vec<String>,
+    /// Its rules: who may propose, vote, report, moderate, sit on juries and post (default:
+    /// members vote, report and post; moderators propose and moderate; members at or above
+    /// the median trust sit on juries). Changed later only by a passed proposal.
+    pub rules: Option<super::governance::RulesInput>,
 }
 
 /// Join or leave a world.
@@ -273,7 +278,7 @@ change_payload!(
 );
 
 /// The acting mask: `as`, or the viewer's oldest mask.
-fn actor(ctx: &Context<'_>, as_mask: &Option<ID>) -> Result<std::result::Result<Actor, ApiError>> {
+pub(super) fn actor(ctx: &Context<'_>, as_mask: &Option<ID>) -> Result<std::result::Result<Actor, ApiError>> {
     let user = user(ctx)?;
     let st = state(ctx);
     Ok(match as_mask {
@@ -293,7 +298,13 @@ fn actor(ctx: &Context<'_>, as_mask: &Option<ID>) -> Result<std::result::Result<
 }
 
 /// The engine id of a global id of `kind`, or NOT_FOUND naming `field`.
-fn target(ctx: &Context<'_>, kind: NodeKind, id: &ID, field: &str, what: &str) -> std::result::Result<Id, ApiError> {
+pub(super) fn target(
+    ctx: &Context<'_>,
+    kind: NodeKind,
+    id: &ID,
+    field: &str,
+    what: &str,
+) -> std::result::Result<Id, ApiError> {
     state(ctx)
         .ids
         .decode_as(kind, id)
@@ -301,7 +312,7 @@ fn target(ctx: &Context<'_>, kind: NodeKind, id: &ID, field: &str, what: &str) -
 }
 
 /// Runs a command through the engine's one write path: the sequence number, or the errors.
-async fn execute(ctx: &Context<'_>, command: Command) -> std::result::Result<u64, ApiError> {
+pub(super) async fn execute(ctx: &Context<'_>, command: Command) -> std::result::Result<u64, ApiError> {
     let st = state(ctx);
     match st.engine.execute(command).await {
         Ok(receipt) => {
@@ -397,8 +408,8 @@ async fn session_payload(ctx: &Context<'_>, user: Id) -> Result<AuthPayload> {
     Ok(AuthPayload { token: Some(token), expires_at: Some(session.expires_ms.to_string()), user_errors: Vec::new() })
 }
 
-#[Object(name = "Mutation")]
-impl MutationRoot {
+#[Object]
+impl CoreMutation {
     /// Create an account, and sign in to it.
     async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
         let st = state(ctx);
@@ -511,12 +522,14 @@ impl MutationRoot {
         let world = state(ctx).engine.new_id();
         WorldPayload::of(
             async {
+                let rules = input.rules.as_ref().map(super::governance::RulesInput::rules).transpose()?;
                 let command = Command::CreateWorld {
                     actor: actor?,
                     world,
                     name: input.name,
                     description: input.description,
                     tags: input.tags,
+                    rules,
                 };
                 execute(ctx, command).await.map(|seq| (world_now(ctx, world), seq))
             }

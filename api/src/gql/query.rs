@@ -9,8 +9,9 @@ use async_graphql::{Context, Enum, ID, Object, Result};
 use graph_engine::Graph;
 use schema::{EdgeKind, Id, VertexKind};
 
-/// The query root.
-pub struct QueryRoot;
+/// The core queries.
+#[derive(Default)]
+pub struct CoreQuery;
 
 /// A user's data and its signature.
 #[derive(async_graphql::SimpleObject)]
@@ -89,6 +90,7 @@ pub(crate) fn resolve(ctx: &Context<'_>, id: &str) -> Option<Node> {
         NodeKind::Mask => sight.mask(&graph, v).map(Node::Mask),
         NodeKind::World => World::at(&graph, v).map(Node::World),
         NodeKind::Work => sight.work(&graph, v).map(Node::Work),
+        NodeKind::Proposal => super::governance::Proposal::get(&graph, Id(raw)).map(Node::Proposal),
         NodeKind::Cluster => None,
     }
 }
@@ -106,8 +108,8 @@ pub(crate) fn world_index(ctx: &Context<'_>, graph: &Graph, id: &ID, field: &str
         .ok_or_else(|| ApiError::new(Code::NotFound, "world not found").field(field))
 }
 
-#[Object(name = "Query")]
-impl QueryRoot {
+#[Object]
+impl CoreQuery {
     /// Any node by its global id (null when there is none, or none the viewer may see).
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Option<Node> {
         resolve(ctx, &id)

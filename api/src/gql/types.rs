@@ -62,6 +62,8 @@ pub enum Node {
     Work(Work),
     /// A cluster of one epoch.
     Cluster(Cluster),
+    /// A governance proposal.
+    Proposal(super::governance::Proposal),
 }
 
 /// A public text property of a vertex.
@@ -237,6 +239,20 @@ impl Mask {
     /// false, whoever owns it.
     async fn is_mine(&self, ctx: &Context<'_>) -> bool {
         owned_by_caller(ctx, self.id)
+    }
+
+    /// What this mask may do in a world, with the reason for each privilege it lacks ("trust
+    /// percentile 41 < 60 needed to propose"). Only for the mask's owner (the reasons can
+    /// tell the mask's age): null for anyone else.
+    async fn privileges(&self, ctx: &Context<'_>, world: ID) -> Result<Option<Vec<super::governance::Privilege>>> {
+        if !owned_by_caller(ctx, self.id) {
+            return Ok(None);
+        }
+        let world = {
+            let graph = state(ctx).engine.read();
+            super::query::world_index(ctx, &graph, &world, "world")?.1
+        };
+        Ok(Some(super::governance::privileges(ctx, self.id, world)))
     }
 
     /// Masks that follow this one, the latest to follow first.
@@ -444,6 +460,24 @@ impl World {
         let graph = st.engine.read();
         let items = in_public_order(st, &graph, works.into_iter().map(|w| (published(&graph, w), w)));
         page_by_key(ctx, &items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
+    }
+
+    /// Its rules: who may propose, vote, report, moderate, sit on juries and post.
+    async fn rules(&self, ctx: &Context<'_>) -> super::governance::Rules {
+        super::governance::rules_of(&state(ctx).engine.read(), self.id)
+    }
+
+    /// Its proposals, the newest first.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn proposals(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<super::governance::Proposal>> {
+        super::governance::proposals_of(ctx, self.id, (first, last, after, before))
     }
 
     /// How alike its members' viewpoints are, in (0, 1], in the latest epoch.

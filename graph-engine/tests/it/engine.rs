@@ -48,6 +48,7 @@ async fn rules_hold_through_the_write_path(backend: Backend) {
                 name: "جرافيتي وسط البلد".into(),
                 description: "Downtown Cairo street art".into(),
                 tags: vec!["graffiti".into()],
+                rules: None,
             })
             .await
             .unwrap();

@@ -2,6 +2,7 @@
 
 mod csr;
 mod engine;
+mod governance;
 mod import;
 mod sealing;
 mod support;
