@@ -187,7 +187,7 @@ impl From<ApiError> for UserError {
 pub fn rejection(r: &schema::Rejection) -> ApiError {
     use schema::Rejection as R;
     let code = match r {
-        R::MaskNotFound { .. } | R::NotFound { .. } => Code::NotFound,
+        R::MaskNotFound { .. } | R::NotFound { .. } | R::Missing { .. } => Code::NotFound,
         R::NotPermitted { .. } => Code::Forbidden,
         _ => Code::BadUserInput,
     };

@@ -21,6 +21,8 @@ pub enum NodeKind {
     Cluster,
     /// A governance proposal.
     Proposal,
+    /// A moderation case.
+    Case,
 }
 
 impl NodeKind {
@@ -31,6 +33,7 @@ impl NodeKind {
             NodeKind::Work => b'K',
             NodeKind::Cluster => b'C',
             NodeKind::Proposal => b'P',
+            NodeKind::Case => b'X',
         }
     }
 
@@ -41,6 +44,7 @@ impl NodeKind {
             b'K' => NodeKind::Work,
             b'C' => NodeKind::Cluster,
             b'P' => NodeKind::Proposal,
+            b'X' => NodeKind::Case,
             _ => return None,
         })
     }

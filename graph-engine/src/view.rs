@@ -2,7 +2,9 @@
 //! earlier in the same group, which are not applied yet.
 
 use crate::store::Graph;
-use schema::governance::{CastBallot, Choice, Gov, ProposalInfo, Rules, Standing, WEIGHT_SCALE};
+use schema::governance::{
+    Action, Case, CastBallot, Choice, Gov, Governance, ProposalInfo, Rules, Standing, WEIGHT_SCALE,
+};
 use schema::{EdgeKind, Event, Handle, Id, MaskKind, Value, VertexKind, View};
 use std::collections::BTreeMap;
 
@@ -71,6 +73,50 @@ impl<'a> Overlay<'a> {
                 })
                 .collect(),
         )
+    }
+
+    /// The case a staged governance event concerns, if any.
+    fn case_of(g: &Gov) -> Option<Id> {
+        match g {
+            Gov::CaseOpened { case, .. }
+            | Gov::CaseActed { case, .. }
+            | Gov::Appealed { case, .. }
+            | Gov::JuryVoted { case, .. }
+            | Gov::Decided { case, .. } => Some(*case),
+            _ => None,
+        }
+    }
+
+    /// Cases and sanctions as the staged events leave them: a small state holding the cases
+    /// the staged events touch, `case`, and the sanction of `key`, with those events applied.
+    /// None when nothing staged concerns cases (the graph's state answers).
+    fn staged_cases(&self, case: Option<Id>, key: Option<(Id, Id)>) -> Option<Governance> {
+        let mut touched: Vec<Id> = self.gov().filter_map(Self::case_of).collect();
+        if touched.is_empty() {
+            return None;
+        }
+        let base = self.graph.governance();
+        touched.extend(case);
+        if let Some(&(action, c)) = key.and_then(|k| base.sanctions.get(&k)) {
+            touched.push(c);
+            let mut mini = Governance::default();
+            mini.sanctions.insert(key.expect("looked up"), (action, c));
+            return Some(self.replay_cases(mini, &touched));
+        }
+        Some(self.replay_cases(Governance::default(), &touched))
+    }
+
+    fn replay_cases(&self, mut mini: Governance, touched: &[Id]) -> Governance {
+        let base = self.graph.governance();
+        for id in touched {
+            if let Some(c) = base.cases.get(id) {
+                mini.cases.insert(*id, c.clone());
+            }
+        }
+        for g in self.gov().filter(|g| Self::case_of(g).is_some()) {
+            let _ = mini.apply(g.clone(), 0, [0; 32]);
+        }
+        mini
     }
 
     /// A staged erasure naming `id` (its user or one of its masks).
@@ -320,6 +366,51 @@ impl View for Overlay<'_> {
         })
     }
 
+    fn member_scores(&self, world: Id) -> Option<(u64, schema::governance::MemberScores)> {
+        let reputation = self.reputation?;
+        let w = self.graph.index_of(world)?;
+        let members = self
+            .graph
+            .inn(EdgeKind::MemberOf, w)
+            .map(|m| {
+                let id = self.graph.id_at(m);
+                (id, reputation.scores(m, id))
+            })
+            .collect();
+        Some((reputation.epoch(), members))
+    }
+
+    fn work_world(&self, work: Id) -> Option<Id> {
+        let text = match self.created(work) {
+            Some((_, props)) => props.get("world").and_then(Value::as_str).map(str::to_owned),
+            None => {
+                let v = self.graph.index_of(work)?;
+                self.graph.public_prop(v, "world").and_then(Value::as_str).map(str::to_owned)
+            }
+        }?;
+        u64::from_str_radix(&text, 16).ok().map(Id)
+    }
+
+    fn case(&self, case: Id) -> Option<Case> {
+        match self.staged_cases(Some(case), None) {
+            Some(mini) => mini.cases.get(&case).cloned(),
+            None => self.graph.governance().cases.get(&case).cloned(),
+        }
+    }
+
+    fn sanction(&self, mask: Id, world: Id) -> Option<Action> {
+        let key = (mask, world);
+        match self.staged_cases(None, Some(key)) {
+            Some(mini) => mini.sanctions.get(&key).map(|&(a, _)| a),
+            None => self.graph.governance().sanctions.get(&key).map(|&(a, _)| a),
+        }
+    }
+
+    fn head(&self) -> (u64, [u8; 32]) {
+        let position = self.graph.position();
+        (position.seq, position.hash)
+    }
+
     fn delegations(&self, world: Id) -> BTreeMap<(Id, String), Id> {
         let mut delegations = self.graph.governance().delegations.get(&world).cloned().unwrap_or_default();
         for g in self.gov() {
@@ -397,6 +488,21 @@ impl View for GraphView<'_> {
     }
     fn delegations(&self, world: Id) -> BTreeMap<(Id, String), Id> {
         Overlay::new(self.0, &[]).delegations(world)
+    }
+    fn member_scores(&self, world: Id) -> Option<(u64, schema::governance::MemberScores)> {
+        Overlay::new(self.0, &[]).member_scores(world)
+    }
+    fn work_world(&self, work: Id) -> Option<Id> {
+        Overlay::new(self.0, &[]).work_world(work)
+    }
+    fn case(&self, case: Id) -> Option<Case> {
+        Overlay::new(self.0, &[]).case(case)
+    }
+    fn sanction(&self, mask: Id, world: Id) -> Option<Action> {
+        Overlay::new(self.0, &[]).sanction(mask, world)
+    }
+    fn head(&self) -> (u64, [u8; 32]) {
+        Overlay::new(self.0, &[]).head()
     }
 }
 

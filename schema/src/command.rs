@@ -225,6 +225,54 @@ pub enum Command {
         /// The proposal.
         proposal: Id,
     },
+    /// Report a mask or a work to a world's moderators (the reporter is never shown).
+    Report {
+        /// The reporter.
+        actor: Actor,
+        /// The world.
+        world: Id,
+        /// The mask or work.
+        target: Id,
+        /// Why.
+        reason: String,
+    },
+    /// A moderator acts on a mask or a work of a world, opening a public case.
+    Moderate {
+        /// The moderator.
+        actor: Actor,
+        /// The new case's id.
+        case: Id,
+        /// The world.
+        world: Id,
+        /// The mask or work.
+        target: Id,
+        /// What is done.
+        action: crate::governance::Action,
+        /// The public reason (required).
+        reason: String,
+        /// The rule broken.
+        rule: String,
+    },
+    /// The target of a case appeals it: a jury is drawn.
+    Appeal {
+        /// The target mask, or an author of the target work.
+        actor: Actor,
+        /// The case.
+        case: Id,
+        /// The statement.
+        statement: String,
+    },
+    /// A juror votes on the appeal in front of them.
+    JuryVote {
+        /// The juror.
+        actor: Actor,
+        /// The case.
+        case: Id,
+        /// The vote.
+        verdict: crate::jury::Verdict,
+        /// The public reason (required).
+        reason: String,
+    },
     /// A bulk import (researchers' edge lists, fixtures): all of it or none of it.
     Import(ImportBatch),
     /// Erase an account (the right to be forgotten): its key is destroyed, its masks lose their

@@ -55,6 +55,17 @@ pub trait View {
     fn proposal_weights(&self, proposal: Id) -> std::collections::BTreeMap<Id, u64>;
     /// A world's delegations: (delegator, topic) → delegate.
     fn delegations(&self, world: Id) -> std::collections::BTreeMap<(Id, String), Id>;
+    /// Trust and contribution of each member of a world at the latest epoch (None for a
+    /// member the epoch does not know), with the epoch's number; None without an epoch.
+    fn member_scores(&self, world: Id) -> Option<(u64, governance::MemberScores)>;
+    /// The world a work was published in.
+    fn work_world(&self, work: Id) -> Option<Id>;
+    /// A moderation case.
+    fn case(&self, case: Id) -> Option<governance::Case>;
+    /// The action in force against a mask in a world.
+    fn sanction(&self, mask: Id, world: Id) -> Option<governance::Action>;
+    /// The log's head as the graph stands (sequence number and chain hash).
+    fn head(&self) -> (u64, [u8; 32]);
 }
 
 /// Why a command was refused. Messages name the rule broken and never reveal a mask's owner.
@@ -155,6 +166,12 @@ pub enum Rejection {
     NotOpen {
         /// Why.
         reason: String,
+    },
+    /// Something the command names that is not a vertex does not exist (a case).
+    #[error("{what} not found")]
+    Missing {
+        /// What.
+        what: &'static str,
     },
     /// A limit was reached.
     #[error("limit exceeded: at most {limit} {what}")]
@@ -315,6 +332,156 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
             }
             Ok(vec![Event::Gov(Gov::Delegated { world, mask: actor.mask, topic, to: Some(to) })])
         }
+        Command::Report { actor, world, target, reason } => {
+            acting(view, actor)?;
+            exists(view, world, VertexKind::World)?;
+            permitted(view, actor.mask, world, Privilege::Report, now_ms)?;
+            in_world(view, actor, world, target)?;
+            if target == actor.mask {
+                return Err(Rejection::SelfAction { action: "report" });
+            }
+            let reason = required_text("reason", &reason)?;
+            // Sealed: nobody reading the log learns who reported.
+            Ok(vec![Event::Confidential(vec![Event::Gov(Gov::Reported {
+                world,
+                reporter: actor.mask,
+                target,
+                reason,
+            })])])
+        }
+        Command::Moderate { actor, case, world, target, action, reason, rule } => {
+            acting(view, actor)?;
+            exists(view, world, VertexKind::World)?;
+            if view.case(case).is_some() || view.vertex_kind(case).is_some() {
+                return Err(Rejection::AlreadyExists { id: case });
+            }
+            permitted(view, actor.mask, world, Privilege::Moderate, now_ms)?;
+            let reason = required_text("reason", &reason)?;
+            let rule = clean_text("rule", &rule)?.trim().to_owned();
+            if rule.chars().count() > governance::REASON_CHARS_MAX {
+                return Err(Rejection::InvalidInput { field: "rule".into(), reason: "too long".into() });
+            }
+            let kind = in_world(view, actor, world, target)?;
+            if target == actor.mask {
+                return Err(Rejection::SelfAction { action: "moderate" });
+            }
+            let mut events = Vec::new();
+            match (action, kind) {
+                (governance::Action::Hide, VertexKind::Work) => events.push(Event::PropsSet {
+                    id: target,
+                    props: [("hidden".to_owned(), Value::Bool(true))].into_iter().collect(),
+                }),
+                (governance::Action::Hide, _) => {
+                    return Err(Rejection::InvalidInput {
+                        field: "action".into(),
+                        reason: "HIDE is for works; act on a mask with LIMIT, SUSPEND or REMOVE_FROM_WORLD".into(),
+                    });
+                }
+                (_, VertexKind::Mask) => {
+                    if view.sanction(target, world).is_some() {
+                        return Err(Rejection::AlreadyDone { what: "an action against this mask is in force here" });
+                    }
+                    if action == governance::Action::RemoveFromWorld {
+                        events.extend(leave(view, target, world));
+                    }
+                }
+                _ => {
+                    return Err(Rejection::InvalidInput {
+                        field: "action".into(),
+                        reason: "LIMIT, SUSPEND and REMOVE_FROM_WORLD act on masks; HIDE a work".into(),
+                    });
+                }
+            }
+            let body = governance::Case {
+                world,
+                target,
+                action: Some(action),
+                rule,
+                reason,
+                moderator: Some(actor.mask),
+                opened_ms: now_ms,
+                evidence: Vec::new(),
+                status: governance::CaseStatus::InForce,
+                appeals: Vec::new(),
+            };
+            events.insert(0, Event::Gov(Gov::CaseOpened { case, body: Box::new(body) }));
+            Ok(events)
+        }
+        Command::Appeal { actor, case, statement } => {
+            acting(view, actor)?;
+            let body = view.case(case).ok_or(Rejection::Missing { what: "case" })?;
+            let party = actor.mask == body.target || view.has_edge(EdgeKind::Authored, actor.mask, body.target);
+            if !party {
+                return Err(Rejection::NotPermitted { reason: "only the mask a case acted on may appeal it".into() });
+            }
+            let Some(action) = body.action else {
+                return Err(Rejection::NotOpen { reason: "no action has been taken on this case yet".into() });
+            };
+            if body.status == governance::CaseStatus::Overturned {
+                return Err(Rejection::AlreadyDone { what: "overturned" });
+            }
+            if body.appeals.last().is_some_and(|a| a.verdict.is_none()) {
+                return Err(Rejection::AlreadyDone { what: "appealed; the jury has not decided yet" });
+            }
+            if body.appeals.len() >= governance::APPEALS_MAX {
+                return Err(Rejection::LimitExceeded {
+                    what: "appeals of one case",
+                    limit: governance::APPEALS_MAX as u64,
+                });
+            }
+            let since = body.appeals.last().and_then(|a| a.decided_ms).unwrap_or(body.opened_ms);
+            let closes = since.saturating_add(view.rules(body.world).appeal_window_ms);
+            if now_ms > closes {
+                return Err(Rejection::NotOpen {
+                    reason: format!("the appeal window closed at {closes} (milliseconds since the Unix epoch)"),
+                });
+            }
+            let statement = required_text("statement", &statement)?;
+            let _ = action;
+            let size = crate::jury::SIZES[body.appeals.len()];
+            let (seed_seq, seed_hash) = view.head();
+            let jury = draw_jury(view, &body, size, seed_hash, now_ms)
+                .map_err(|e| Rejection::NotOpen { reason: e.to_string() })?;
+            let appeal = governance::Appeal {
+                statement,
+                filed_ms: now_ms,
+                seed_seq,
+                seed_hash,
+                jury,
+                votes: Default::default(),
+                verdict: None,
+                decided_ms: None,
+            };
+            Ok(vec![Event::Gov(Gov::Appealed { case, appeal: Box::new(appeal) })])
+        }
+        Command::JuryVote { actor, case, verdict, reason } => {
+            acting(view, actor)?;
+            let body = view.case(case).ok_or(Rejection::Missing { what: "case" })?;
+            let Some(appeal) = body.appeals.last().filter(|a| a.verdict.is_none()) else {
+                return Err(Rejection::NotOpen { reason: "no appeal of this case awaits a verdict".into() });
+            };
+            if !appeal.jury.contains(&actor.mask) {
+                return Err(Rejection::NotPermitted { reason: "not a juror of this appeal".into() });
+            }
+            if appeal.votes.contains_key(&actor.mask) {
+                return Err(Rejection::AlreadyDone { what: "voted on this appeal" });
+            }
+            let reason = required_text("reason", &reason)?;
+            let count = |v| appeal.votes.values().filter(|(x, _)| *x == v).count() + usize::from(verdict == v);
+            let decided = crate::jury::verdict(
+                appeal.jury.len(),
+                count(crate::jury::Verdict::Uphold),
+                count(crate::jury::Verdict::Overturn),
+            );
+            let mut events = vec![Event::Gov(Gov::JuryVoted { case, juror: actor.mask, verdict, reason })];
+            if let Some(decided) = decided {
+                events.push(Event::Gov(Gov::Decided { case, verdict: decided, at_ms: now_ms }));
+                if decided == crate::jury::Verdict::Overturn {
+                    events.extend(undo(view, &body));
+                }
+            }
+            Ok(events)
+        }
         Command::CloseProposal { proposal } => {
             let info =
                 view.proposal(proposal).ok_or(Rejection::NotFound { kind: VertexKind::Proposal, id: proposal })?;
@@ -341,6 +508,11 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
         Command::JoinWorld { actor, world } => {
             acting(view, actor)?;
             exists(view, world, VertexKind::World)?;
+            if view.sanction(actor.mask, world) == Some(governance::Action::RemoveFromWorld) {
+                return Err(Rejection::NotPermitted {
+                    reason: "removed from this world by a moderator's case; appeal it to return".into(),
+                });
+            }
             if view.has_edge(EdgeKind::MemberOf, actor.mask, world) {
                 return Err(Rejection::AlreadyDone { what: "member of this world" });
             }
@@ -352,11 +524,7 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
             if !view.has_edge(EdgeKind::MemberOf, actor.mask, world) {
                 return Err(Rejection::NotDone { what: "not a member of this world" });
             }
-            let mut events = vec![Event::EdgeRemoved { kind: EdgeKind::MemberOf, src: actor.mask, dst: world }];
-            if view.has_edge(EdgeKind::Moderates, actor.mask, world) {
-                events.push(Event::EdgeRemoved { kind: EdgeKind::Moderates, src: actor.mask, dst: world });
-            }
-            Ok(events)
+            Ok(leave(view, actor.mask, world))
         }
         Command::Follow { actor, target } => {
             acting(view, actor)?;
@@ -650,13 +818,141 @@ fn seen_work(view: &dyn View, actor: Actor, work: Id) -> Result<(), Rejection> {
 
 /// Whether `mask` holds `privilege` in `world` under its rules; the reason when not.
 pub fn privilege(view: &dyn View, mask: Id, world: Id, privilege: Privilege, now_ms: i64) -> Result<(), String> {
-    let facts = Facts {
+    governance::check_privilege(
+        &view.rules(world),
+        privilege,
+        &facts(view, mask, world, view.standing(mask, world), now_ms),
+    )
+}
+
+fn facts(view: &dyn View, mask: Id, world: Id, standing: Standing, now_ms: i64) -> Facts {
+    Facts {
         member: view.has_edge(EdgeKind::MemberOf, mask, world),
         moderator: view.has_edge(EdgeKind::Moderates, mask, world),
-        standing: view.standing(mask, world),
+        standing,
         age_ms: now_ms.saturating_sub(mask.unix_ms() as i64),
+        sanction: view.sanction(mask, world),
+    }
+}
+
+/// The user behind a mask for the jury's exclusions (the mask itself when it has none).
+fn person(view: &dyn View, mask: Id) -> Id {
+    view.owner_of(mask).unwrap_or(mask)
+}
+
+/// Draws the jury of an appeal of `case`: members holding the jury privilege, weighted by
+/// trust, excluding every mask of the parties' and the moderator's users.
+fn draw_jury(
+    view: &dyn View,
+    case: &governance::Case,
+    size: usize,
+    seed: [u8; 32],
+    now_ms: i64,
+) -> Result<Vec<Id>, crate::jury::TooFew> {
+    let rules = view.rules(case.world);
+    let (epoch, members) = match view.member_scores(case.world) {
+        Some((epoch, members)) => (Some(epoch), members),
+        None => (
+            None,
+            view.sources(EdgeKind::MemberOf, case.world, governance::ELIGIBLE_MAX)
+                .into_iter()
+                .map(|m| (m, None))
+                .collect(),
+        ),
     };
-    governance::check_privilege(&view.rules(world), privilege, &facts)
+    let standings = governance::standings(epoch, &members);
+    let candidates: Vec<crate::jury::Candidate> = members
+        .iter()
+        .filter(|(m, _)| {
+            let facts = facts(view, *m, case.world, standings[m], now_ms);
+            governance::check_privilege(&rules, Privilege::Jury, &facts).is_ok()
+        })
+        .map(|&(mask, scores)| crate::jury::Candidate {
+            mask,
+            person: person(view, mask),
+            trust: scores.map_or(0.0, |(t, _)| t),
+        })
+        .collect();
+    let mut excluded: Vec<Id> = case.moderator.iter().map(|&m| person(view, m)).collect();
+    excluded.push(person(view, case.target));
+    if view.vertex_kind(case.target) == Some(VertexKind::Work) {
+        excluded
+            .extend(view.sources(EdgeKind::Authored, case.target, AUTHORS_MAX).into_iter().map(|a| person(view, a)));
+    }
+    crate::jury::draw(&candidates, &excluded, size, crate::jury::seed_of(&seed))
+}
+
+/// The events that lift a case's action.
+fn undo(view: &dyn View, case: &governance::Case) -> Vec<Event> {
+    match case.action {
+        Some(governance::Action::Hide) => vec![Event::PropsSet {
+            id: case.target,
+            props: [("hidden".to_owned(), Value::Bool(false))].into_iter().collect(),
+        }],
+        Some(governance::Action::RemoveFromWorld)
+            if view.vertex_kind(case.target) == Some(VertexKind::Mask)
+                && !view.has_edge(EdgeKind::MemberOf, case.target, case.world) =>
+        {
+            vec![Event::EdgeAdded {
+                kind: EdgeKind::MemberOf,
+                src: case.target,
+                dst: case.world,
+                weight: None,
+                time_ms: Some(case.opened_ms),
+            }]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The events of a mask leaving a world (and its moderation of it).
+fn leave(view: &dyn View, mask: Id, world: Id) -> Vec<Event> {
+    let mut events = vec![Event::EdgeRemoved { kind: EdgeKind::MemberOf, src: mask, dst: world }];
+    if view.has_edge(EdgeKind::Moderates, mask, world) {
+        events.push(Event::EdgeRemoved { kind: EdgeKind::Moderates, src: mask, dst: world });
+    }
+    events
+}
+
+/// The kind of `target` if it is a mask that is a member of `world` or a work published in it,
+/// and one the actor may see.
+fn in_world(view: &dyn View, actor: Actor, world: Id, target: Id) -> Result<VertexKind, Rejection> {
+    match view.vertex_kind(target) {
+        Some(VertexKind::Mask) if sees_mask(view, Some(actor.user), target) => {
+            if !view.has_edge(EdgeKind::MemberOf, target, world) {
+                return Err(Rejection::InvalidInput {
+                    field: "target".into(),
+                    reason: "is not a member of this world".into(),
+                });
+            }
+            Ok(VertexKind::Mask)
+        }
+        Some(VertexKind::Work) if sees_work(view, Some(actor.user), target) => {
+            if view.work_world(target) != Some(world) {
+                return Err(Rejection::InvalidInput {
+                    field: "target".into(),
+                    reason: "was not published in this world".into(),
+                });
+            }
+            Ok(VertexKind::Work)
+        }
+        _ => Err(Rejection::NotFound { kind: VertexKind::Mask, id: target }),
+    }
+}
+
+/// A required public text: cleaned, not empty, not too long.
+fn required_text(field: &str, text: &str) -> Result<String, Rejection> {
+    let text = clean_text(field, text)?.trim().to_owned();
+    if text.is_empty() {
+        return Err(Rejection::InvalidInput { field: field.into(), reason: "is required, and it is public".into() });
+    }
+    if text.chars().count() > governance::REASON_CHARS_MAX {
+        return Err(Rejection::InvalidInput {
+            field: field.into(),
+            reason: format!("at most {} characters", governance::REASON_CHARS_MAX),
+        });
+    }
+    Ok(text)
 }
 
 fn permitted(view: &dyn View, mask: Id, world: Id, what: Privilege, now_ms: i64) -> Result<(), Rejection> {

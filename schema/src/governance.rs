@@ -196,6 +196,8 @@ pub struct Facts {
     pub standing: Standing,
     /// How old the mask is, in milliseconds.
     pub age_ms: i64,
+    /// A moderation action in force against the mask in the world.
+    pub sanction: Option<Action>,
 }
 
 /// Whether `facts` meet `privilege` under `rules`; the reason when not (for the mask's owner:
@@ -203,6 +205,14 @@ pub struct Facts {
 pub fn check_privilege(rules: &Rules, privilege: Privilege, facts: &Facts) -> Result<(), String> {
     let r = rules.requirement(privilege);
     let verb = privilege.verb();
+    match facts.sanction {
+        Some(Action::Suspend) => return Err(format!("suspended in this world: may not {verb}")),
+        Some(Action::RemoveFromWorld) => return Err(format!("removed from this world: may not {verb}")),
+        Some(Action::Limit) if !matches!(privilege, Privilege::Vote | Privilege::Report) => {
+            return Err(format!("limited in this world: may not {verb}"));
+        }
+        _ => {}
+    }
     match r.role {
         Role::Anyone => {}
         Role::Member if !facts.member => return Err(format!("only members of this world may {verb}")),
@@ -242,6 +252,31 @@ pub fn check_privilege(rules: &Rules, privilege: Privilege, facts: &Facts) -> Re
         }
     }
     Ok(())
+}
+
+/// Each member of a world with its trust and contribution at an epoch (None: the epoch does
+/// not know it).
+pub type MemberScores = Vec<(Id, Option<(f64, f64)>)>;
+
+/// Every member's standing in a world from its members' scores: the percentile is the share
+/// of members with less trust (members the epoch does not know have none).
+pub fn standings(epoch: Option<u64>, members: &[(Id, Option<(f64, f64)>)]) -> HashMap<Id, Standing> {
+    let mut trusts: Vec<f64> = members.iter().map(|(_, s)| s.map_or(f64::NEG_INFINITY, |(t, _)| t)).collect();
+    trusts.sort_by(f64::total_cmp);
+    let n = members.len().max(1);
+    members
+        .iter()
+        .map(|&(m, scores)| {
+            let standing = match scores {
+                Some((t, c)) => {
+                    let below = trusts.partition_point(|&x| x < t);
+                    Standing { epoch, trust_percentile: Some((below * 100 / n) as u8), contribution: Some(c) }
+                }
+                None => Standing { epoch, ..Standing::default() },
+            };
+            (m, standing)
+        })
+        .collect()
 }
 
 /// How ballots weigh.
@@ -358,6 +393,82 @@ pub struct Closing {
     pub hash: [u8; 32],
 }
 
+/// What a moderator does to a mask or a work of a world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Action {
+    /// Hide a work published in the world.
+    Hide,
+    /// A mask may still vote and report in the world, nothing more.
+    Limit,
+    /// A mask may do nothing in the world.
+    Suspend,
+    /// A mask leaves the world and may not join again while the case stands.
+    RemoveFromWorld,
+}
+
+/// Where a case stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CaseStatus {
+    /// Opened by the governance AI with its evidence: a moderator decides what to do.
+    Flagged,
+    /// The action is in force.
+    InForce,
+    /// A jury overturned it.
+    Overturned,
+}
+
+/// A moderation case: the public record of one action, its reason and its appeals. It names
+/// the acting moderator and never the reporter.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    /// The world.
+    pub world: Id,
+    /// The mask or work acted on.
+    pub target: Id,
+    /// The action (None for a case the governance AI flagged).
+    pub action: Option<Action>,
+    /// The rule broken, as the moderator names it.
+    pub rule: String,
+    /// The public reason.
+    pub reason: String,
+    /// The acting moderator (None for the governance AI).
+    pub moderator: Option<Id>,
+    /// When it was opened (milliseconds since the Unix epoch).
+    pub opened_ms: i64,
+    /// The evidence behind an AI's case: the edges and scores, as text.
+    pub evidence: Vec<String>,
+    /// Where it stands.
+    pub status: CaseStatus,
+    /// Its appeals, oldest first.
+    pub appeals: Vec<Appeal>,
+}
+
+/// An appeal and the jury that decides it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Appeal {
+    /// The appellant's statement.
+    pub statement: String,
+    /// When it was filed.
+    pub filed_ms: i64,
+    /// The log position whose chain hash seeded the draw.
+    pub seed_seq: u64,
+    /// That chain hash.
+    pub seed_hash: [u8; 32],
+    /// The jurors drawn.
+    pub jury: Vec<Id>,
+    /// Each juror's vote and public reason.
+    pub votes: BTreeMap<Id, (crate::jury::Verdict, String)>,
+    /// The verdict, once a majority agrees.
+    pub verdict: Option<crate::jury::Verdict>,
+    /// When it was decided.
+    pub decided_ms: Option<i64>,
+}
+
+/// The most appeals of one case (juries of 3, 7, then 15).
+pub const APPEALS_MAX: usize = crate::jury::SIZES.len();
+/// The longest reason, rule or statement, in characters.
+pub const REASON_CHARS_MAX: usize = 2_000;
+
 /// A governance event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Gov {
@@ -407,6 +518,65 @@ pub enum Gov {
         /// The result, as counted when it closed.
         outcome: Box<Outcome>,
     },
+    /// A mask or work was reported to a world's moderators. Stored sealed (the reporter is
+    /// never shown).
+    Reported {
+        /// The world.
+        world: Id,
+        /// Who reported.
+        reporter: Id,
+        /// The mask or work.
+        target: Id,
+        /// Why.
+        reason: String,
+    },
+    /// A case was opened: a moderator's action, or the governance AI's flag.
+    CaseOpened {
+        /// The case's id.
+        case: Id,
+        /// The case.
+        body: Box<Case>,
+    },
+    /// A flagged case got its action from a moderator.
+    CaseActed {
+        /// The case.
+        case: Id,
+        /// The moderator.
+        moderator: Id,
+        /// The action.
+        action: Action,
+        /// The rule.
+        rule: String,
+        /// The public reason.
+        reason: String,
+    },
+    /// A case was appealed, and its jury drawn.
+    Appealed {
+        /// The case.
+        case: Id,
+        /// The appeal.
+        appeal: Box<Appeal>,
+    },
+    /// A juror voted, with a public reason.
+    JuryVoted {
+        /// The case.
+        case: Id,
+        /// The juror.
+        juror: Id,
+        /// The vote.
+        verdict: crate::jury::Verdict,
+        /// Why.
+        reason: String,
+    },
+    /// A jury reached its verdict (an overturn lifts the action through the events beside it).
+    Decided {
+        /// The case.
+        case: Id,
+        /// The verdict.
+        verdict: crate::jury::Verdict,
+        /// When.
+        at_ms: i64,
+    },
 }
 
 /// One proposal's state.
@@ -435,6 +605,14 @@ pub struct Governance {
     pub delegations: BTreeMap<Id, BTreeMap<(Id, String), Id>>,
     /// Ballots cast so far.
     pub ballots_cast: u64,
+    /// Every case.
+    pub cases: BTreeMap<Id, Case>,
+    /// Each world's cases, in the order they were opened.
+    pub cases_by_world: BTreeMap<Id, Vec<Id>>,
+    /// Actions in force against masks: (mask, world) → (action, case).
+    pub sanctions: BTreeMap<(Id, Id), (Action, Id)>,
+    /// Reports awaiting the world's moderators: world → (target, reason, report number).
+    pub reports: BTreeMap<Id, Vec<(Id, String)>>,
 }
 
 impl Governance {
@@ -479,8 +657,53 @@ impl Governance {
                 let state = self.proposals.get_mut(&proposal).ok_or_else(|| format!("no proposal {proposal}"))?;
                 state.closed = Some(Closing { outcome: *outcome, seq, hash });
             }
+            Gov::Reported { world, target, reason, .. } => {
+                self.reports.entry(world).or_default().push((target, reason));
+            }
+            Gov::CaseOpened { case, body } => {
+                if let Some(action) = body.action {
+                    self.sanction(&body, case, action);
+                }
+                self.cases_by_world.entry(body.world).or_default().push(case);
+                if self.cases.insert(case, *body).is_some() {
+                    return Err(format!("case {case} opened twice"));
+                }
+            }
+            Gov::CaseActed { case, moderator, action, rule, reason } => {
+                let body = self.cases.get_mut(&case).ok_or_else(|| format!("no case {case}"))?;
+                (body.moderator, body.action, body.rule, body.reason) = (Some(moderator), Some(action), rule, reason);
+                body.status = CaseStatus::InForce;
+                let body = body.clone();
+                self.sanction(&body, case, action);
+            }
+            Gov::Appealed { case, appeal } => {
+                self.cases.get_mut(&case).ok_or_else(|| format!("no case {case}"))?.appeals.push(*appeal);
+            }
+            Gov::JuryVoted { case, juror, verdict, reason } => {
+                let appeal = self.cases.get_mut(&case).and_then(|c| c.appeals.last_mut()).ok_or("no appeal")?;
+                appeal.votes.insert(juror, (verdict, reason));
+            }
+            Gov::Decided { case, verdict, at_ms } => {
+                let body = self.cases.get_mut(&case).ok_or_else(|| format!("no case {case}"))?;
+                let appeal = body.appeals.last_mut().ok_or("no appeal")?;
+                (appeal.verdict, appeal.decided_ms) = (Some(verdict), Some(at_ms));
+                if verdict == crate::jury::Verdict::Overturn {
+                    body.status = CaseStatus::Overturned;
+                    let key = (body.target, body.world);
+                    if self.sanctions.get(&key).is_some_and(|&(_, c)| c == case) {
+                        self.sanctions.remove(&key);
+                    }
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Puts a mask's sanction in force (a work's hiding is a property of the work).
+    fn sanction(&mut self, body: &Case, case: Id, action: Action) {
+        if action != Action::Hide {
+            self.sanctions.insert((body.target, body.world), (action, case));
+        }
     }
 
     /// A world's rules.

@@ -12,6 +12,7 @@ mod decide;
 mod event;
 pub mod governance;
 mod id;
+pub mod jury;
 mod kinds;
 mod mix;
 mod props;

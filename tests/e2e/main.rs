@@ -9,6 +9,7 @@ mod crash;
 mod erasure;
 mod export;
 mod governance;
+mod moderation;
 mod order;
 mod privacy;
 mod private;

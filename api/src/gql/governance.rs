@@ -13,7 +13,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject
 use graph_engine::{Graph, GraphView};
 use schema::governance::{self as gov, Choice, Outcome, Privilege as EnginePrivilege, Role as EngineRole};
 use schema::tally::Method;
-use schema::{Command, Id, NewProposal};
+use schema::{Command, Id, NewProposal, VertexKind, View};
 
 /// How a proposal is counted.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -880,4 +880,468 @@ impl GovernanceQuery {
         let id = st.ids.decode_as(NodeKind::Proposal, &id)?;
         Proposal::get(&st.engine.read(), id)
     }
+
+    /// A moderation case by its global id.
+    async fn case(&self, ctx: &Context<'_>, id: ID) -> Option<Case> {
+        let st = state(ctx);
+        let id = st.ids.decode_as(NodeKind::Case, &id)?;
+        Case::get(&st.engine.read(), id)
+    }
+}
+
+/// What a moderator does.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModerationAction {
+    /// Hide a work published in the world.
+    Hide,
+    /// The mask may still vote and report in the world, nothing more.
+    Limit,
+    /// The mask may do nothing in the world.
+    Suspend,
+    /// The mask leaves the world and may not join again while the case stands.
+    RemoveFromWorld,
+}
+
+impl From<ModerationAction> for gov::Action {
+    fn from(a: ModerationAction) -> gov::Action {
+        match a {
+            ModerationAction::Hide => gov::Action::Hide,
+            ModerationAction::Limit => gov::Action::Limit,
+            ModerationAction::Suspend => gov::Action::Suspend,
+            ModerationAction::RemoveFromWorld => gov::Action::RemoveFromWorld,
+        }
+    }
+}
+
+impl From<gov::Action> for ModerationAction {
+    fn from(a: gov::Action) -> ModerationAction {
+        match a {
+            gov::Action::Hide => ModerationAction::Hide,
+            gov::Action::Limit => ModerationAction::Limit,
+            gov::Action::Suspend => ModerationAction::Suspend,
+            gov::Action::RemoveFromWorld => ModerationAction::RemoveFromWorld,
+        }
+    }
+}
+
+/// Where a case stands.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaseStatus {
+    /// Flagged by the governance AI with its evidence; a moderator decides.
+    Flagged,
+    /// The action is in force.
+    InForce,
+    /// A jury overturned it.
+    Overturned,
+}
+
+/// A juror's vote.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The decision stands.
+    Uphold,
+    /// The decision is reversed.
+    Overturn,
+}
+
+impl From<Verdict> for schema::jury::Verdict {
+    fn from(v: Verdict) -> schema::jury::Verdict {
+        match v {
+            Verdict::Uphold => schema::jury::Verdict::Uphold,
+            Verdict::Overturn => schema::jury::Verdict::Overturn,
+        }
+    }
+}
+
+impl From<schema::jury::Verdict> for Verdict {
+    fn from(v: schema::jury::Verdict) -> Verdict {
+        match v {
+            schema::jury::Verdict::Uphold => Verdict::Uphold,
+            schema::jury::Verdict::Overturn => Verdict::Overturn,
+        }
+    }
+}
+
+/// A moderation case in a world's public log: the action, the rule, the reason and the acting
+/// moderator — never who reported.
+#[derive(Clone, Copy, Debug)]
+pub struct Case {
+    pub(crate) id: Id,
+}
+
+impl Case {
+    /// The case with engine id `id`, if there is one.
+    pub(crate) fn get(graph: &Graph, id: Id) -> Option<Case> {
+        graph.governance().cases.contains_key(&id).then_some(Case { id })
+    }
+
+    fn with<T>(&self, ctx: &Context<'_>, f: impl FnOnce(&Graph, &gov::Case) -> T) -> T {
+        let graph = state(ctx).engine.read();
+        let case = graph.governance().cases.get(&self.id).expect("cases are never removed");
+        f(&graph, case)
+    }
+}
+
+/// A juror's vote and its public reason.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct JuryVote {
+    /// The juror.
+    pub juror: Option<Mask>,
+    /// The vote.
+    pub verdict: Verdict,
+    /// Why.
+    pub reason: String,
+}
+
+/// An appeal and its jury.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Appeal {
+    /// 1 for the first appeal (a jury of 3), 2 (7), 3 (15).
+    pub level: i32,
+    /// The appellant's statement.
+    pub statement: String,
+    /// When it was filed (milliseconds since the Unix epoch, a decimal string).
+    pub filed_at: String,
+    /// The jurors drawn.
+    pub jury: Vec<Option<Mask>>,
+    /// The log position whose chain hash seeded the draw: anyone holding the log can draw again.
+    pub seed_seq: String,
+    /// That chain hash, hex.
+    pub seed_hash: String,
+    /// The votes cast so far.
+    pub votes: Vec<JuryVote>,
+    /// The verdict, once a majority agrees.
+    pub verdict: Option<Verdict>,
+    /// When it was decided.
+    pub decided_at: Option<String>,
+}
+
+#[Object]
+impl Case {
+    /// The opaque global id.
+    pub async fn id(&self, ctx: &Context<'_>) -> ID {
+        ID(state(ctx).ids.of(NodeKind::Case, self.id))
+    }
+
+    /// The world.
+    async fn world(&self, ctx: &Context<'_>) -> Option<World> {
+        self.with(ctx, |graph, c| graph.index_of(c.world).and_then(|v| World::at(graph, v)))
+    }
+
+    /// The action (null while a flagged case awaits a moderator).
+    async fn action(&self, ctx: &Context<'_>) -> Option<ModerationAction> {
+        self.with(ctx, |_, c| c.action.map(Into::into))
+    }
+
+    /// The rule broken.
+    async fn rule(&self, ctx: &Context<'_>) -> String {
+        self.with(ctx, |_, c| c.rule.clone())
+    }
+
+    /// The public reason.
+    async fn reason(&self, ctx: &Context<'_>) -> String {
+        self.with(ctx, |_, c| c.reason.clone())
+    }
+
+    /// The mask or work acted on (null if the viewer may not see it).
+    async fn target(&self, ctx: &Context<'_>) -> Option<super::types::Node> {
+        let sight = Sight::of(ctx);
+        self.with(ctx, |graph, c| {
+            let v = graph.index_of(c.target)?;
+            match graph.kind_at(v) {
+                VertexKind::Mask => sight.mask(graph, v).map(super::types::Node::Mask),
+                VertexKind::Work => sight.work(graph, v).map(super::types::Node::Work),
+                _ => None,
+            }
+        })
+    }
+
+    /// The acting moderator (null for a case the governance AI flagged).
+    async fn moderator(&self, ctx: &Context<'_>) -> Option<Mask> {
+        let sight = Sight::of(ctx);
+        self.with(ctx, |graph, c| c.moderator.and_then(|m| sight.mask_by_id(graph, m)))
+    }
+
+    /// When it was opened (milliseconds since the Unix epoch, a decimal string).
+    async fn created_at(&self, ctx: &Context<'_>) -> String {
+        self.with(ctx, |_, c| ms(c.opened_ms))
+    }
+
+    /// Where it stands.
+    async fn status(&self, ctx: &Context<'_>) -> CaseStatus {
+        self.with(ctx, |_, c| match c.status {
+            gov::CaseStatus::Flagged => CaseStatus::Flagged,
+            gov::CaseStatus::InForce => CaseStatus::InForce,
+            gov::CaseStatus::Overturned => CaseStatus::Overturned,
+        })
+    }
+
+    /// The evidence behind a flagged case (the edges and scores the governance AI saw).
+    async fn evidence(&self, ctx: &Context<'_>) -> Vec<String> {
+        self.with(ctx, |_, c| c.evidence.clone())
+    }
+
+    /// The latest appeal, if any.
+    async fn appeal(&self, ctx: &Context<'_>) -> Option<Appeal> {
+        let sight = Sight::of(ctx);
+        self.with(ctx, |graph, c| c.appeals.last().map(|a| appeal_of(graph, sight, c.appeals.len(), a)))
+    }
+
+    /// Every appeal, oldest first.
+    async fn appeals(&self, ctx: &Context<'_>) -> Vec<Appeal> {
+        let sight = Sight::of(ctx);
+        self.with(ctx, |graph, c| {
+            c.appeals.iter().enumerate().map(|(i, a)| appeal_of(graph, sight, i + 1, a)).collect()
+        })
+    }
+}
+
+fn appeal_of(graph: &Graph, sight: Sight, level: usize, a: &gov::Appeal) -> Appeal {
+    Appeal {
+        level: level as i32,
+        statement: a.statement.clone(),
+        filed_at: ms(a.filed_ms),
+        jury: a.jury.iter().map(|&m| sight.mask_by_id(graph, m)).collect(),
+        seed_seq: a.seed_seq.to_string(),
+        seed_hash: hex(&a.seed_hash),
+        votes: a
+            .votes
+            .iter()
+            .map(|(&m, (v, reason))| JuryVote {
+                juror: sight.mask_by_id(graph, m),
+                verdict: (*v).into(),
+                reason: reason.clone(),
+            })
+            .collect(),
+        verdict: a.verdict.map(Into::into),
+        decided_at: a.decided_ms.map(ms),
+    }
+}
+
+/// A world's cases, newest first.
+pub(crate) fn cases_of(
+    ctx: &Context<'_>,
+    world: Id,
+    paging: (Option<i32>, Option<i32>, Option<String>, Option<String>),
+) -> Result<Conn<Case>> {
+    let graph = state(ctx).engine.read();
+    let mut ids: Vec<Id> = graph.governance().cases_by_world.get(&world).cloned().unwrap_or_default();
+    ids.reverse();
+    page(&ids, paging, |id| Case { id })
+}
+
+/// Report a mask or a work to a world's moderators.
+#[derive(InputObject)]
+pub struct ReportInput {
+    /// The reporter (default: your oldest mask).
+    #[graphql(name = "as")]
+    pub as_mask: Option<ID>,
+    /// The world (default: the world a reported work was published in).
+    pub world: Option<ID>,
+    /// The mask or work.
+    pub target: ID,
+    /// Why (the world's moderators read it; nobody learns who reported).
+    pub reason: String,
+    /// Echoed back.
+    pub client_mutation_id: Option<String>,
+}
+
+/// Act on a mask or a work of a world, with a public reason.
+#[derive(InputObject)]
+pub struct ModerateInput {
+    /// The moderator (default: your oldest mask); needs the world's moderate privilege.
+    #[graphql(name = "as")]
+    pub as_mask: Option<ID>,
+    /// The world.
+    pub world: ID,
+    /// The mask or work.
+    pub target: ID,
+    /// What is done.
+    pub action: ModerationAction,
+    /// The public reason (required).
+    pub reason: String,
+    /// The rule broken.
+    #[graphql(default)]
+    pub rule: String,
+    /// Echoed back.
+    pub client_mutation_id: Option<String>,
+}
+
+/// Appeal a case that acted on you.
+#[derive(InputObject)]
+pub struct AppealInput {
+    /// The mask acted on (or an author of the work acted on).
+    #[graphql(name = "as")]
+    pub as_mask: Option<ID>,
+    /// The case.
+    pub case: ID,
+    /// Your statement.
+    pub statement: String,
+    /// Echoed back.
+    pub client_mutation_id: Option<String>,
+}
+
+/// A juror's vote.
+#[derive(InputObject)]
+pub struct JuryVoteInput {
+    /// The juror (default: your oldest mask).
+    #[graphql(name = "as")]
+    pub as_mask: Option<ID>,
+    /// The case.
+    pub case: ID,
+    /// The vote.
+    pub verdict: Verdict,
+    /// The public reason (required).
+    pub reason: String,
+    /// Echoed back.
+    pub client_mutation_id: Option<String>,
+}
+
+/// A report made.
+#[derive(SimpleObject, Default)]
+pub struct ReportPayload {
+    /// Whether it was recorded.
+    pub ok: bool,
+    /// The log sequence number (a decimal string).
+    pub seq: Option<String>,
+    /// Echoed from the input.
+    pub client_mutation_id: Option<String>,
+    /// What was wrong with the input.
+    pub user_errors: Vec<UserError>,
+}
+
+/// A change to a case.
+#[derive(SimpleObject, Default)]
+pub struct CasePayload {
+    /// The case.
+    pub case: Option<Case>,
+    /// The log sequence number (a decimal string).
+    pub seq: Option<String>,
+    /// Echoed from the input.
+    pub client_mutation_id: Option<String>,
+    /// What was wrong with the input.
+    pub user_errors: Vec<UserError>,
+}
+
+/// A mask or work by a global id naming either, or NOT_FOUND naming `field`.
+fn mask_or_work(ctx: &Context<'_>, id: &ID, field: &str) -> std::result::Result<Id, ApiError> {
+    match state(ctx).ids.decode(id) {
+        Some((NodeKind::Mask | NodeKind::Work, raw)) => Ok(Id(raw)),
+        _ => Err(ApiError::new(Code::NotFound, "mask or work not found").field(field)),
+    }
+}
+
+async fn on_case(ctx: &Context<'_>, case: Id, command: Command, client: Option<String>) -> Result<CasePayload> {
+    let result = async {
+        let seq = execute(ctx, command).await?;
+        let graph = state(ctx).engine.read();
+        Ok(CasePayload {
+            case: Case::get(&graph, case),
+            seq: Some(seq.to_string()),
+            client_mutation_id: client.clone(),
+            ..Default::default()
+        })
+    }
+    .await;
+    payload(result, |user_errors| CasePayload { client_mutation_id: client, user_errors, ..Default::default() })
+}
+
+fn case_refusal(e: ApiError, client: Option<String>) -> Result<CasePayload> {
+    payload(Err(e), |user_errors| CasePayload { client_mutation_id: client, user_errors, ..Default::default() })
+}
+
+/// The moderation mutations.
+#[derive(Default)]
+pub struct ModerationMutation;
+
+#[Object]
+impl ModerationMutation {
+    /// Report a mask or a work to a world's moderators. Nobody but the server learns who
+    /// reported: the report is sealed in the log and no case names its reporter.
+    async fn report(&self, ctx: &Context<'_>, input: ReportInput) -> Result<ReportPayload> {
+        let actor = actor(ctx, &input.as_mask)?;
+        let client = input.client_mutation_id.clone();
+        let result = async {
+            let actor = actor?;
+            let target = mask_or_work(ctx, &input.target, "target")?;
+            let world = match &input.world {
+                Some(w) => target_world(ctx, w)?,
+                None => {
+                    let graph = state(ctx).engine.read();
+                    GraphView(&graph)
+                        .work_world(target)
+                        .ok_or_else(|| bad("world", "name the world (a mask, or a work published in no world)"))?
+                }
+            };
+            let seq = execute(ctx, Command::Report { actor, world, target, reason: input.reason }).await?;
+            Ok(ReportPayload {
+                ok: true,
+                seq: Some(seq.to_string()),
+                client_mutation_id: client.clone(),
+                user_errors: Vec::new(),
+            })
+        }
+        .await;
+        payload(result, |user_errors| ReportPayload { client_mutation_id: client, user_errors, ..Default::default() })
+    }
+
+    /// Act on a mask or a work of a world you moderate: HIDE a work, LIMIT, SUSPEND or
+    /// REMOVE_FROM_WORLD a mask. The reason is required and public; the case goes into the
+    /// world's public case log, naming you, and its target may appeal within the world's window.
+    async fn moderate(&self, ctx: &Context<'_>, input: ModerateInput) -> Result<CasePayload> {
+        let actor = actor(ctx, &input.as_mask)?;
+        let client = input.client_mutation_id.clone();
+        let case = state(ctx).engine.new_id();
+        let command = actor.and_then(|actor| {
+            Ok(Command::Moderate {
+                actor,
+                case,
+                world: target_world(ctx, &input.world)?,
+                target: mask_or_work(ctx, &input.target, "target")?,
+                action: input.action.into(),
+                reason: input.reason,
+                rule: input.rule,
+            })
+        });
+        match command {
+            Ok(command) => on_case(ctx, case, command, client).await,
+            Err(e) => case_refusal(e, client),
+        }
+    }
+
+    /// Appeal a case that acted on you (within the world's appeal window): a jury of 3 is drawn
+    /// by trust from the members who may sit on juries — 7 on a second appeal, 15 on a third.
+    async fn appeal(&self, ctx: &Context<'_>, input: AppealInput) -> Result<CasePayload> {
+        let actor = actor(ctx, &input.as_mask)?;
+        let client = input.client_mutation_id.clone();
+        let case = state(ctx).ids.decode_as(NodeKind::Case, &input.case);
+        let command = actor.and_then(|actor| {
+            let case = case.ok_or_else(|| ApiError::new(Code::NotFound, "case not found").field("case"))?;
+            Ok(Command::Appeal { actor, case, statement: input.statement })
+        });
+        match command {
+            Ok(command) => on_case(ctx, case.expect("decoded"), command, client).await,
+            Err(e) => case_refusal(e, client),
+        }
+    }
+
+    /// Vote, as a juror of a case's appeal, to uphold or overturn it, with a public reason. A
+    /// majority decides; an overturn lifts the action.
+    async fn jury_vote(&self, ctx: &Context<'_>, input: JuryVoteInput) -> Result<CasePayload> {
+        let actor = actor(ctx, &input.as_mask)?;
+        let client = input.client_mutation_id.clone();
+        let case = state(ctx).ids.decode_as(NodeKind::Case, &input.case);
+        let command = actor.and_then(|actor| {
+            let case = case.ok_or_else(|| ApiError::new(Code::NotFound, "case not found").field("case"))?;
+            Ok(Command::JuryVote { actor, case, verdict: input.verdict.into(), reason: input.reason })
+        });
+        match command {
+            Ok(command) => on_case(ctx, case.expect("decoded"), command, client).await,
+            Err(e) => case_refusal(e, client),
+        }
+    }
+}
+
+fn target_world(ctx: &Context<'_>, id: &ID) -> std::result::Result<Id, ApiError> {
+    target(ctx, NodeKind::World, id, "world", "world")
 }

@@ -29,7 +29,7 @@ pub struct QueryRoot(CoreQuery, GovernanceQuery);
 /// The mutation root: the core mutations and governance's.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(CoreMutation, GovernanceMutation);
+pub struct MutationRoot(CoreMutation, GovernanceMutation, ModerationMutation);
 
 /// The schema's type.
 pub type DairaSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

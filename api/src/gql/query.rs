@@ -91,6 +91,7 @@ pub(crate) fn resolve(ctx: &Context<'_>, id: &str) -> Option<Node> {
         NodeKind::World => World::at(&graph, v).map(Node::World),
         NodeKind::Work => sight.work(&graph, v).map(Node::Work),
         NodeKind::Proposal => super::governance::Proposal::get(&graph, Id(raw)).map(Node::Proposal),
+        NodeKind::Case => super::governance::Case::get(&graph, Id(raw)).map(Node::Case),
         NodeKind::Cluster => None,
     }
 }

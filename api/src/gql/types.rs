@@ -64,6 +64,8 @@ pub enum Node {
     Cluster(Cluster),
     /// A governance proposal.
     Proposal(super::governance::Proposal),
+    /// A moderation case.
+    Case(super::governance::Case),
 }
 
 /// A public text property of a vertex.
@@ -478,6 +480,20 @@ impl World {
         before: Option<String>,
     ) -> Result<Conn<super::governance::Proposal>> {
         super::governance::proposals_of(ctx, self.id, (first, last, after, before))
+    }
+
+    /// Its public case log: every moderation action with its rule, reason, moderator and
+    /// appeals (never who reported), the newest first.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn cases(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<super::governance::Case>> {
+        super::governance::cases_of(ctx, self.id, (first, last, after, before))
     }
 
     /// How alike its members' viewpoints are, in (0, 1], in the latest epoch.
