@@ -25,6 +25,11 @@
 //! {"withdraw_vote": {"user": ID, "mask": ID, "proposal": ID}}
 //! {"delegate": {"user": ID, "mask": ID, "world": ID, "to": ID?, "topic": "…"?}}   (no "to": take it back)
 //! {"close_proposal": {"proposal": ID}}
+//! {"report": {"user": ID, "mask": ID, "world": ID, "target": ID, "reason": "…"}}
+//! {"moderate": {"user": ID, "mask": ID, "world": ID, "target": ID, "action": "hide|limit|suspend|remove_from_world",
+//!               "reason": "…", "rule": "…", "case": ID?}}   (case: a flagged case to act on)
+//! {"appeal": {"user": ID, "mask": ID, "case": ID, "statement": "…"}}
+//! {"jury_vote": {"user": ID, "mask": ID, "case": ID, "verdict": "uphold|overturn", "reason": "…"}}
 //! ```
 //!
 //! RULES is schema's `Rules` as JSON: `{"propose": {"role": "Moderator", "trust_percentile": 0,
@@ -36,7 +41,8 @@
 //! the field that is wrong).
 
 use graph_engine::Engine;
-use schema::governance::{Choice, Rules};
+use schema::governance::{Action, Choice, Rules};
+use schema::jury::Verdict;
 use schema::tally::Method;
 use schema::{Actor, Command, Id, MaskKind, NewProposal};
 use serde::{Deserialize, Deserializer};
@@ -88,6 +94,24 @@ fn share<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
         return Err(serde::de::Error::custom(format!("{x} is not a share from 0 to 1")));
     }
     Ok((x * schema::governance::BP as f64).round() as u16)
+}
+
+/// A moderation action, by name.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum ActionName {
+    Hide,
+    Limit,
+    Suspend,
+    RemoveFromWorld,
+}
+
+/// A juror's verdict, by name.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum VerdictName {
+    Uphold,
+    Overturn,
 }
 
 /// How ballots weigh, by name.
@@ -264,6 +288,37 @@ enum Line {
     CloseProposal {
         proposal: HexId,
     },
+    Report {
+        user: HexId,
+        mask: HexId,
+        world: HexId,
+        target: HexId,
+        reason: String,
+    },
+    Moderate {
+        user: HexId,
+        mask: HexId,
+        world: HexId,
+        target: HexId,
+        action: ActionName,
+        reason: String,
+        #[serde(default)]
+        rule: String,
+        case: Option<HexId>,
+    },
+    Appeal {
+        user: HexId,
+        mask: HexId,
+        case: HexId,
+        statement: String,
+    },
+    JuryVote {
+        user: HexId,
+        mask: HexId,
+        case: HexId,
+        verdict: VerdictName,
+        reason: String,
+    },
 }
 
 impl Line {
@@ -387,6 +442,38 @@ impl Line {
                 (Command::Delegate { actor: actor(user, mask), world: world.0, to: to.map(|t| t.0), topic }, None)
             }
             Line::CloseProposal { proposal } => (Command::CloseProposal { proposal: proposal.0 }, None),
+            Line::Report { user, mask, world, target, reason } => {
+                (Command::Report { actor: actor(user, mask), world: world.0, target: target.0, reason }, None)
+            }
+            Line::Moderate { user, mask, world, target, action, reason, rule, case } => {
+                let action = match action {
+                    ActionName::Hide => Action::Hide,
+                    ActionName::Limit => Action::Limit,
+                    ActionName::Suspend => Action::Suspend,
+                    ActionName::RemoveFromWorld => Action::RemoveFromWorld,
+                };
+                let case = case.map_or(fresh, |c| c.0);
+                let command = Command::Moderate {
+                    actor: actor(user, mask),
+                    case,
+                    world: world.0,
+                    target: target.0,
+                    action,
+                    reason,
+                    rule,
+                };
+                (command, Some(case))
+            }
+            Line::Appeal { user, mask, case, statement } => {
+                (Command::Appeal { actor: actor(user, mask), case: case.0, statement }, None)
+            }
+            Line::JuryVote { user, mask, case, verdict, reason } => {
+                let verdict = match verdict {
+                    VerdictName::Uphold => Verdict::Uphold,
+                    VerdictName::Overturn => Verdict::Overturn,
+                };
+                (Command::JuryVote { actor: actor(user, mask), case: case.0, verdict, reason }, None)
+            }
         }
     }
 }

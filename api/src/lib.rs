@@ -132,6 +132,98 @@ fn spawn_governance_clock(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) 
     })
 }
 
+/// The most cases the governance AI opens after one epoch.
+const FLAGS_PER_EPOCH: usize = 200;
+
+/// The governance AI: after each epoch, looks over a copy of the graph with that epoch's trust
+/// (`reputation::patrol`) and flags what it finds to the world's moderators — one case per mask
+/// and world, with every pattern's evidence — through the write path. A mask already flagged or
+/// under an action in that world is not flagged again. It never decides: a moderator acts on
+/// a flagged case (`moderate` naming it) or leaves it.
+fn spawn_patrol(state: Arc<State>) -> tokio::task::JoinHandle<()> {
+    let mut numbers = state.epoch_numbers();
+    let mut stop = state.shutdown.subscribe();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                changed = numbers.changed() => if changed.is_err() { return },
+                _ = stop.wait_for(|&s| s) => return,
+            }
+            let number = *numbers.borrow_and_update();
+            let Some(set) = state.epochs.get(number) else { continue };
+            let engine = state.engine.clone();
+            let flags = tokio::task::spawn_blocking(move || {
+                let graph = engine.read().clone();
+                flags_of(&graph, &set)
+            })
+            .await
+            .unwrap_or_default();
+            let mut opened = 0;
+            for Flag { world, target, rule, reason, evidence } in flags.into_iter().take(FLAGS_PER_EPOCH) {
+                let case = state.engine.new_id();
+                let command = schema::Command::FlagCase { case, world, target, rule, reason, evidence };
+                match state.engine.execute(command).await {
+                    Ok(_) => opened += 1,
+                    Err(e) => tracing::warn!(error = %e, "flagging a case"),
+                }
+            }
+            if opened > 0 {
+                tracing::info!(epoch = number, cases = opened, "the governance AI flagged cases for moderators");
+            }
+        }
+    })
+}
+
+/// A case the governance AI opens.
+struct Flag {
+    world: schema::Id,
+    target: schema::Id,
+    rule: String,
+    reason: String,
+    evidence: Vec<String>,
+}
+
+/// The patterns found about one mask in one world, and their evidence.
+type Patterns = (Vec<&'static str>, Vec<String>);
+
+/// What the patrol found on `graph` with `set`'s trust, as flags: one per mask and world not
+/// already flagged or acted on there.
+fn flags_of(graph: &graph_engine::Graph, set: &reputation::ScoreSet) -> Vec<Flag> {
+    use std::collections::BTreeMap;
+    let findings = reputation::patrol(graph, &set.trust, &reputation::PatrolConfig::default());
+    let mut by_mask: BTreeMap<(u32, u32), Patterns> = BTreeMap::new();
+    for finding in &findings {
+        let Some(world) = finding.world else { continue };
+        for &m in &finding.masks {
+            if graph.out(schema::EdgeKind::MemberOf, m).all(|w| w != world) {
+                continue;
+            }
+            let entry = by_mask.entry((world, m)).or_default();
+            if !entry.0.contains(&finding.pattern.rule()) {
+                entry.0.push(finding.pattern.rule());
+                entry.1.extend(finding.evidence.iter().cloned());
+            }
+        }
+    }
+    let governance = graph.governance();
+    let known: std::collections::HashSet<(schema::Id, schema::Id)> = governance
+        .cases
+        .values()
+        .filter(|c| c.status != schema::governance::CaseStatus::Overturned)
+        .map(|c| (c.world, c.target))
+        .collect();
+    by_mask
+        .into_iter()
+        .map(|((w, m), (rules, mut evidence))| {
+            evidence.truncate(schema::governance::EVIDENCE_LINES_MAX);
+            let rule = rules.join("; ");
+            let reason = format!("the governance AI found: {rule}. A moderator decides; nothing is done until then.");
+            Flag { world: graph.id_at(w), target: graph.id_at(m), rule, reason, evidence }
+        })
+        .filter(|f| !known.contains(&(f.world, f.target)))
+        .collect()
+}
+
 /// Runs the server until SIGTERM or Ctrl-C.
 /// `ready` is called with the bound address, and the admin address when there is one.
 pub async fn serve(
@@ -179,6 +271,7 @@ pub async fn serve(
     });
     spawn_session_sweeper(state.clone());
     let clock = spawn_governance_clock(engine.clone(), state.shutdown.subscribe());
+    let patrol = spawn_patrol(state.clone());
     let (app, admin) = http::router(
         state.clone(),
         gql::build(state.clone(), false),
@@ -227,6 +320,7 @@ pub async fn serve(
     let _ = state.shutdown.send(true);
     epoch_loop.join().await;
     let _ = clock.await;
+    let _ = patrol.await;
     follower.stop().await;
     drop(state);
     // Every acknowledged mutation is durable already; this lets the writer finish what it

@@ -2,7 +2,8 @@
 # The API load benchmark (issue 11), side by side in one run on this machine:
 #   1. reads:  a mask with its trust and 20 followers — daira serve vs the bare peer
 #              (async-graphql + axum from a Vec), same wrk, same query shape;
-#   2. writes: durable `rate` mutations on the SQLite log (group commit);
+#   2. writes: durable `rate` mutations, then durable `castVote` ballots, on the SQLite log
+#      (group commit);
 #   3. subscriptions: delivery to 1,000 worldActivity subscribers, beside the floor under any
 #      fan-out here (bare loopback writes to 1,000 sockets read by one tokio thread).
 # Needs wrk (apt-get install wrk). Rate limits are off and the per-address connection and
@@ -82,6 +83,30 @@ end
 LUA
 run_wrk write http://127.0.0.1:8180/graphql
 after=$(curl -s http://127.0.0.1:8180/healthz | jq .log_seq)
+
+# Votes (issue 20): the writer founds a world (so it may propose), opens a proposal of 64
+# options for a day, and every request is a durable castVote that changes its ballot: a ballot
+# cast again unchanged is refused and writes nothing, and with at most CONNS requests in flight
+# two adjacent ones never choose the same option. The events committed are counted beside.
+world=$(gql 'mutation { createWorld(input: {name: "bench council"}) { world { id } } }' '{}' "$token" | jq -r .data.createWorld.world.id)
+closes=$(( $(date +%s) * 1000 + 86400000 ))
+options=$(jq -nc '[range(64) | "option \(.)"]')
+proposal=$(gql 'mutation($w: ID!, $c: String!, $o: [String!]!) { createProposal(input: {world: $w, title: "bench", options: $o, method: SINGLE, closesAt: $c}) { proposal { id } userErrors { message } } }' \
+  "{\"w\":\"$world\",\"c\":\"$closes\",\"o\":$options}" "$token" | jq -r .data.createProposal.proposal.id)
+cat >"$work/vote.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $token"
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.format('{"query":"mutation(\$p: ID!, \$c: Int!) { castVote(input: {proposal: \$p, choices: [\$c]}) { seq userErrors { code } } }","variables":{"p":"$proposal","c":%d}}', n % 64)
+  return wrk.format(nil, nil, nil, body)
+end
+LUA
+votes_before=$(curl -s http://127.0.0.1:8180/healthz | jq .log_seq)
+run_wrk vote http://127.0.0.1:8180/graphql
+votes_after=$(curl -s http://127.0.0.1:8180/healthz | jq .log_seq)
 commits=$(curl -s http://127.0.0.1:8180/metrics | awk '/^daira_writer_group_commits_total/ {print $2}')
 
 subs=$(./target/release/api_subscribers 127.0.0.1:8180 1000 100 2>&1 || echo "api_subscribers failed: exit $?")
@@ -95,9 +120,10 @@ printf '%-44s %12s %10s %10s\n' "daira: mask, trust, 20 followers" "$(rps read)"
 printf '%-44s %12s %10s %10s\n' "peer: the same with ids, names, cursors" "$(rps peerfull)" "$(pct peerfull 50%)" "$(pct peerfull 99%)"
 printf '%-44s %12s %10s %10s\n' "daira: the same with ids, names, cursors" "$(rps readfull)" "$(pct readfull 50%)" "$(pct readfull 99%)"
 printf '%-44s %12s %10s %10s\n' "daira: durable rate mutation (SQLite)" "$(rps write)" "$(pct write 50%)" "$(pct write 99%)"
+printf '%-44s %12s %10s %10s\n' "daira: durable castVote mutation (SQLite)" "$(rps vote)" "$(pct vote 50%)" "$(pct vote 99%)"
 awk -v a="$(rps read)" -v b="$(rps peer)" -v c="$(rps readfull)" -v d="$(rps peerfull)" 'BEGIN { printf "read ratio daira/peer: %.2f (small), %.2f (full)\n", a / b, c / d }'
-echo "events committed during the write run: $((after - before)); group commits so far: $commits"
-for f in peer read peerfull readfull write; do e=$(errors $f); if [ -n "$e" ]; then echo "$f: $e"; fi; done
+echo "events committed during the write run: $((after - before)); during the vote run: $((votes_after - votes_before)) (a ballot and its participation edge each); group commits so far: $commits"
+for f in peer read peerfull readfull write vote; do e=$(errors $f); if [ -n "$e" ]; then echo "$f: $e"; fi; done
 echo "$subs"
 echo "floor: $floor"
 awk -v s="$(echo "$subs" | sed -n 's/.*commit -> receive.*p99 \([0-9.]*\).*/\1/p')" \

@@ -26,6 +26,7 @@ mod epoch;
 mod epochs;
 mod error;
 mod pagerank;
+mod patrol;
 mod power;
 mod trust;
 
@@ -47,6 +48,7 @@ pub use epochs::{
 };
 pub use error::{Error, Result};
 pub use pagerank::{DEFAULT_PAGERANK_DAMPING, PageRank, PageRankConfig, pagerank, pagerank_csr, pagerank_topology};
+pub use patrol::{Finding, PatrolConfig, Pattern, patrol};
 pub use trust::{
     DEFAULT_COLLABORATE_WEIGHT, DEFAULT_DAMPING, DEFAULT_DISTRUST_WEIGHT, DEFAULT_ENDORSE_WEIGHT,
     DEFAULT_FOLLOW_WEIGHT, DEFAULT_ITERATIONS_MAX, DEFAULT_RATING_WEIGHT, DEFAULT_SYBIL_MIN_IN_DEGREE,

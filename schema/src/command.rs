@@ -236,7 +236,24 @@ pub enum Command {
         /// Why.
         reason: String,
     },
-    /// A moderator acts on a mask or a work of a world, opening a public case.
+    /// The governance AI flags a mask or a work of a world for its moderators, with its
+    /// evidence: a case with no action, until a moderator acts on it (`Moderate` naming it).
+    FlagCase {
+        /// The new case's id.
+        case: Id,
+        /// The world.
+        world: Id,
+        /// The mask or work.
+        target: Id,
+        /// The pattern found.
+        rule: String,
+        /// A summary.
+        reason: String,
+        /// The edges and scores behind it.
+        evidence: Vec<String>,
+    },
+    /// A moderator acts on a mask or a work of a world, opening a public case (or giving a
+    /// flagged case, named by `case`, its action).
     Moderate {
         /// The moderator.
         actor: Actor,

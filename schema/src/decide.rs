@@ -352,9 +352,21 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
         Command::Moderate { actor, case, world, target, action, reason, rule } => {
             acting(view, actor)?;
             exists(view, world, VertexKind::World)?;
-            if view.case(case).is_some() || view.vertex_kind(case).is_some() {
-                return Err(Rejection::AlreadyExists { id: case });
-            }
+            // A case the governance AI flagged gets its action here; any other id is new.
+            let flagged = match view.case(case) {
+                Some(c) if c.status == governance::CaseStatus::Flagged => {
+                    if (c.world, c.target) != (world, target) {
+                        return Err(Rejection::InvalidInput {
+                            field: "case".into(),
+                            reason: "the flagged case is about another world or target".into(),
+                        });
+                    }
+                    true
+                }
+                Some(_) => return Err(Rejection::AlreadyDone { what: "this case has its action" }),
+                None if view.vertex_kind(case).is_some() => return Err(Rejection::AlreadyExists { id: case }),
+                None => false,
+            };
             permitted(view, actor.mask, world, Privilege::Moderate, now_ms)?;
             let reason = required_text("reason", &reason)?;
             let rule = clean_text("rule", &rule)?.trim().to_owned();
@@ -392,6 +404,10 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
                     });
                 }
             }
+            if flagged {
+                events.insert(0, Event::Gov(Gov::CaseActed { case, moderator: actor.mask, action, rule, reason }));
+                return Ok(events);
+            }
             let body = governance::Case {
                 world,
                 target,
@@ -406,6 +422,44 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
             };
             events.insert(0, Event::Gov(Gov::CaseOpened { case, body: Box::new(body) }));
             Ok(events)
+        }
+        Command::FlagCase { case, world, target, rule, reason, evidence } => {
+            exists(view, world, VertexKind::World)?;
+            if view.case(case).is_some() || view.vertex_kind(case).is_some() {
+                return Err(Rejection::AlreadyExists { id: case });
+            }
+            let member =
+                view.vertex_kind(target) == Some(VertexKind::Mask) && view.has_edge(EdgeKind::MemberOf, target, world);
+            let work = view.vertex_kind(target) == Some(VertexKind::Work) && view.work_world(target) == Some(world);
+            if !member && !work {
+                return Err(Rejection::InvalidInput {
+                    field: "target".into(),
+                    reason: "is neither a member of the world nor a work published in it".into(),
+                });
+            }
+            let rule = required_text("rule", &rule)?;
+            let reason = required_text("reason", &reason)?;
+            if evidence.len() > governance::EVIDENCE_LINES_MAX {
+                return Err(Rejection::LimitExceeded {
+                    what: "lines of evidence",
+                    limit: governance::EVIDENCE_LINES_MAX as u64,
+                });
+            }
+            let evidence =
+                evidence.iter().map(|line| required_text("evidence", line)).collect::<Result<Vec<_>, _>>()?;
+            let body = governance::Case {
+                world,
+                target,
+                action: None,
+                rule,
+                reason,
+                moderator: None,
+                opened_ms: now_ms,
+                evidence,
+                status: governance::CaseStatus::Flagged,
+                appeals: Vec::new(),
+            };
+            Ok(vec![Event::Gov(Gov::CaseOpened { case, body: Box::new(body) })])
         }
         Command::Appeal { actor, case, statement } => {
             acting(view, actor)?;

@@ -466,6 +466,8 @@ pub struct Appeal {
 
 /// The most appeals of one case (juries of 3, 7, then 15).
 pub const APPEALS_MAX: usize = crate::jury::SIZES.len();
+/// The most lines of evidence on a flagged case.
+pub const EVIDENCE_LINES_MAX: usize = 64;
 /// The longest reason, rule or statement, in characters.
 pub const REASON_CHARS_MAX: usize = 2_000;
 

@@ -281,3 +281,58 @@ fn councils_govern_through_the_api() {
     assert_eq!(server.gql(RESULT, json!({"p": p1}), None), before);
     assert!(server.terminate().success());
 }
+
+#[test]
+fn proposals_are_followed_live() {
+    use crate::server::ws;
+    let server = Server::start(false, &["--rate-per-ip", "0", "--rate-per-token", "0"]);
+    let (amal, amal_pub) = server.user_with_mask("amal", "amal_live", "PUBLIC");
+    let (bob, bob_pub) = server.user_with_mask("bob", "bob_live", "PUBLIC");
+    let world = server.gql(
+        "mutation { createWorld(input: {name: \"Live council\"}) { world { id } } }",
+        json!({}),
+        Some(&amal),
+    )["createWorld"]["world"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server.gql(
+        "mutation($w: ID!) { joinWorld(input: {world: $w}) { userErrors { message } } }",
+        json!({"w": world}),
+        Some(&bob),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let url = server.ws_url("/graphql/ws");
+        let mut activity = ws::watch(
+            &url,
+            &bob,
+            "subscription($w: ID!) { worldActivity(world: $w) { kind mask { handle } ballots proposal { title } } }",
+            json!({"w": world}),
+        )
+        .await;
+        let input = json!({"world": world, "title": "Night market on Fridays?", "options": ["yes", "no"], "method": "SINGLE", "secret": true, "closesAt": (now_ms() + 60_000).to_string()});
+        let proposal = ok(&server, &amal, PROPOSE, input)["proposal"]["id"].as_str().unwrap().to_owned();
+        let proposed = ws::next(&mut activity, Duration::from_secs(30)).await.expect("an activity");
+        let proposed = &proposed["payload"]["data"]["worldActivity"];
+        assert_eq!((proposed["kind"].as_str(), proposed["proposal"]["title"].as_str()), (Some("PROPOSED"), Some("Night market on Fridays?")));
+        let mut updates = ws::watch(
+            &url,
+            &amal,
+            "subscription($p: ID!) { proposalUpdates(proposal: $p) { kind seq proposal { result { turnout counts } } } }",
+            json!({"p": proposal}),
+        )
+        .await;
+        ok(&server, &bob, VOTE, json!({"as": bob_pub, "proposal": proposal, "choices": [1]}));
+        let update = ws::next(&mut updates, Duration::from_secs(30)).await.expect("an update");
+        let update = &update["payload"]["data"]["proposalUpdates"];
+        assert_eq!(update["kind"], "VOTES_COUNTED", "{update}");
+        assert_eq!(update["proposal"]["result"], json!({"turnout": 1, "counts": []}), "a secret ballot's counts wait for the close");
+        let voted = ws::next(&mut activity, Duration::from_secs(30)).await.expect("an activity");
+        let voted = &voted["payload"]["data"]["worldActivity"];
+        assert_eq!(voted["kind"], "VOTED");
+        assert_eq!((voted["ballots"].clone(), voted["mask"].clone()), (json!(1), Value::Null), "counted, never named: {voted}");
+        let _ = amal_pub;
+    });
+    assert!(server.terminate().success());
+}

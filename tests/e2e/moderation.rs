@@ -219,3 +219,35 @@ fn moderation_is_public_appealable_and_decided_by_juries() {
     assert_eq!(server.gql(CASE, json!({"c": case}), None), before, "a replay serves the same case");
     assert!(server.terminate().success());
 }
+
+#[test]
+fn the_governance_ai_flags_the_demos_rings_for_moderators() {
+    let server = Server::start(true, &["--rate-per-ip", "0", "--rate-per-token", "0"]);
+    let query = "{ worlds(first: 20) { nodes { cases(first: 5) { totalCount nodes { status rule reason evidence action moderator { handle } } } } } }";
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let flagged = loop {
+        let data = server.gql(query, json!({}), None);
+        let cases: Vec<Value> = data["worlds"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|w| w["cases"]["nodes"].as_array().unwrap().clone())
+            .collect();
+        if !cases.is_empty() {
+            break cases;
+        }
+        assert!(std::time::Instant::now() < deadline, "no case flagged after the first epoch");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    for case in &flagged {
+        assert_eq!(case["status"], "FLAGGED", "{case}");
+        assert_eq!(
+            (case["action"].clone(), case["moderator"].clone()),
+            (Value::Null, Value::Null),
+            "it never decides: {case}"
+        );
+        assert!(!case["evidence"].as_array().unwrap().is_empty(), "{case}");
+    }
+    assert!(flagged.iter().any(|c| c["rule"].as_str().unwrap().contains("voting ring")), "{flagged:?}");
+    assert!(server.terminate().success());
+}

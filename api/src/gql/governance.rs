@@ -1163,6 +1163,8 @@ pub struct ModerateInput {
     /// The rule broken.
     #[graphql(default)]
     pub rule: String,
+    /// A case the governance AI flagged (about this world and target), to give it this action.
+    pub case: Option<ID>,
     /// Echoed back.
     pub client_mutation_id: Option<String>,
 }
@@ -1291,7 +1293,12 @@ impl ModerationMutation {
     async fn moderate(&self, ctx: &Context<'_>, input: ModerateInput) -> Result<CasePayload> {
         let actor = actor(ctx, &input.as_mask)?;
         let client = input.client_mutation_id.clone();
-        let case = state(ctx).engine.new_id();
+        let flagged = input.case.as_ref().map(|c| state(ctx).ids.decode_as(NodeKind::Case, c));
+        let case = match flagged {
+            Some(Some(case)) => case,
+            Some(None) => return case_refusal(ApiError::new(Code::NotFound, "case not found").field("case"), client),
+            None => state(ctx).engine.new_id(),
+        };
         let command = actor.and_then(|actor| {
             Ok(Command::Moderate {
                 actor,

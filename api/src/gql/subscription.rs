@@ -8,6 +8,7 @@ use crate::error::{ApiError, Code};
 use crate::ids::NodeKind;
 use async_graphql::{Context, Enum, ID, Result, SimpleObject, Subscription};
 use futures_util::{Stream, StreamExt};
+use schema::governance::Gov;
 use schema::{EdgeKind, Event, Id, Value, VertexKind};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -27,6 +28,19 @@ pub enum ActivityKind {
     Endorsed,
     /// Its name or description changed.
     Edited,
+    /// A proposal was made in it.
+    Proposed,
+    /// A ballot was cast, changed or withdrawn on one of its proposals (`ballots` counts them;
+    /// who voted is not said).
+    Voted,
+    /// One of its proposals closed with its result.
+    ProposalClosed,
+    /// A moderation case was opened in it.
+    CaseOpened,
+    /// One of its cases was appealed, and a jury drawn.
+    Appealed,
+    /// A jury decided one of its cases.
+    CaseDecided,
 }
 
 /// One thing that happened in a world.
@@ -42,6 +56,55 @@ pub struct Activity {
     pub mask: Option<Mask>,
     /// The work concerned, if any.
     pub work: Option<Work>,
+    /// The proposal concerned, if any.
+    pub proposal: Option<super::governance::Proposal>,
+    /// For VOTED: the proposal's ballots now.
+    pub ballots: Option<i32>,
+    /// The case concerned, if any.
+    pub case: Option<super::governance::Case>,
+}
+
+/// What happened to a proposal.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProposalUpdateKind {
+    /// A ballot was cast, changed or withdrawn (or a delegation changed what counts).
+    VotesCounted,
+    /// It closed with its result.
+    Closed,
+}
+
+/// A change to a proposal, with the proposal as it is now (its result is live, or hidden while
+/// a secret ballot is open).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ProposalUpdate {
+    /// What happened.
+    pub kind: ProposalUpdateKind,
+    /// The log sequence number (a decimal string).
+    pub seq: String,
+    /// The proposal.
+    pub proposal: super::governance::Proposal,
+}
+
+/// The committed batches of the engine, as a stream that skips what it lagged behind.
+fn commits(st: &crate::State) -> impl Stream<Item = std::sync::Arc<graph_engine::Committed>> + use<> {
+    futures_util::stream::unfold(st.engine.subscribe(), move |mut commits| async move {
+        loop {
+            match commits.recv().await {
+                Ok(batch) => return Some((batch, commits)),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+/// The governance event inside `event` (a confidential envelope holds a secret ballot).
+fn gov_of(event: &Event) -> Option<&Gov> {
+    match event {
+        Event::Gov(g) => Some(g),
+        Event::Confidential(events) => events.iter().find_map(gov_of),
+        _ => None,
+    }
 }
 
 /// A mask's scores in a new epoch.
@@ -73,66 +136,149 @@ impl SubscriptionRoot {
                 .filter(|&w| graph.vertex_kind(w) == Some(VertexKind::World))
                 .ok_or_else(|| ApiError::new(Code::NotFound, "world not found").field("world"))?
         };
-        let commits = st.engine.subscribe();
         let shutdown = st.shutdown_signal();
         let sight = Sight::of(ctx);
-        let stream = futures_util::stream::unfold(commits, move |mut commits| async move {
-            loop {
-                match commits.recv().await {
-                    Ok(batch) => return Some((batch, commits)),
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return None,
-                }
-            }
-        })
-        .flat_map(move |batch| {
-            let at = batch.committed_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()).to_string();
-            let graph = st.engine.read();
-            let mut out = Vec::new();
-            for (i, event) in batch.events.iter().enumerate() {
-                let seq = (batch.first_seq + i as u64).to_string();
-                let mask = |id: Id| sight.mask_by_id(&graph, id);
-                let work = |id: Id| graph.index_of(id).and_then(|v| sight.work(&graph, v));
-                let work_in_world = |id: Id| {
-                    graph.index_of(id).and_then(|v| text(&graph, v, "world")).and_then(|w| w.parse::<Id>().ok())
-                        == Some(world)
-                };
-                let activity = match event {
-                    // What the subscriber does not see did not happen, for them: a private
-                    // mask's deeds are left out whole, not sent with the mask blanked.
-                    Event::EdgeAdded { kind: EdgeKind::MemberOf, src, dst, .. } if *dst == world => {
-                        mask(*src).map(|m| (ActivityKind::Joined, Some(m), None))
-                    }
-                    Event::EdgeRemoved { kind: EdgeKind::MemberOf, src, dst } if *dst == world => {
-                        mask(*src).map(|m| (ActivityKind::Left, Some(m), None))
-                    }
-                    Event::VertexCreated { id, kind: VertexKind::Work, props, .. }
-                        if world_of(props) == Some(world) =>
-                    {
-                        // The mask that published: the author the same command made (named
-                        // co-authors are only invited, and have not acted).
-                        let publisher = batch.events.iter().find_map(|e| match e {
-                            Event::EdgeAdded { kind: EdgeKind::Authored, src, dst, .. } if dst == id => Some(*src),
-                            _ => None,
-                        });
-                        work(*id).map(|w| (ActivityKind::Published, publisher.and_then(mask), Some(w)))
-                    }
-                    Event::EdgeAdded { kind: EdgeKind::Endorses, src, dst, .. } if work_in_world(*dst) => {
-                        match (mask(*src), work(*dst)) {
-                            (Some(m), Some(w)) => Some((ActivityKind::Endorsed, Some(m), Some(w))),
-                            _ => None,
+        let stream = commits(&st)
+            .flat_map(move |batch| {
+                let at =
+                    batch.committed_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()).to_string();
+                let graph = st.engine.read();
+                let mut out = Vec::new();
+                for (i, event) in batch.events.iter().enumerate() {
+                    let seq = (batch.first_seq + i as u64).to_string();
+                    let mask = |id: Id| sight.mask_by_id(&graph, id);
+                    let work = |id: Id| graph.index_of(id).and_then(|v| sight.work(&graph, v));
+                    let work_in_world = |id: Id| {
+                        graph.index_of(id).and_then(|v| text(&graph, v, "world")).and_then(|w| w.parse::<Id>().ok())
+                            == Some(world)
+                    };
+                    let activity = match event {
+                        // What the subscriber does not see did not happen, for them: a private
+                        // mask's deeds are left out whole, not sent with the mask blanked.
+                        Event::EdgeAdded { kind: EdgeKind::MemberOf, src, dst, .. } if *dst == world => {
+                            mask(*src).map(|m| (ActivityKind::Joined, Some(m), None))
                         }
+                        Event::EdgeRemoved { kind: EdgeKind::MemberOf, src, dst } if *dst == world => {
+                            mask(*src).map(|m| (ActivityKind::Left, Some(m), None))
+                        }
+                        Event::VertexCreated { id, kind: VertexKind::Work, props, .. }
+                            if world_of(props) == Some(world) =>
+                        {
+                            // The mask that published: the author the same command made (named
+                            // co-authors are only invited, and have not acted).
+                            let publisher = batch.events.iter().find_map(|e| match e {
+                                Event::EdgeAdded { kind: EdgeKind::Authored, src, dst, .. } if dst == id => Some(*src),
+                                _ => None,
+                            });
+                            work(*id).map(|w| (ActivityKind::Published, publisher.and_then(mask), Some(w)))
+                        }
+                        Event::EdgeAdded { kind: EdgeKind::Endorses, src, dst, .. } if work_in_world(*dst) => {
+                            match (mask(*src), work(*dst)) {
+                                (Some(m), Some(w)) => Some((ActivityKind::Endorsed, Some(m), Some(w))),
+                                _ => None,
+                            }
+                        }
+                        Event::PropsSet { id, .. } if *id == world => Some((ActivityKind::Edited, None, None)),
+                        _ => None,
+                    };
+                    if let Some((kind, mask, work)) = activity {
+                        out.push(Activity {
+                            kind,
+                            seq,
+                            committed_at: at.clone(),
+                            mask,
+                            work,
+                            proposal: None,
+                            ballots: None,
+                            case: None,
+                        });
+                        continue;
                     }
-                    Event::PropsSet { id, .. } if *id == world => Some((ActivityKind::Edited, None, None)),
-                    _ => None,
-                };
-                if let Some((kind, mask, work)) = activity {
-                    out.push(Activity { kind, seq, committed_at: at.clone(), mask, work });
+                    let governance = graph.governance();
+                    let proposal_in_world = |p: &Id| governance.proposals.get(p).is_some_and(|s| s.spec.world == world);
+                    let case_in_world = |c: &Id| governance.cases.get(c).is_some_and(|s| s.world == world);
+                    let (kind, proposal, case) = match gov_of(event) {
+                        Some(Gov::Proposed { proposal, spec, .. }) if spec.world == world => {
+                            (ActivityKind::Proposed, Some(*proposal), None)
+                        }
+                        Some(Gov::Voted { proposal, .. }) if proposal_in_world(proposal) => {
+                            (ActivityKind::Voted, Some(*proposal), None)
+                        }
+                        Some(Gov::Closed { proposal, .. }) if proposal_in_world(proposal) => {
+                            (ActivityKind::ProposalClosed, Some(*proposal), None)
+                        }
+                        Some(Gov::CaseOpened { case, body }) if body.world == world => {
+                            (ActivityKind::CaseOpened, None, Some(*case))
+                        }
+                        Some(Gov::Appealed { case, .. }) if case_in_world(case) => {
+                            (ActivityKind::Appealed, None, Some(*case))
+                        }
+                        Some(Gov::Decided { case, .. }) if case_in_world(case) => {
+                            (ActivityKind::CaseDecided, None, Some(*case))
+                        }
+                        _ => continue,
+                    };
+                    let ballots = (kind == ActivityKind::Voted)
+                        .then(|| proposal.and_then(|p| governance.proposals.get(&p)).map(|s| s.ballots.len() as i32))
+                        .flatten();
+                    out.push(Activity {
+                        kind,
+                        seq,
+                        committed_at: at.clone(),
+                        mask: None,
+                        work: None,
+                        proposal: proposal.and_then(|p| super::governance::Proposal::get(&graph, p)),
+                        ballots,
+                        case: case.and_then(|c| super::governance::Case::get(&graph, c)),
+                    });
                 }
-            }
-            futures_util::stream::iter(out)
-        })
-        .take_until(shutdown);
+                futures_util::stream::iter(out)
+            })
+            .take_until(shutdown);
+        Ok(stream)
+    }
+
+    /// A proposal's ballots counted and its close, as they are committed.
+    async fn proposal_updates(
+        &self,
+        ctx: &Context<'_>,
+        proposal: ID,
+    ) -> Result<impl Stream<Item = ProposalUpdate> + use<>> {
+        signed_in(ctx)?;
+        let st = state(ctx).clone();
+        let proposal = {
+            let graph = st.engine.read();
+            st.ids
+                .decode_as(NodeKind::Proposal, &proposal)
+                .and_then(|p| super::governance::Proposal::get(&graph, p))
+                .ok_or_else(|| ApiError::new(Code::NotFound, "proposal not found").field("proposal"))?
+        };
+        let shutdown = st.shutdown_signal();
+        let stream = commits(&st)
+            .flat_map(move |batch| {
+                let mut out = Vec::new();
+                for (i, event) in batch.events.iter().enumerate() {
+                    let kind = match gov_of(event) {
+                        Some(Gov::Voted { proposal: p, .. }) if *p == proposal.id => ProposalUpdateKind::VotesCounted,
+                        Some(Gov::Delegated { world, .. })
+                            if st
+                                .engine
+                                .read()
+                                .governance()
+                                .proposals
+                                .get(&proposal.id)
+                                .is_some_and(|s| s.spec.world == *world) =>
+                        {
+                            ProposalUpdateKind::VotesCounted
+                        }
+                        Some(Gov::Closed { proposal: p, .. }) if *p == proposal.id => ProposalUpdateKind::Closed,
+                        _ => continue,
+                    };
+                    out.push(ProposalUpdate { kind, seq: (batch.first_seq + i as u64).to_string(), proposal });
+                }
+                futures_util::stream::iter(out)
+            })
+            .take_until(shutdown);
         Ok(stream)
     }
 

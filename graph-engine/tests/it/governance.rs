@@ -258,6 +258,40 @@ async fn governance_through_the_write_path(backend: Backend) {
     engine.execute(delegate(&chain[250], None)).await.unwrap();
     assert_eq!(count(p3).count.counts, vec![499, 250], "m0..=m250 count no more: m250 no longer delegates");
 
+    // The governance AI flags; a moderator acts on the flag, once.
+    let flag = engine.new_id();
+    let flag_case = Command::FlagCase {
+        case: flag,
+        world,
+        target: chadi.mask,
+        rule: "voting ring".into(),
+        reason: "the governance AI found: voting ring".into(),
+        evidence: vec!["3 masks joined by 3 reciprocal endorsements".into()],
+    };
+    engine.execute(flag_case).await.unwrap();
+    assert_eq!(engine.read().governance().cases[&flag].status, schema::governance::CaseStatus::Flagged);
+    let act = |reason: &str| Command::Moderate {
+        actor: amal.actor(),
+        case: flag,
+        world,
+        target: chadi.mask,
+        action: schema::governance::Action::Limit,
+        reason: reason.into(),
+        rule: "R1: no rings".into(),
+    };
+    engine.execute(act("the ring is real: three masks of one circle endorse only each other")).await.unwrap();
+    {
+        let graph = engine.read();
+        let case = &graph.governance().cases[&flag];
+        assert_eq!(
+            (case.status, case.action, case.moderator),
+            (schema::governance::CaseStatus::InForce, Some(schema::governance::Action::Limit), Some(amal.mask))
+        );
+        assert_eq!(case.evidence.len(), 1, "the AI's evidence stays on the case");
+    }
+    let r = refused(&engine, act("again")).await;
+    assert_eq!(r, Rejection::AlreadyDone { what: "this case has its action" });
+
     // Replay gives the same state, governance included.
     let hash = engine.read().state_hash();
     let governance = engine.read().governance().clone();

@@ -4,6 +4,7 @@ mod alignment;
 mod clusters;
 mod contribution;
 mod epochs;
+mod patrol;
 mod support;
 mod topology;
 mod trust;
