@@ -6,6 +6,7 @@
 //! log lives on PostgreSQL, its URL.
 
 pub mod analyze;
+pub mod demo;
 pub mod exec;
 pub mod governance;
 pub mod logging;

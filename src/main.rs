@@ -165,6 +165,8 @@ enum KindArg {
     Work,
     /// Public masks.
     Mask,
+    /// Governance proposals.
+    Proposal,
 }
 
 /// A language of the text.
@@ -594,6 +596,15 @@ async fn load_demo(config: &DataConfig) -> Result<()> {
         let path = config.data.join("demo.jsonl");
         generate(fixtures::Size::Demo, 1, &path)?;
         import_file(config, &path, Format::Jsonl).await?;
+        // Its first epoch (kept for the server), then its governance, judged by that epoch.
+        let engine = open(config).await?;
+        let (epochs, _) = reputation::Epochs::open(&config.data.join("epochs"), reputation::DEFAULT_EPOCHS_KEPT)?;
+        reputation::compute_now(&engine, &epochs, &reputation::RecomputePolicy::default())?;
+        daira::demo::govern(&engine).await?;
+        engine.shutdown().await;
+        eprintln!(
+            "the demo's first world has rules, proposals of every method, delegations, cases and a jury's verdict"
+        );
     } else {
         eprintln!("{} already holds data: using it", config.data.display());
     }
@@ -618,6 +629,7 @@ async fn search_command(config: &DataConfig, args: SearchArgs) -> Result<()> {
         KindArg::World => search::DocKind::World,
         KindArg::Work => search::DocKind::Work,
         KindArg::Mask => search::DocKind::Mask,
+        KindArg::Proposal => search::DocKind::Proposal,
     });
     request.lang = lang.map(|l| match l {
         LangArg::Ar => search::Lang::Ar,

@@ -68,7 +68,8 @@ pub fn open_index(dir: &Path) -> Result<SearchIndex> {
 pub fn document(graph: &Graph, v: u32) -> Option<Doc> {
     let kind = graph.kind_at(v);
     // An erased mask is nobody's to find.
-    if !matches!(kind, VertexKind::World | VertexKind::Work | VertexKind::Mask) || graph.erased_until(v).is_some() {
+    let searchable = matches!(kind, VertexKind::World | VertexKind::Work | VertexKind::Mask | VertexKind::Proposal);
+    if !searchable || graph.erased_until(v).is_some() {
         return None;
     }
     let view = graph.public_vertex(v)?;
@@ -189,7 +190,8 @@ pub fn rebuild(graph: &Graph, index: &SearchIndex, progress: &dyn Progress) -> R
 
 /// Reputation priors for ranking, from trust over the graph (see `search::rank`): a mask's
 /// trust (0 when flagged as a likely sybil); a work's creator trust (its most trusted author);
-/// a world's vitality (the trust of its members plus the creator trust of its works).
+/// a world's vitality (the trust of its members plus the creator trust of its works); a
+/// proposal's author's trust.
 pub fn priors(graph: &Graph, trust: &[f64], sybil: &[bool]) -> PriorTable {
     let n = graph.vertex_count().min(trust.len());
     // Vertices newer than the epoch have no score yet: 0.
@@ -202,6 +204,7 @@ pub fn priors(graph: &Graph, trust: &[f64], sybil: &[bool]) -> PriorTable {
     };
     let mut masks = Vec::new();
     let mut works = Vec::new();
+    let mut proposals = Vec::new();
     let mut vitality: std::collections::HashMap<u32, f64> = std::collections::HashMap::new();
     for v in 0..n as u32 {
         match graph.kind_at(v) {
@@ -222,11 +225,16 @@ pub fn priors(graph: &Graph, trust: &[f64], sybil: &[bool]) -> PriorTable {
                 let members: f64 = graph.inn(EdgeKind::MemberOf, v).map(mask_trust).sum();
                 *vitality.entry(v).or_default() += members;
             }
+            VertexKind::Proposal => {
+                let id = graph.id_at(v);
+                let author = graph.governance().proposals.get(&id).and_then(|p| graph.index_of(p.spec.author));
+                proposals.push((id, author.map_or(0.0, mask_trust)));
+            }
             _ => {}
         }
     }
     let worlds = vitality.into_iter().map(|(v, score)| (graph.id_at(v), score)).collect();
-    PriorTable::from_groups(graph.position().seq, vec![masks, works, worlds])
+    PriorTable::from_groups(graph.position().seq, vec![masks, works, worlds, proposals])
 }
 
 /// Priors from a fresh trust computation on the graph (for the command line, which has no

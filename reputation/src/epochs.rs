@@ -372,6 +372,11 @@ impl EpochLoop {
     }
 }
 
+/// The log position the newest epoch was cut at (0 without one).
+fn covered(epochs: &Epochs) -> u64 {
+    epochs.latest().map_or(0, |e| e.position.seq)
+}
+
 /// How often the loop looks at the clock when no commit wakes it.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -420,6 +425,9 @@ pub fn spawn_epochs(
             }
             tokio::select! {
                 message = commits.recv() => match message {
+                    // A commit the newest epoch's cut already holds (it was waiting here while
+                    // the epoch was computed) makes nothing due.
+                    Ok(batch) if batch.first_seq + batch.events.len() as u64 <= covered(&epochs) + 1 => {}
                     Ok(batch) => pending = pending.saturating_add(batch.events.len() as u64),
                     Err(broadcast::error::RecvError::Lagged(n)) => pending = pending.saturating_add(n),
                     Err(broadcast::error::RecvError::Closed) => return,

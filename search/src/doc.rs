@@ -14,6 +14,8 @@ pub enum DocKind {
     Work,
     /// A public mask.
     Mask,
+    /// A governance proposal.
+    Proposal,
 }
 
 impl DocKind {
@@ -23,15 +25,17 @@ impl DocKind {
             DocKind::World => "world",
             DocKind::Work => "work",
             DocKind::Mask => "mask",
+            DocKind::Proposal => "proposal",
         }
     }
 
-    /// Parses `world`, `work` or `mask`.
+    /// Parses `world`, `work`, `mask` or `proposal`.
     pub fn parse(s: &str) -> Option<DocKind> {
         match s {
             "world" => Some(DocKind::World),
             "work" => Some(DocKind::Work),
             "mask" => Some(DocKind::Mask),
+            "proposal" => Some(DocKind::Proposal),
             _ => None,
         }
     }
@@ -41,7 +45,7 @@ impl DocKind {
     }
 
     pub(crate) fn from_code(code: u64) -> Option<DocKind> {
-        [DocKind::World, DocKind::Work, DocKind::Mask].get(code as usize).copied()
+        [DocKind::World, DocKind::Work, DocKind::Mask, DocKind::Proposal].get(code as usize).copied()
     }
 }
 
@@ -96,8 +100,8 @@ pub fn mask_is_discoverable(kind: MaskKind) -> bool {
 pub const HIDDEN: &str = "hidden";
 
 impl Doc {
-    /// The document of an entity, or `None` when it must not be searchable: users, listings,
-    /// proposals and contracts, private and shadow masks, anything hidden.
+    /// The document of an entity, or `None` when it must not be searchable: users, listings
+    /// and contracts, private and shadow masks, anything hidden.
     pub fn from_entity(e: &Entity<'_>) -> Option<Doc> {
         if e.flag(HIDDEN) {
             return None;
@@ -123,7 +127,11 @@ impl Doc {
                 let title = format!("{} @{}", e.text("display_name"), e.text("handle"));
                 (DocKind::Mask, title, e.text("bio").to_owned(), None)
             }
-            VertexKind::User | VertexKind::Listing | VertexKind::Proposal | VertexKind::Contract => return None,
+            VertexKind::Proposal => {
+                let world = e.text("world").parse::<Id>().ok();
+                (DocKind::Proposal, e.text("title").to_owned(), e.text("body").to_owned(), world)
+            }
+            VertexKind::User | VertexKind::Listing | VertexKind::Contract => return None,
         };
         Some(Doc { id: e.id, external: e.external.map(str::to_owned), kind, world, title, body })
     }
@@ -140,7 +148,9 @@ fn touched_by(event: &Event, visit: &mut dyn FnMut(Id)) {
         Event::VertexCreated { id, .. } | Event::PropsSet { id, .. } => visit(*id),
         Event::Bulk(Bulk::Vertices { kind, ids, props, .. }) => {
             // Vertices without properties (a researcher's edge list) have no text to index.
-            if matches!(kind, VertexKind::World | VertexKind::Work | VertexKind::Mask) && !props.is_empty() {
+            let searchable =
+                matches!(kind, VertexKind::World | VertexKind::Work | VertexKind::Mask | VertexKind::Proposal);
+            if searchable && !props.is_empty() {
                 ids.0.iter().for_each(|&id| visit(Id(id)));
             }
         }

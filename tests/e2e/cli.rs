@@ -312,3 +312,72 @@ fn analyze_keeps_quoted_csv_ids_whole_and_reports_its_stages() {
     let stderr = String::from_utf8_lossy(&r.stderr);
     assert!(stderr.contains("invalid value 'pagerenk'") && stderr.contains("pagerank"), "{stderr}");
 }
+
+#[test]
+fn exec_governs_and_the_tally_recounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = crate::daira(&data)
+        .arg("exec")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut session = crate::crash::Session::new(&mut child);
+    let mut person = |handle: &str| {
+        let user = session.send("{\"register_user\":{}}").id();
+        let mask = session
+            .send(&format!("{{\"create_mask\":{{\"user\":\"{user}\",\"kind\":\"citizen\",\"handle\":\"{handle}\"}}}}"))
+            .id();
+        (user, mask)
+    };
+    let (u1, m1) = person("hoda_council");
+    let (u2, m2) = person("karim_council");
+    let rules = r#"{"propose":{"role":"Member","trust_percentile":0,"contribution":0.0,"age_days":0},"vote":{"role":"Member","trust_percentile":0,"contribution":0.0,"age_days":0},"report":{"role":"Member","trust_percentile":0,"contribution":0.0,"age_days":0},"moderate":{"role":"Moderator","trust_percentile":0,"contribution":0.0,"age_days":0},"jury":{"role":"Member","trust_percentile":0,"contribution":0.0,"age_days":0},"post":{"role":"Member","trust_percentile":0,"contribution":0.0,"age_days":0},"appeal_window_ms":86400000}"#;
+    let world = session
+        .send(&format!(
+            "{{\"create_world\":{{\"user\":\"{u1}\",\"mask\":\"{m1}\",\"name\":\"Exec council\",\"rules\":{rules}}}}}"
+        ))
+        .id();
+    session.send(&format!("{{\"join_world\":{{\"user\":\"{u2}\",\"mask\":\"{m2}\",\"world\":\"{world}\"}}}}"));
+    let closes =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 + 3_600_000;
+    // Members may propose under these rules.
+    let proposal = session
+        .send(&format!(
+            "{{\"create_proposal\":{{\"user\":\"{u2}\",\"mask\":\"{m2}\",\"world\":\"{world}\",\"title\":\"Open the archive\",\"options\":[\"yes\",\"no\"],\"method\":\"single\",\"closes_at\":{closes},\"quorum\":0.5}}}}"
+        ))
+        .id();
+    session.send(&format!(
+        "{{\"cast_vote\":{{\"user\":\"{u1}\",\"mask\":\"{m1}\",\"proposal\":\"{proposal}\",\"choices\":[0]}}}}"
+    ));
+    session.send(&format!(
+        "{{\"delegate\":{{\"user\":\"{u2}\",\"mask\":\"{m2}\",\"world\":\"{world}\",\"to\":\"{m1}\"}}}}"
+    ));
+    let again = session.send_raw(&format!(
+        "{{\"cast_vote\":{{\"user\":\"{u1}\",\"mask\":\"{m1}\",\"proposal\":\"{proposal}\",\"choices\":[0]}}}}"
+    ));
+    assert!(again.contains("rejected") && again.contains("already cast"), "{again}");
+    let bad = session.send_raw(&format!("{{\"create_proposal\":{{\"user\":\"{u2}\",\"mask\":\"{m2}\",\"world\":\"{world}\",\"title\":\"x\",\"options\":[\"a\",\"b\"],\"method\":\"plurality\",\"closes_at\":{closes}}}}}"));
+    assert!(bad.contains("create_proposal.method") && bad.contains("unknown method"), "{bad}");
+    let early = session.send_raw(&format!("{{\"close_proposal\":{{\"proposal\":\"{proposal}\"}}}}"));
+    assert!(early.contains("rejected") && early.contains("voting closes at"), "{early}");
+    drop(session);
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+
+    // The recount of an open proposal: the live count, the same bytes twice.
+    let tally = || run(&data, &["governance", "tally", &proposal]);
+    let (first, second) = (tally(), tally());
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(first.stdout, second.stdout);
+    let recount: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(recount["outcome"]["status"], "Open", "{recount}");
+    assert_eq!(
+        recount["outcome"]["count"]["counts"],
+        serde_json::json!([2, 0]),
+        "karim counts by delegation: {recount}"
+    );
+    assert_eq!(recount["outcome"]["delegated_weight"], 1);
+    assert_eq!(recount["matches_recorded"], serde_json::Value::Null);
+}

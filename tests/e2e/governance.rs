@@ -251,6 +251,20 @@ fn councils_govern_through_the_api() {
     input["method"] = json!("APPROVAL");
     ok(&server, &bilal, PROPOSE, input);
 
+    // Discovery finds proposals by their text, in any of the analyzers' languages.
+    let find = "query($q: String!) { search(query: $q, kind: PROPOSAL, first: 5) { edges { node { node { ... on Proposal { id title } } } } } }";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let hits = server.gql(find, json!({"q": "festival alexandria"}), None);
+        let ids: Vec<Value> =
+            hits["search"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["node"]["id"].clone()).collect();
+        if ids.contains(&json!(p1)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the proposal is not found: {hits}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
     let before = server.gql(RESULT, json!({"p": p1}), None);
     assert!(server.terminate().success());
 
@@ -334,5 +348,36 @@ fn proposals_are_followed_live() {
         assert_eq!((voted["ballots"].clone(), voted["mask"].clone()), (json!(1), Value::Null), "counted, never named: {voted}");
         let _ = amal_pub;
     });
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn the_demo_governs() {
+    let server = Server::start(true, &["--rate-per-ip", "0", "--rate-per-token", "0"]);
+    let data = server.gql(
+        "{ worlds(first: 12) { nodes { rules { propose { role } } proposals(first: 20) { nodes { method secret result { status } } } cases(first: 10) { nodes { action status appeal { verdict votes { reason } } } } } } }",
+        json!({}),
+        None,
+    );
+    let council = data["worlds"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| !w["cases"]["nodes"].as_array().unwrap().is_empty())
+        .unwrap_or_else(|| panic!("no world with cases: {data}"))
+        .clone();
+    assert_eq!(council["rules"]["propose"]["role"], "MEMBER", "rules adopted by a passed proposal: {council}");
+    let proposals = council["proposals"]["nodes"].as_array().unwrap();
+    for method in ["SINGLE", "APPROVAL", "RANKED", "SCHULZE", "SCORE", "QUADRATIC"] {
+        let of =
+            |open: bool| proposals.iter().any(|p| p["method"] == method && (p["result"]["status"] == "OPEN") == open);
+        assert!(of(true) && of(false), "{method}: an open and a closed proposal: {council}");
+    }
+    let cases = council["cases"]["nodes"].as_array().unwrap();
+    let decided = cases.iter().find(|c| !c["appeal"].is_null()).expect("an appealed case");
+    assert_eq!(decided["appeal"]["verdict"], "OVERTURN", "{decided}");
+    assert_eq!(decided["status"], "OVERTURNED");
+    assert_eq!(decided["appeal"]["votes"].as_array().unwrap().len(), 2);
+    assert!(cases.iter().any(|c| c["action"] == "HIDE"), "{cases:?}");
     assert!(server.terminate().success());
 }

@@ -232,6 +232,7 @@ fn the_governance_ai_flags_the_demos_rings_for_moderators() {
             .unwrap()
             .iter()
             .flat_map(|w| w["cases"]["nodes"].as_array().unwrap().clone())
+            .filter(|c| c["status"] == "FLAGGED")
             .collect();
         if !cases.is_empty() {
             break cases;
@@ -240,7 +241,6 @@ fn the_governance_ai_flags_the_demos_rings_for_moderators() {
         std::thread::sleep(Duration::from_millis(500));
     };
     for case in &flagged {
-        assert_eq!(case["status"], "FLAGGED", "{case}");
         assert_eq!(
             (case["action"].clone(), case["moderator"].clone()),
             (Value::Null, Value::Null),

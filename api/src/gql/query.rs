@@ -33,6 +33,8 @@ pub enum SearchKind {
     Work,
     /// Public masks.
     Mask,
+    /// Governance proposals.
+    Proposal,
 }
 
 /// A language of the text.
@@ -322,6 +324,7 @@ impl CoreQuery {
                 SearchKind::World => search::DocKind::World,
                 SearchKind::Work => search::DocKind::Work,
                 SearchKind::Mask => search::DocKind::Mask,
+                SearchKind::Proposal => search::DocKind::Proposal,
             }),
             world,
             lang: lang.map(|l| match l {
@@ -342,6 +345,7 @@ impl CoreQuery {
                     VertexKind::World => SearchResult::World(World::at(&graph, v)?),
                     VertexKind::Work => SearchResult::Work(sight.work(&graph, v)?),
                     VertexKind::Mask => SearchResult::Mask(sight.mask(&graph, v)?),
+                    VertexKind::Proposal => SearchResult::Proposal(super::governance::Proposal::get(&graph, hit.id)?),
                     _ => return None,
                 };
                 Some(SearchHit {

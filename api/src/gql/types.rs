@@ -955,6 +955,8 @@ pub enum SearchResult {
     Work(Work),
     /// A public mask.
     Mask(Mask),
+    /// A governance proposal.
+    Proposal(super::governance::Proposal),
 }
 
 /// One search hit.

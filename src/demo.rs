@@ -1,0 +1,250 @@
+//! The demo community's governance (issue 20, point 9): after the demo is imported and its first
+//! epoch computed, its first world gets rules adopted by a passed proposal, open and closed
+//! proposals of every method with ballots, delegations, moderation cases and an appeal decided
+//! by a jury — all through the one write path, as its members would have done it. Seeded, so
+//! every demo is the same.
+
+use anyhow::{Context, Result, bail};
+use graph_engine::{Engine, Graph};
+use schema::governance::{Action, Choice, Requirement, Role, Rules};
+use schema::jury::Verdict;
+use schema::tally::Method;
+use schema::{Actor, Command, EdgeKind, Id, NewProposal, SplitMix64, VertexKind};
+use std::time::Duration;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The acting pair of a demo mask: the user that owns it (the demo's seeding runs in the
+/// server's process, as the rules do; nothing of it is shown).
+fn actor(graph: &Graph, m: u32) -> Actor {
+    Actor { user: graph.id_at(graph.owner_key(m)), mask: graph.id_at(m) }
+}
+
+async fn run(engine: &Engine, command: Command) -> Result<()> {
+    match engine.execute(command).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("seeding the demo's governance: {e}")),
+    }
+}
+
+/// The demo's first world, its founding moderator and its other members (owned masks only).
+fn council(graph: &Graph) -> Result<(u32, u32, Vec<u32>)> {
+    let world = (0..graph.vertex_count() as u32)
+        .find(|&v| graph.kind_at(v) == VertexKind::World && graph.in_degree(EdgeKind::MemberOf, v) >= 12)
+        .context("the demo has no world with a dozen members")?;
+    let founder = graph.inn(EdgeKind::Moderates, world).min().context("the demo's world has no moderator")?;
+    let mut members: Vec<u32> = graph
+        .inn(EdgeKind::MemberOf, world)
+        .filter(|&m| m != founder && graph.owner_key(m) != m && graph.owner_key(m) != graph.owner_key(founder))
+        .collect();
+    members.sort_unstable();
+    Ok((world, founder, members))
+}
+
+fn proposal(
+    author: Actor,
+    world: Id,
+    id: Id,
+    title: &str,
+    options: &[&str],
+    method: Method,
+    closes_at_ms: i64,
+) -> NewProposal {
+    NewProposal {
+        actor: author,
+        proposal: id,
+        world,
+        title: title.into(),
+        body: String::new(),
+        options: options.iter().map(|o| (*o).to_owned()).collect(),
+        method,
+        opens_at_ms: None,
+        closes_at_ms,
+        quorum_bp: 2_000,
+        threshold_bp: 0,
+        one_person_one_vote: false,
+        reputation_weight: false,
+        budget: None,
+        secret: false,
+        topic: String::new(),
+        rules: None,
+    }
+}
+
+/// A ballot for `method` over `options`, drawn from `rng`.
+fn ballot(rng: &mut SplitMix64, method: Method, options: usize) -> Choice {
+    let mut order: Vec<u16> = (0..options as u16).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+    match method {
+        Method::Single => Choice { choices: vec![order[0]], amounts: Vec::new() },
+        Method::Approval => Choice { choices: order[..2].to_vec(), amounts: Vec::new() },
+        Method::Ranked | Method::Schulze => Choice { choices: order[..3.min(options)].to_vec(), amounts: Vec::new() },
+        Method::Score => {
+            Choice { choices: order.clone(), amounts: order.iter().map(|_| (rng.next_u64() % 6) as u32).collect() }
+        }
+        Method::Quadratic => Choice { choices: order[..2].to_vec(), amounts: vec![(rng.next_u64() % 8) as u32 + 1, 3] },
+    }
+}
+
+/// Seeds the demo's governance on `engine` (which holds the imported demo and its first epoch).
+pub async fn govern(engine: &Engine) -> Result<()> {
+    let (world, founder, members) = {
+        let graph = engine.read();
+        let (w, f, m) = council(&graph)?;
+        (graph.id_at(w), actor(&graph, f), m.iter().map(|&m| actor(&graph, m)).collect::<Vec<_>>())
+    };
+    if members.len() < 12 {
+        bail!("the demo's council has {} members; 12 are needed", members.len());
+    }
+    let mut rng = SplitMix64::new(20);
+    let soon = || now_ms() + 1_500;
+    let later = now_ms() + 14 * 24 * 3600 * 1000;
+
+    // Rules, adopted by a passed proposal: members propose; juries need the median trust.
+    let rules = Rules {
+        propose: Requirement::role(Role::Member),
+        jury: Requirement { trust_percentile: 50, ..Requirement::role(Role::Member) },
+        ..Rules::default()
+    };
+    // The founder (a moderator) proposes: the default rules let moderators propose.
+    let rules_id = engine.new_id();
+    let mut adopt =
+        proposal(founder, world, rules_id, "Let every member propose", &["adopt", "reject"], Method::Single, soon());
+    adopt.rules = Some(rules);
+    adopt.quorum_bp = 0;
+    adopt.threshold_bp = 5_000;
+    adopt.body = "Proposals stay open to all members; juries come from members at or above the median trust.".into();
+    run(engine, Command::CreateProposal(Box::new(adopt))).await?;
+    for m in members.iter().take(8) {
+        run(
+            engine,
+            Command::CastVote {
+                actor: *m,
+                proposal: rules_id,
+                choice: Choice { choices: vec![0], amounts: Vec::new() },
+            },
+        )
+        .await?;
+    }
+    // Delegations: five members let others vote for them.
+    for pair in members[..10].chunks(2) {
+        run(engine, Command::Delegate { actor: pair[0], world, to: Some(pair[1].mask), topic: String::new() }).await?;
+    }
+
+    // Every method twice: one closing now, one open for two weeks.
+    let methods = [
+        (Method::Single, "Where should the spring festival be?", &["Alexandria", "Aswan", "Downtown Cairo"][..]),
+        (
+            Method::Approval,
+            "Which workshops should we fund?",
+            &["calligraphy", "oud", "street photography", "zine making"][..],
+        ),
+        (
+            Method::Ranked,
+            "Rank the mural sites",
+            &["Zamalek wall", "Shubra bridge", "Maadi underpass", "Giza corniche"][..],
+        ),
+        (
+            Method::Schulze,
+            "Pick the anthology's cover",
+            &["felucca at dawn", "tram at night", "koshary cart", "pigeon towers"][..],
+        ),
+        (Method::Score, "Score the residency applicants", &["Nour", "Omar", "Salma", "Yara"][..]),
+        (Method::Quadratic, "Spend the community budget", &["studio rent", "printing", "open mic", "archive"][..]),
+    ];
+    let mut closing = Vec::new();
+    for (round, closes) in [(0, soon()), (1, later)] {
+        for (i, (method, title, options)) in methods.iter().enumerate() {
+            let id = engine.new_id();
+            let author = founder;
+            let title = if round == 0 { format!("{title} (decided)") } else { (*title).to_owned() };
+            let mut new = proposal(author, world, id, &title, options, *method, closes);
+            new.secret = i % 3 == 2;
+            new.one_person_one_vote = i % 2 == 0;
+            run(engine, Command::CreateProposal(Box::new(new))).await?;
+            for m in members.iter().skip(1).step_by(2) {
+                let choice = ballot(&mut rng, *method, options.len());
+                run(engine, Command::CastVote { actor: *m, proposal: id, choice }).await?;
+            }
+            if round == 0 {
+                closing.push(id);
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1_700)).await;
+    for id in std::iter::once(rules_id).chain(closing) {
+        run(engine, Command::CloseProposal { proposal: id }).await?;
+    }
+
+    // Moderation: a limit appealed and decided by a jury; a work hidden.
+    let target = members[members.len() - 1];
+    let case = engine.new_id();
+    run(
+        engine,
+        Command::Moderate {
+            actor: founder,
+            case,
+            world,
+            target: target.mask,
+            action: Action::Limit,
+            reason: "posted the same promotion in every thread this week".into(),
+            rule: "R3: no advertising".into(),
+        },
+    )
+    .await?;
+    run(
+        engine,
+        Command::Appeal {
+            actor: target,
+            case,
+            statement: "It was one announcement of our own community's event, shared where people asked.".into(),
+        },
+    )
+    .await?;
+    let jury = engine.read().governance().cases[&case].appeals[0].jury.clone();
+    let jurors: Vec<Actor> = {
+        let graph = engine.read();
+        jury.iter().filter_map(|&m| graph.index_of(m)).map(|m| actor(&graph, m)).collect()
+    };
+    let reasons = ["the event was the community's own", "asked for in the threads it was posted in"];
+    for (juror, reason) in jurors.iter().zip(reasons) {
+        run(engine, Command::JuryVote { actor: *juror, case, verdict: Verdict::Overturn, reason: reason.into() })
+            .await?;
+    }
+    let work = {
+        let graph = engine.read();
+        let w = graph.index_of(world).expect("the world");
+        let in_world =
+            |v: u32| graph.public_prop(v, "world").and_then(schema::Value::as_str) == Some(world.to_string().as_str());
+        graph
+            .inn(EdgeKind::MemberOf, w)
+            .flat_map(|m| graph.out(EdgeKind::Authored, m))
+            .find(|&v| {
+                in_world(v)
+                    && graph
+                        .inn(EdgeKind::Authored, v)
+                        .all(|a| graph.owner_key(a) != graph.owner_key(graph.index_of(founder.mask).expect("founder")))
+            })
+            .map(|v| graph.id_at(v))
+    };
+    if let Some(work) = work {
+        run(
+            engine,
+            Command::Moderate {
+                actor: founder,
+                case: engine.new_id(),
+                world,
+                target: work,
+                action: Action::Hide,
+                reason: "a scan of a published book, shared without the author's consent".into(),
+                rule: "R5: credit and consent".into(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
