@@ -70,6 +70,7 @@ fn proposal(
         secret: false,
         topic: String::new(),
         rules: None,
+        curators: None,
     }
 }
 

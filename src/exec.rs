@@ -20,7 +20,7 @@
 //! {"create_proposal": {"user": ID, "mask": ID, "world": ID, "title": "…", "body": "…", "options": ["…", "…"],
 //!                      "method": "single|approval|ranked|schulze|score|quadratic", "opens_at": MS?, "closes_at": MS,
 //!                      "quorum": 0..1, "threshold": 0..1, "one_person_one_vote": false, "weight": "equal|reputation",
-//!                      "budget": N?, "secret": false, "topic": "…", "rules": RULES?}}
+//!                      "budget": N?, "secret": false, "topic": "…", "rules": RULES?, "curators": [ID]?}}
 //! {"cast_vote": {"user": ID, "mask": ID, "proposal": ID, "choices": [0, 2], "amounts": [5, 3]?}}
 //! {"withdraw_vote": {"user": ID, "mask": ID, "proposal": ID}}
 //! {"delegate": {"user": ID, "mask": ID, "world": ID, "to": ID?, "topic": "…"?}}   (no "to": take it back)
@@ -263,6 +263,7 @@ enum Line {
         #[serde(default)]
         topic: String,
         rules: Option<Rules>,
+        curators: Option<Vec<HexId>>,
     },
     CastVote {
         user: HexId,
@@ -405,6 +406,7 @@ impl Line {
                 secret,
                 topic,
                 rules,
+                curators,
             } => {
                 let new = NewProposal {
                     actor: actor(user, mask),
@@ -424,6 +426,7 @@ impl Line {
                     secret,
                     topic,
                     rules,
+                    curators: curators.map(|c| c.into_iter().map(|m| m.0).collect()),
                 };
                 (Command::CreateProposal(Box::new(new)), Some(fresh))
             }

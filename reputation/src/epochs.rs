@@ -108,12 +108,28 @@ impl ScoreSet {
     }
 }
 
-/// The masks that moderate a world: its founders and curators, trust's seeds.
+/// Trust's seeds: each world's curators as its governance designates them — the masks a
+/// passed proposal named (those still members). A world founded through the write path has
+/// none until then: founding a world makes its founder a moderator, never a seed. A world
+/// that came in an import, with no designation, is seeded by the moderators its data names.
 pub fn curators(graph: &Graph) -> Vec<u32> {
-    let mut seeds: Vec<u32> = (0..graph.vertex_count() as u32)
-        .filter(|&v| graph.kind_at(v) == VertexKind::Mask && graph.out_degree(EdgeKind::Moderates, v) > 0)
-        .collect();
+    let governance = graph.governance();
+    let mut seeds: Vec<u32> = Vec::new();
+    for w in (0..graph.vertex_count() as u32).filter(|&v| graph.kind_at(v) == VertexKind::World) {
+        let id = graph.id_at(w);
+        match governance.curators.get(&id) {
+            Some(designated) => seeds.extend(
+                designated
+                    .iter()
+                    .filter_map(|&m| graph.index_of(m))
+                    .filter(|&m| graph.out(EdgeKind::MemberOf, m).any(|x| x == w)),
+            ),
+            None if governance.founded.contains(&id) => {}
+            None => seeds.extend(graph.inn(EdgeKind::Moderates, w)),
+        }
+    }
     seeds.sort_unstable();
+    seeds.dedup();
     seeds
 }
 

@@ -343,6 +343,8 @@ pub struct NewProposal {
     pub topic: String,
     /// Rules the world adopts if it passes with option 0.
     pub rules: Option<Rules>,
+    /// Curators (trust's seeds for the world) it designates if it passes with option 0.
+    pub curators: Option<Vec<Id>>,
 }
 
 /// A bulk import, already parsed. Vertices are named by position in a table made of the new

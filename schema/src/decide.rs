@@ -252,6 +252,8 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
                 Event::VertexCreated { id: world, kind: VertexKind::World, props, external: None },
                 edge(EdgeKind::MemberOf, actor.mask, world, None),
                 edge(EdgeKind::Moderates, actor.mask, world, None),
+                // The founder moderates; the world's governance designates its trust seeds.
+                Event::Gov(Gov::Founded { world }),
             ];
             if let Some(rules) = rules {
                 rules.check().map_err(|(field, reason)| Rejection::InvalidInput { field, reason })?;
@@ -556,6 +558,9 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
                     rules: Box::new(rules),
                     by: Some(proposal),
                 }));
+            }
+            if let (true, Some(curators)) = (adopt, info.spec.curators) {
+                events.push(Event::Gov(Gov::CuratorsSet { world: info.spec.world, curators, by: proposal }));
             }
             Ok(events)
         }
@@ -1060,6 +1065,7 @@ fn decide_proposal(new: crate::NewProposal, now_ms: i64, view: &dyn View) -> Res
         secret,
         topic,
         rules,
+        curators,
     } = new;
     let bad = |field: &str, reason: String| Rejection::InvalidInput { field: field.into(), reason };
     acting(view, actor)?;
@@ -1113,6 +1119,29 @@ fn decide_proposal(new: crate::NewProposal, now_ms: i64, view: &dyn View) -> Res
             return Err(bad("options", "a rules proposal has two options: adopt (0) and reject (1)".into()));
         }
     }
+    if let Some(curators) = &curators {
+        if rules.is_some() {
+            return Err(bad("curators", "a proposal changes the rules or the curators, not both".into()));
+        }
+        if labels.len() != 2 {
+            return Err(bad("options", "a curators proposal has two options: adopt (0) and reject (1)".into()));
+        }
+        if curators.is_empty() || curators.len() > governance::CURATORS_MAX {
+            return Err(bad("curators", format!("name 1 to {} curators", governance::CURATORS_MAX)));
+        }
+        for (i, &mask) in curators.iter().enumerate() {
+            let field = format!("curators[{i}]");
+            if view.vertex_kind(mask) != Some(VertexKind::Mask) || !sees_mask(view, Some(actor.user), mask) {
+                return Err(Rejection::NotFound { kind: VertexKind::Mask, id: mask });
+            }
+            if !view.has_edge(EdgeKind::MemberOf, mask, world) {
+                return Err(bad(&field, "is not a member of this world".into()));
+            }
+            if curators[..i].contains(&mask) {
+                return Err(bad(&field, "listed twice".into()));
+            }
+        }
+    }
     let topic = topic_of(&topic)?;
     let (weighting, weights) = if reputation_weight {
         let (epoch, weights) = view.reputation_weights(world).ok_or_else(|| Rejection::NotOpen {
@@ -1145,6 +1174,7 @@ fn decide_proposal(new: crate::NewProposal, now_ms: i64, view: &dyn View) -> Res
         secret,
         topic,
         rules,
+        curators,
     };
     Ok(vec![
         Event::VertexCreated { id: proposal, kind: VertexKind::Proposal, props, external: None },

@@ -324,6 +324,8 @@ pub struct ProposalSpec {
     pub topic: String,
     /// Rules the world adopts if the proposal passes with option 0.
     pub rules: Option<Rules>,
+    /// The curators (trust's seeds for the world) it designates if it passes with option 0.
+    pub curators: Option<Vec<Id>>,
 }
 
 /// A voter's choice on one proposal.
@@ -466,6 +468,8 @@ pub struct Appeal {
 
 /// The most appeals of one case (juries of 3, 7, then 15).
 pub const APPEALS_MAX: usize = crate::jury::SIZES.len();
+/// The most curators one proposal designates.
+pub const CURATORS_MAX: usize = 32;
 /// The most lines of evidence on a flagged case.
 pub const EVIDENCE_LINES_MAX: usize = 64;
 /// The longest reason, rule or statement, in characters.
@@ -579,6 +583,21 @@ pub enum Gov {
         /// When.
         at_ms: i64,
     },
+    /// A world was founded through the write path: its founder moderates it, but trust's
+    /// seeds for it are only the curators its governance designates.
+    Founded {
+        /// The world.
+        world: Id,
+    },
+    /// A passed proposal designated a world's curators: trust's seeds for the world.
+    CuratorsSet {
+        /// The world.
+        world: Id,
+        /// The curators.
+        curators: Vec<Id>,
+        /// The proposal.
+        by: Id,
+    },
 }
 
 /// One proposal's state.
@@ -613,8 +632,12 @@ pub struct Governance {
     pub cases_by_world: BTreeMap<Id, Vec<Id>>,
     /// Actions in force against masks: (mask, world) → (action, case).
     pub sanctions: BTreeMap<(Id, Id), (Action, Id)>,
-    /// Reports awaiting the world's moderators: world → (target, reason, report number).
+    /// Reports awaiting the world's moderators: world → (target, reason).
     pub reports: BTreeMap<Id, Vec<(Id, String)>>,
+    /// Worlds founded through the write path (their founders are not trust's seeds).
+    pub founded: std::collections::BTreeSet<Id>,
+    /// Curators each world's governance designated: trust's seeds for it.
+    pub curators: BTreeMap<Id, Vec<Id>>,
 }
 
 impl Governance {
@@ -658,6 +681,12 @@ impl Governance {
             Gov::Closed { proposal, outcome } => {
                 let state = self.proposals.get_mut(&proposal).ok_or_else(|| format!("no proposal {proposal}"))?;
                 state.closed = Some(Closing { outcome: *outcome, seq, hash });
+            }
+            Gov::Founded { world } => {
+                self.founded.insert(world);
+            }
+            Gov::CuratorsSet { world, curators, .. } => {
+                self.curators.insert(world, curators);
             }
             Gov::Reported { world, target, reason, .. } => {
                 self.reports.entry(world).or_default().push((target, reason));

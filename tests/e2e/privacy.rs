@@ -224,8 +224,8 @@ pub(crate) fn dump(server: &Server, token: Option<&str>, probe: &Probe) -> BTree
                 _ => format!("{{ {name}{args} {{ {} }} }}", selection(&types, &inner, depth, probe, page)),
             };
             let reply = server.post(&json!({ "query": query }), token);
-            if reply.status == 400 && reply.code() == "GRAPHQL_VALIDATION_FAILED" {
-                continue; // Too deep or too complex for the limits: ask less.
+            if reply.status == 400 && reply.code() == "GRAPHQL_VALIDATION_FAILED" || reply.status == 413 {
+                continue; // Too deep, too complex or too long for the limits: ask less.
             }
             assert_eq!(reply.status, 200, "{name}: {}", reply.brief());
             out.insert(name.to_owned(), reply.json());

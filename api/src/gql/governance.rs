@@ -301,6 +301,13 @@ pub(crate) fn rules_of(graph: &Graph, world: Id) -> Rules {
     (&graph.governance().rules_of(world)).into()
 }
 
+/// The curators a world's governance designated (trust's seeds for it), that the viewer sees.
+pub(crate) fn curators_of(ctx: &Context<'_>, world: Id) -> Vec<Mask> {
+    let graph = state(ctx).engine.read();
+    let sight = Sight::of(ctx);
+    graph.governance().curators.get(&world).into_iter().flatten().filter_map(|&m| sight.mask_by_id(&graph, m)).collect()
+}
+
 /// A world's proposals, newest first.
 pub(crate) fn proposals_of(
     ctx: &Context<'_>,
@@ -534,6 +541,14 @@ impl Proposal {
         self.with(ctx, |_, p| p.spec.rules.as_ref().map(Rules::from))
     }
 
+    /// The curators the world designates if this passes with option 0 (those the viewer sees).
+    async fn proposed_curators(&self, ctx: &Context<'_>) -> Option<Vec<Mask>> {
+        let sight = Sight::of(ctx);
+        self.with(ctx, |graph, p| {
+            p.spec.curators.as_ref().map(|c| c.iter().filter_map(|&m| sight.mask_by_id(graph, m)).collect())
+        })
+    }
+
     /// The result: live while open, as recorded once closed.
     async fn result(&self, ctx: &Context<'_>) -> ProposalResult {
         self.with(ctx, |graph, p| match &p.closed {
@@ -606,6 +621,9 @@ pub struct CreateProposalInput {
     /// New rules for the world, adopted if the proposal passes with option 0 (it then has
     /// two options: adopt, reject).
     pub rules: Option<RulesInput>,
+    /// Curators to designate — trust's seeds for the world — if the proposal passes with
+    /// option 0 (two options, adopt and reject; at most 32 members of the world).
+    pub curators: Option<Vec<ID>>,
     /// Echoed back.
     pub client_mutation_id: Option<String>,
 }
@@ -750,6 +768,17 @@ impl GovernanceMutation {
                 None => None,
             };
             let rules = input.rules.as_ref().map(RulesInput::rules).transpose()?;
+            let curators = match &input.curators {
+                Some(list) if list.len() > gov::CURATORS_MAX => {
+                    return Err(bad("curators", format!("name 1 to {} curators", gov::CURATORS_MAX)));
+                }
+                Some(list) => Some(
+                    list.iter()
+                        .map(|m| target(ctx, NodeKind::Mask, m, "curators", "mask"))
+                        .collect::<std::result::Result<Vec<_>, _>>()?,
+                ),
+                None => None,
+            };
             let new = NewProposal {
                 actor,
                 proposal,
@@ -768,6 +797,7 @@ impl GovernanceMutation {
                 secret: input.secret,
                 topic: input.topic,
                 rules,
+                curators,
             };
             let seq = execute(ctx, Command::CreateProposal(Box::new(new))).await?;
             let graph = state(ctx).engine.read();

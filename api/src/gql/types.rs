@@ -469,6 +469,13 @@ impl World {
         super::governance::rules_of(&state(ctx).engine.read(), self.id)
     }
 
+    /// Its curators as its governance designated them: trust's seeds for it. Empty until a
+    /// proposal designates them (founding a world makes its founder a moderator, not a seed;
+    /// an imported world without a designation is seeded by its moderators).
+    async fn curators(&self, ctx: &Context<'_>) -> Vec<Mask> {
+        super::governance::curators_of(ctx, self.id)
+    }
+
     /// Its proposals, the newest first.
     #[graphql(complexity = "cost(first, last, child_complexity)")]
     async fn proposals(

@@ -51,6 +51,7 @@ fn proposal(actor: &Person, id: Id, world: Id, method: Method, closes_in_ms: i64
         secret: false,
         topic: String::new(),
         rules: None,
+        curators: None,
     }
 }
 

@@ -5,6 +5,7 @@ mod clusters;
 mod contribution;
 mod epochs;
 mod patrol;
+mod seeds;
 mod support;
 mod topology;
 mod trust;
