@@ -22,6 +22,22 @@ fn actor(graph: &Graph, m: u32) -> Actor {
     Actor { user: graph.id_at(graph.owner_key(m)), mask: graph.id_at(m) }
 }
 
+/// How long a decided proposal of the demo stays open, from its making.
+const DECIDED_WINDOW_MS: i64 = 3_000;
+
+/// Casts a ballot; one that arrives after its proposal closed (a machine slower than the
+/// window) is left out, not fatal.
+async fn vote(engine: &Engine, command: Command) -> Result<()> {
+    match engine.execute(command).await {
+        Ok(_) => Ok(()),
+        Err(graph_engine::Error::Rejected(schema::Rejection::NotOpen { reason })) => {
+            tracing::warn!(reason = %reason, "a demo ballot came too late");
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!("seeding the demo's governance: {e}")),
+    }
+}
+
 async fn run(engine: &Engine, command: Command) -> Result<()> {
     match engine.execute(command).await {
         Ok(_) => Ok(()),
@@ -102,7 +118,9 @@ pub async fn govern(engine: &Engine) -> Result<()> {
         bail!("the demo's council has {} members; 12 are needed", members.len());
     }
     let mut rng = SplitMix64::new(20);
-    let soon = || now_ms() + 1_500;
+    // A decided proposal is open for a few seconds from its own making, time enough for its
+    // ballots on a loaded machine; the seeding then waits for the last window to end.
+    let soon = || now_ms() + DECIDED_WINDOW_MS;
     let later = now_ms() + 14 * 24 * 3600 * 1000;
 
     // Rules, adopted by a passed proposal: members propose; juries need the median trust.
@@ -113,15 +131,23 @@ pub async fn govern(engine: &Engine) -> Result<()> {
     };
     // The founder (a moderator) proposes: the default rules let moderators propose.
     let rules_id = engine.new_id();
-    let mut adopt =
-        proposal(founder, world, rules_id, "Let every member propose", &["adopt", "reject"], Method::Single, soon());
+    let rules_closes = soon();
+    let mut adopt = proposal(
+        founder,
+        world,
+        rules_id,
+        "Let every member propose",
+        &["adopt", "reject"],
+        Method::Single,
+        rules_closes,
+    );
     adopt.rules = Some(rules);
     adopt.quorum_bp = 0;
     adopt.threshold_bp = 5_000;
     adopt.body = "Proposals stay open to all members; juries come from members at or above the median trust.".into();
     run(engine, Command::CreateProposal(Box::new(adopt))).await?;
     for m in members.iter().take(8) {
-        run(
+        vote(
             engine,
             Command::CastVote {
                 actor: *m,
@@ -158,8 +184,9 @@ pub async fn govern(engine: &Engine) -> Result<()> {
         (Method::Quadratic, "Spend the community budget", &["studio rent", "printing", "open mic", "archive"][..]),
     ];
     let mut closing = Vec::new();
-    for (round, closes) in [(0, soon()), (1, later)] {
+    for round in 0..2 {
         for (i, (method, title, options)) in methods.iter().enumerate() {
+            let closes = if round == 0 { soon() } else { later };
             let id = engine.new_id();
             let author = founder;
             let title = if round == 0 { format!("{title} (decided)") } else { (*title).to_owned() };
@@ -169,15 +196,16 @@ pub async fn govern(engine: &Engine) -> Result<()> {
             run(engine, Command::CreateProposal(Box::new(new))).await?;
             for m in members.iter().skip(1).step_by(2) {
                 let choice = ballot(&mut rng, *method, options.len());
-                run(engine, Command::CastVote { actor: *m, proposal: id, choice }).await?;
+                vote(engine, Command::CastVote { actor: *m, proposal: id, choice }).await?;
             }
             if round == 0 {
-                closing.push(id);
+                closing.push((id, closes));
             }
         }
     }
-    tokio::time::sleep(Duration::from_millis(1_700)).await;
-    for id in std::iter::once(rules_id).chain(closing) {
+    let last = closing.iter().map(|&(_, c)| c).max().unwrap_or(0).max(rules_closes);
+    tokio::time::sleep(Duration::from_millis((last - now_ms()).max(0) as u64 + 100)).await;
+    for id in std::iter::once(rules_id).chain(closing.into_iter().map(|(id, _)| id)) {
         run(engine, Command::CloseProposal { proposal: id }).await?;
     }
 

@@ -97,9 +97,10 @@ const GOVERNANCE_TICK: Duration = Duration::from_secs(1);
 /// The most proposals the clock closes in one tick (the rest wait for the next).
 const CLOSES_PER_TICK: usize = 256;
 
-/// The governance clock: closes every proposal whose voting time is over, within a tick of
-/// `closesAt`, through the write path (`Command::CloseProposal`), so its result is recorded
-/// in the log and a passed rules proposal takes effect. Ends when `stop` turns true.
+/// The governance clock: snapshots the REPUTATION weights of proposals that open now
+/// (`Command::OpenProposal`), and closes every proposal whose voting time is over, within a
+/// tick of `closesAt`, through the write path (`Command::CloseProposal`), so its result is
+/// recorded in the log and a passed rules proposal takes effect. Ends when `stop` turns true.
 fn spawn_governance_clock(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(GOVERNANCE_TICK);
@@ -109,17 +110,28 @@ fn spawn_governance_clock(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) 
                 _ = stop.wait_for(|&s| s) => return,
             }
             let now = now_ms();
-            let due: Vec<schema::Id> = {
+            let pending = schema::governance::Weighting::Reputation { epoch: schema::governance::NOT_SNAPSHOTTED };
+            let (opening, due): (Vec<schema::Id>, Vec<schema::Id>) = {
                 let graph = engine.read();
-                graph
-                    .governance()
-                    .proposals
-                    .iter()
-                    .filter(|(_, p)| p.closed.is_none() && p.spec.closes_at_ms <= now)
+                let open = graph.governance().proposals.iter().filter(|(_, p)| p.closed.is_none());
+                let opening = open
+                    .clone()
+                    .filter(|(_, p)| p.spec.weighting == pending && p.spec.opens_at_ms <= now)
                     .map(|(&id, _)| id)
                     .take(CLOSES_PER_TICK)
-                    .collect()
+                    .collect();
+                let due =
+                    open.filter(|(_, p)| p.spec.closes_at_ms <= now).map(|(&id, _)| id).take(CLOSES_PER_TICK).collect();
+                (opening, due)
             };
+            // Proposals made to open later get their REPUTATION weights as they open.
+            for proposal in opening {
+                match engine.execute(schema::Command::OpenProposal { proposal }).await {
+                    Ok(receipt) => tracing::info!(proposal = %proposal, seq = receipt.last_seq, "proposal opened"),
+                    Err(graph_engine::Error::Rejected(schema::Rejection::AlreadyDone { .. })) => {}
+                    Err(e) => tracing::warn!(proposal = %proposal, error = %e, "opening a proposal"),
+                }
+            }
             for proposal in due {
                 match engine.execute(schema::Command::CloseProposal { proposal }).await {
                     Ok(receipt) => tracing::info!(proposal = %proposal, seq = receipt.last_seq, "proposal closed"),

@@ -302,11 +302,21 @@ impl View for Overlay<'_> {
             Gov::Proposed { proposal: p, spec, .. } if *p == proposal => Some((**spec).clone()),
             _ => None,
         });
-        if let Some(spec) = staged {
-            return Some(ProposalInfo { spec, closed: closed_staged });
+        let snapshot = self.gov().rev().find_map(|g| match g {
+            Gov::Snapshotted { proposal: p, epoch, .. } if *p == proposal => Some(*epoch),
+            _ => None,
+        });
+        let (mut spec, closed) = match staged {
+            Some(spec) => (spec, closed_staged),
+            None => {
+                let state = self.graph.governance().proposals.get(&proposal)?;
+                (state.spec.clone(), closed_staged || state.closed.is_some())
+            }
+        };
+        if let Some(epoch) = snapshot {
+            spec.weighting = schema::governance::Weighting::Reputation { epoch };
         }
-        let state = self.graph.governance().proposals.get(&proposal)?;
-        Some(ProposalInfo { spec: state.spec.clone(), closed: closed_staged || state.closed.is_some() })
+        Some(ProposalInfo { spec, closed })
     }
 
     fn ballot(&self, proposal: Id, mask: Id) -> Option<Choice> {
@@ -344,8 +354,10 @@ impl View for Overlay<'_> {
     }
 
     fn proposal_weight(&self, proposal: Id, mask: Id) -> Option<u64> {
-        let staged = self.gov().find_map(|g| match g {
-            Gov::Proposed { proposal: p, weights, .. } if *p == proposal => {
+        let staged = self.gov().rev().find_map(|g| match g {
+            Gov::Proposed { proposal: p, weights, .. } | Gov::Snapshotted { proposal: p, weights, .. }
+                if *p == proposal =>
+            {
                 Some(weights.iter().find(|(m, _)| *m == mask).map(|&(_, w)| w))
             }
             _ => None,
@@ -357,8 +369,12 @@ impl View for Overlay<'_> {
     }
 
     fn proposal_weights(&self, proposal: Id) -> BTreeMap<Id, u64> {
-        let staged = self.gov().find_map(|g| match g {
-            Gov::Proposed { proposal: p, weights, .. } if *p == proposal => Some(weights.iter().copied().collect()),
+        let staged = self.gov().rev().find_map(|g| match g {
+            Gov::Proposed { proposal: p, weights, .. } | Gov::Snapshotted { proposal: p, weights, .. }
+                if *p == proposal =>
+            {
+                Some(weights.iter().copied().collect())
+            }
             _ => None,
         });
         staged.unwrap_or_else(|| {

@@ -219,6 +219,12 @@ pub enum Command {
         /// The topic ("" for every topic).
         topic: String,
     },
+    /// Snapshot the REPUTATION weights of a proposal that opens now (it was made to open
+    /// later). The server's clock asks, within a second of `opensAt`.
+    OpenProposal {
+        /// The proposal.
+        proposal: Id,
+    },
     /// Close a proposal whose voting time is over, recording its result (and, for a passed
     /// rules proposal, adopting its rules). Anyone may ask; the server's clock does when due.
     CloseProposal {

@@ -267,6 +267,13 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
             let info = open_proposal(view, proposal, now_ms)?;
             let spec = &info.spec;
             permitted(view, actor.mask, spec.world, Privilege::Vote, now_ms)?;
+            if spec.weighting == (Weighting::Reputation { epoch: governance::NOT_SNAPSHOTTED }) {
+                return Err(Rejection::NotOpen {
+                    reason: "its REPUTATION weights are snapshotted as it opens, within a second of opensAt: \
+                             try again in a moment"
+                        .into(),
+                });
+            }
             crate::tally::check_ballot(spec.method, spec.options.len(), spec.budget, &choice.choices, &choice.amounts)
                 .map_err(|e| Rejection::InvalidInput { field: e.field.into(), reason: e.reason })?;
             if matches!(spec.weighting, Weighting::Reputation { .. })
@@ -537,6 +544,21 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
                 }
             }
             Ok(events)
+        }
+        Command::OpenProposal { proposal } => {
+            let info =
+                view.proposal(proposal).ok_or(Rejection::NotFound { kind: VertexKind::Proposal, id: proposal })?;
+            if info.spec.weighting != (Weighting::Reputation { epoch: governance::NOT_SNAPSHOTTED }) {
+                return Err(Rejection::AlreadyDone { what: "its weights are fixed" });
+            }
+            if info.closed || now_ms < info.spec.opens_at_ms {
+                return Err(Rejection::NotOpen {
+                    reason: format!("it opens at {} (milliseconds since the Unix epoch)", info.spec.opens_at_ms),
+                });
+            }
+            let (weighting, weights) = snapshot(view, info.spec.world)?;
+            let Weighting::Reputation { epoch } = weighting else { unreachable!("a snapshot is of reputation") };
+            Ok(vec![Event::Gov(Gov::Snapshotted { proposal, epoch, weights })])
         }
         Command::CloseProposal { proposal } => {
             let info =
@@ -1032,6 +1054,20 @@ fn open_proposal(view: &dyn View, proposal: Id, now_ms: i64) -> Result<ProposalI
     Ok(info)
 }
 
+/// The REPUTATION weights of `world`'s members at the latest epoch.
+fn snapshot(view: &dyn View, world: Id) -> Result<(Weighting, Vec<(Id, u64)>), Rejection> {
+    let (epoch, weights) = view.reputation_weights(world).ok_or_else(|| Rejection::NotOpen {
+        reason: "no reputation epoch has been computed yet: REPUTATION weight needs one".into(),
+    })?;
+    if weights.len() > governance::SNAPSHOT_MAX {
+        return Err(Rejection::LimitExceeded {
+            what: "members in a REPUTATION-weighted proposal's world",
+            limit: governance::SNAPSHOT_MAX as u64,
+        });
+    }
+    Ok((Weighting::Reputation { epoch }, weights))
+}
+
 fn topic_of(topic: &str) -> Result<String, Rejection> {
     let topic = clean_text("topic", topic)?.trim().to_lowercase();
     if topic.len() > governance::TOPIC_BYTES_MAX {
@@ -1143,17 +1179,11 @@ fn decide_proposal(new: crate::NewProposal, now_ms: i64, view: &dyn View) -> Res
         }
     }
     let topic = topic_of(&topic)?;
-    let (weighting, weights) = if reputation_weight {
-        let (epoch, weights) = view.reputation_weights(world).ok_or_else(|| Rejection::NotOpen {
-            reason: "no reputation epoch has been computed yet: REPUTATION weight needs one".into(),
-        })?;
-        if weights.len() > governance::SNAPSHOT_MAX {
-            return Err(Rejection::LimitExceeded {
-                what: "members in a REPUTATION-weighted proposal's world",
-                limit: governance::SNAPSHOT_MAX as u64,
-            });
-        }
-        (Weighting::Reputation { epoch }, weights)
+    let (weighting, weights) = if reputation_weight && opens > now_ms {
+        // Snapshotted when it opens (`Command::OpenProposal`, the server's clock).
+        (Weighting::Reputation { epoch: governance::NOT_SNAPSHOTTED }, Vec::new())
+    } else if reputation_weight {
+        snapshot(view, world)?
     } else {
         (Weighting::Equal, Vec::new())
     };

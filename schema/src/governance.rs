@@ -284,8 +284,10 @@ pub fn standings(epoch: Option<u64>, members: &[(Id, Option<(f64, f64)>)]) -> Ha
 pub enum Weighting {
     /// Every counted voter weighs 1.
     Equal,
-    /// Each member weighs its trust in the world at the epoch current when the proposal was
-    /// made, snapshotted then ([`Gov::Proposed`] carries the weights).
+    /// Each member weighs its trust in the world at the epoch current when the proposal
+    /// opened, snapshotted then ([`Gov::Proposed`] carries the weights of one open at once,
+    /// [`Gov::Snapshotted`] those of one that opened later; until then `epoch` is
+    /// [`NOT_SNAPSHOTTED`]).
     Reputation {
         /// The epoch.
         epoch: u64,
@@ -468,6 +470,8 @@ pub struct Appeal {
 
 /// The most appeals of one case (juries of 3, 7, then 15).
 pub const APPEALS_MAX: usize = crate::jury::SIZES.len();
+/// The epoch of a REPUTATION proposal whose weights are not snapshotted yet (it opens later).
+pub const NOT_SNAPSHOTTED: u64 = 0;
 /// The most curators one proposal designates.
 pub const CURATORS_MAX: usize = 32;
 /// The most lines of evidence on a flagged case.
@@ -589,6 +593,15 @@ pub enum Gov {
         /// The world.
         world: Id,
     },
+    /// A proposal made to open later opened: its REPUTATION weights, at the epoch current then.
+    Snapshotted {
+        /// The proposal.
+        proposal: Id,
+        /// The epoch.
+        epoch: u64,
+        /// The weights of the world's members, by mask.
+        weights: Vec<(Id, u64)>,
+    },
     /// A passed proposal designated a world's curators: trust's seeds for the world.
     CuratorsSet {
         /// The world.
@@ -681,6 +694,11 @@ impl Governance {
             Gov::Closed { proposal, outcome } => {
                 let state = self.proposals.get_mut(&proposal).ok_or_else(|| format!("no proposal {proposal}"))?;
                 state.closed = Some(Closing { outcome: *outcome, seq, hash });
+            }
+            Gov::Snapshotted { proposal, epoch, weights } => {
+                let state = self.proposals.get_mut(&proposal).ok_or_else(|| format!("no proposal {proposal}"))?;
+                state.spec.weighting = Weighting::Reputation { epoch };
+                state.weights = weights.into_iter().collect();
             }
             Gov::Founded { world } => {
                 self.founded.insert(world);

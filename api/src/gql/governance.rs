@@ -64,8 +64,8 @@ pub enum VoteWeight {
     /// Every voter counted weighs the same.
     #[default]
     Equal,
-    /// Each member weighs its trust in the world at the epoch current when the proposal was
-    /// made (snapshotted then: later trust changes nothing; masks that joined later cannot vote).
+    /// Each member weighs its trust in the world at the epoch current when the proposal opens
+    /// (snapshotted then: later trust changes nothing; masks that join later cannot vote).
     Reputation,
 }
 
@@ -488,10 +488,12 @@ impl Proposal {
         })
     }
 
-    /// REPUTATION: the epoch whose trust the weights were snapshotted from.
+    /// REPUTATION: the epoch whose trust the weights were snapshotted from (null until the
+    /// proposal opens).
     async fn weight_epoch(&self, ctx: &Context<'_>) -> Option<i32> {
         self.with(ctx, |_, p| match p.spec.weighting {
             gov::Weighting::Equal => None,
+            gov::Weighting::Reputation { epoch: gov::NOT_SNAPSHOTTED } => None,
             gov::Weighting::Reputation { epoch } => Some(epoch.min(i32::MAX as u64) as i32),
         })
     }

@@ -188,6 +188,33 @@ async fn governance_through_the_write_path(backend: Backend) {
         assert_eq!(o.eligible_weight, 2_250_000);
     }
 
+    // A REPUTATION proposal made to open later is weighed by the trust current when it opens.
+    let later = engine.new_id();
+    let mut deferred = proposal(&amal, later, world, Method::Single, 60_000);
+    deferred.reputation_weight = true;
+    deferred.opens_at_ms = Some(deferred.closes_at_ms - 60_000 + 1_000);
+    engine.execute(Command::CreateProposal(Box::new(deferred))).await.unwrap();
+    let r = refused(&engine, Command::OpenProposal { proposal: later }).await;
+    assert!(matches!(r, Rejection::NotOpen { .. }), "not open yet: {r:?}");
+    engine.set_reputation(trust(&[(amal.mask, 0.1), (bilal.mask, 0.2), (chadi.mask, 0.4), (late.mask, 0.4)]));
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let r = refused(&engine, cast(&chadi, chadi.mask, later, &[0])).await;
+    assert!(matches!(&r, Rejection::NotOpen { reason } if reason.contains("snapshotted")), "{r:?}");
+    engine.execute(Command::OpenProposal { proposal: later }).await.unwrap();
+    assert_eq!(
+        refused(&engine, Command::OpenProposal { proposal: later }).await,
+        Rejection::AlreadyDone { what: "its weights are fixed" }
+    );
+    engine.execute(cast(&late, late.mask, later, &[1])).await.unwrap();
+    {
+        let graph = engine.read();
+        let state = &graph.governance().proposals[&later];
+        assert_eq!(state.spec.weighting, schema::governance::Weighting::Reputation { epoch: 7 });
+        assert_eq!(state.weights[&chadi.mask], 1_000_000, "the trust at opening: chadi and late weigh most");
+        assert_eq!(state.weights[&late.mask], 1_000_000, "late had joined by the opening");
+        assert_eq!(state.weights[&amal.mask], 250_000);
+    }
+
     // Closing before time is refused; after, the result is recorded and recounts the same.
     let r = refused(&engine, Command::CloseProposal { proposal: p1 }).await;
     assert!(matches!(r, Rejection::NotOpen { .. }), "{r:?}");
