@@ -14,6 +14,7 @@ pub mod governance;
 mod id;
 pub mod jury;
 mod kinds;
+pub mod ledger;
 mod mix;
 mod props;
 pub mod tally;
