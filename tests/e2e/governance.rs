@@ -179,7 +179,8 @@ fn councils_govern_through_the_api() {
     assert_eq!(live["status"], "OPEN");
     // Persons: amal (1), bilal (his latest ballot: 1), chadi (0), dina by delegation (0), eman (0).
     assert_eq!(live["counts"], json!(["3", "2"]), "{live}");
-    assert_eq!((live["turnout"].clone(), live["eligible"].clone()), (json!(5), json!(5)), "{live}");
+    assert_eq!(live["turnout"], json!(5), "{live}");
+    assert_eq!(live["eligible"], Value::Null, "persons are not counted aloud beside masks: {live}");
     assert_eq!(live["delegatedWeight"], "1");
     assert_eq!(live["seq"], Value::Null);
 
@@ -379,5 +380,39 @@ fn the_demo_governs() {
     assert_eq!(decided["status"], "OVERTURNED");
     assert_eq!(decided["appeal"]["votes"].as_array().unwrap().len(), 2);
     assert!(cases.iter().any(|c| c["action"] == "HIDE"), "{cases:?}");
+    assert!(server.terminate().success());
+}
+
+/// The attack: found a world, let two masks join, open a one-person-one-vote proposal, and
+/// read its result before anyone votes. If the result counted the eligible *persons*, "3
+/// members, 2 eligible" would say that the two masks share an owner.
+#[test]
+fn a_one_person_one_vote_result_does_not_tell_which_masks_share_an_owner() {
+    let server = Server::start(false, &["--rate-per-ip", "0", "--rate-per-token", "0"]);
+    let (eve, _) = server.user_with_mask("eve", "eve_prober", "PUBLIC");
+    let (owner, a) = server.user_with_mask("owner", "first_face", "PUBLIC");
+    let b = server.create_mask(&owner, "second_face", "CITIZEN");
+    let world = server.gql(
+        "mutation { createWorld(input: {name: \"Probe\"}) { world { id } } }",
+        json!({}),
+        Some(&eve),
+    )["createWorld"]["world"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for mask in [&a, &b] {
+        server.gql(
+            "mutation($m: ID!, $w: ID!) { joinWorld(input: {as: $m, world: $w}) { userErrors { message } } }",
+            json!({"m": mask, "w": world}),
+            Some(&owner),
+        );
+    }
+    let input = json!({"world": world, "title": "Probe", "options": ["a", "b"], "method": "SINGLE", "onePersonOneVote": true, "closesAt": (now_ms() + 60_000).to_string()});
+    let p = ok(&server, &eve, PROPOSE, input)["proposal"]["id"].as_str().unwrap().to_owned();
+    let seen = server.gql(RESULT, json!({"p": p}), Some(&eve))["proposal"]["result"].clone();
+    // With three masks of two users, nothing shown may differ from three masks of three.
+    assert_eq!(seen["eligible"], Value::Null, "{seen}");
+    assert_eq!(seen["eligibleWeight"], Value::Null, "{seen}");
+    assert_eq!(seen["participation"], Value::Null, "{seen}");
     assert!(server.terminate().success());
 }

@@ -363,16 +363,18 @@ pub struct ProposalResult {
     pub rounds: Vec<Round>,
     /// People counted (after one-person-one-vote: persons, never which masks).
     pub turnout: i32,
-    /// People eligible: the world's members (persons under one-person-one-vote).
-    pub eligible: i32,
+    /// Masks eligible: the world's members. Null under one-person-one-vote: counting persons
+    /// beside the world's member count would tell that some of its masks share an owner.
+    pub eligible: Option<i32>,
     /// The weight counted (a decimal string).
     pub weight: String,
-    /// The weight of everyone eligible.
-    pub eligible_weight: String,
+    /// The weight of everyone eligible (null under one-person-one-vote, as `eligible`).
+    pub eligible_weight: Option<String>,
     /// Of the weight counted, how much came by delegation.
     pub delegated_weight: String,
-    /// Participation: weight counted over the eligible weight, 0..=1.
-    pub participation: f64,
+    /// Participation: weight counted over the eligible weight, 0..=1 (null under
+    /// one-person-one-vote, as `eligible`).
+    pub participation: Option<f64>,
     /// The winner's support, 0..=1 (see api/README.md for each method).
     pub support: Option<f64>,
     /// Participation reached the quorum.
@@ -386,7 +388,7 @@ pub struct ProposalResult {
     pub log_hash: Option<String>,
 }
 
-fn result_of(outcome: &Outcome, closing: Option<&gov::Closing>, hide: bool) -> ProposalResult {
+fn result_of(outcome: &Outcome, closing: Option<&gov::Closing>, hide: bool, persons: bool) -> ProposalResult {
     let strings = |xs: &[u64]| xs.iter().map(u64::to_string).collect::<Vec<_>>();
     let share = |(a, b): (u64, u64)| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     ProposalResult {
@@ -412,11 +414,11 @@ fn result_of(outcome: &Outcome, closing: Option<&gov::Closing>, hide: bool) -> P
                 .collect()
         },
         turnout: outcome.turnout.min(i32::MAX as u64) as i32,
-        eligible: outcome.eligible.min(i32::MAX as u64) as i32,
+        eligible: (!persons).then(|| outcome.eligible.min(i32::MAX as u64) as i32),
         weight: outcome.weight.to_string(),
-        eligible_weight: outcome.eligible_weight.to_string(),
+        eligible_weight: (!persons).then(|| outcome.eligible_weight.to_string()),
         delegated_weight: outcome.delegated_weight.to_string(),
-        participation: share((outcome.weight, outcome.eligible_weight)),
+        participation: (!persons).then(|| share((outcome.weight, outcome.eligible_weight))),
         support: (!hide && outcome.count.winner.is_some()).then(|| share(outcome.support)),
         quorum_met: outcome.quorum_met,
         threshold_met: !hide && outcome.threshold_met,
@@ -553,11 +555,14 @@ impl Proposal {
 
     /// The result: live while open, as recorded once closed.
     async fn result(&self, ctx: &Context<'_>) -> ProposalResult {
-        self.with(ctx, |graph, p| match &p.closed {
-            Some(closing) => result_of(&closing.outcome, Some(closing), false),
-            None => {
-                let outcome = gov::outcome(&GraphView(graph), self.id, false).expect("the proposal exists");
-                result_of(&outcome, None, p.spec.secret)
+        self.with(ctx, |graph, p| {
+            let persons = p.spec.one_person_one_vote;
+            match &p.closed {
+                Some(closing) => result_of(&closing.outcome, Some(closing), false, persons),
+                None => {
+                    let outcome = gov::outcome(&GraphView(graph), self.id, false).expect("the proposal exists");
+                    result_of(&outcome, None, p.spec.secret, persons)
+                }
             }
         })
     }
