@@ -899,11 +899,15 @@ fn seen_work(view: &dyn View, actor: Actor, work: Id) -> Result<(), Rejection> {
 
 /// Whether `mask` holds `privilege` in `world` under its rules; the reason when not.
 pub fn privilege(view: &dyn View, mask: Id, world: Id, privilege: Privilege, now_ms: i64) -> Result<(), String> {
-    governance::check_privilege(
-        &view.rules(world),
-        privilege,
-        &facts(view, mask, world, view.standing(mask, world), now_ms),
-    )
+    let rules = view.rules(world);
+    let needs = rules.requirement(privilege);
+    // A mask's standing costs a pass over the world's members: read it only when the rule asks.
+    let standing = if needs.trust_percentile > 0 || needs.contribution > 0.0 {
+        view.standing(mask, world)
+    } else {
+        Standing::default()
+    };
+    governance::check_privilege(&rules, privilege, &facts(view, mask, world, standing, now_ms))
 }
 
 fn facts(view: &dyn View, mask: Id, world: Id, standing: Standing, now_ms: i64) -> Facts {

@@ -151,6 +151,18 @@ impl Rules {
         }
     }
 
+    /// The requirement for `privilege`, to change.
+    pub fn requirement_mut(&mut self, privilege: Privilege) -> &mut Requirement {
+        match privilege {
+            Privilege::Propose => &mut self.propose,
+            Privilege::Vote => &mut self.vote,
+            Privilege::Report => &mut self.report,
+            Privilege::Moderate => &mut self.moderate,
+            Privilege::Jury => &mut self.jury,
+            Privilege::Post => &mut self.post,
+        }
+    }
+
     /// Checks the rules' own ranges: percentiles 0..=100, contribution finite and ≥ 0, an
     /// appeal window of at most a year.
     pub fn check(&self) -> Result<(), (String, String)> {

@@ -3,13 +3,10 @@
 //! until Nour accepts, nothing of it shows on Nour's mask, to anyone — not in the work's
 //! authors, not in Nour's works, not in the live activity, which names the mask that acted.
 
+use crate::payload;
 use crate::server::{Server, ws};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-fn payload(data: &Value) -> &Value {
-    data.as_object().unwrap().values().next().unwrap()
-}
 
 #[test]
 fn co_authors_and_collaborators_are_asked_first() {

@@ -5,6 +5,7 @@
 //! and a restart (a replay) serving the same results.
 
 use crate::server::Server;
+use crate::{ok, refused};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,36 +13,11 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
-fn log_seq(server: &Server) -> u64 {
-    server.request("GET", "/healthz", &[], b"").json()["log_seq"].as_u64().expect("healthz names log_seq")
-}
-
 const PROPOSE: &str = "mutation($i: CreateProposalInput!) { createProposal(input: $i) { proposal { id } seq userErrors { field message code } } }";
 const VOTE: &str =
     "mutation($i: CastVoteInput!) { castVote(input: $i) { proposal { id } seq userErrors { field message code } } }";
 const DELEGATE: &str = "mutation($i: DelegateInput!) { delegate(input: $i) { delegate { handle } seq userErrors { field message code } } }";
 const RESULT: &str = "query($p: ID!) { proposal(id: $p) { title options method result { status winner counts rounds { counts eliminated } turnout eligible weight eligibleWeight delegatedWeight participation support quorumMet thresholdMet seq logHash } } }";
-
-/// The first mutation's payload in `data`.
-fn payload(data: &Value) -> &Value {
-    data.as_object().unwrap().values().next().unwrap()
-}
-
-/// Runs a mutation that must be refused: its userErrors' first error, with the log unchanged.
-fn refused(server: &Server, token: &str, query: &str, input: Value) -> Value {
-    let before = log_seq(server);
-    let data = server.gql(query, json!({"i": input}), Some(token));
-    let errors = &payload(&data)["userErrors"];
-    assert!(errors.as_array().is_some_and(|e| !e.is_empty()), "expected a refusal: {data}");
-    assert_eq!(log_seq(server), before, "a refusal leaves the log unchanged: {data}");
-    errors[0].clone()
-}
-
-fn ok(server: &Server, token: &str, query: &str, input: Value) -> Value {
-    let data = server.gql(query, json!({"i": input}), Some(token));
-    assert_eq!(payload(&data)["userErrors"], json!([]), "{data}");
-    payload(&data).clone()
-}
 
 /// The proposal's result once the server's clock has closed it (within 10 s).
 fn closed(server: &Server, proposal: &str) -> Value {

@@ -52,3 +52,31 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// The first (only) field of a mutation's `data`: its payload.
+pub fn payload(data: &serde_json::Value) -> &serde_json::Value {
+    data.as_object().unwrap().values().next().unwrap()
+}
+
+/// The log's head sequence number, from `/healthz`.
+pub fn log_seq(server: &server::Server) -> u64 {
+    server.request("GET", "/healthz", &[], b"").json()["log_seq"].as_u64().expect("healthz names log_seq")
+}
+
+/// Runs a mutation taking `$i` as its input that must be refused: its first user error, with
+/// the log unchanged.
+pub fn refused(server: &server::Server, token: &str, query: &str, input: serde_json::Value) -> serde_json::Value {
+    let before = log_seq(server);
+    let data = server.gql(query, serde_json::json!({"i": input}), Some(token));
+    let errors = &payload(&data)["userErrors"];
+    assert!(errors.as_array().is_some_and(|e| !e.is_empty()), "expected a refusal: {data}");
+    assert_eq!(log_seq(server), before, "a refusal leaves the log unchanged: {data}");
+    errors[0].clone()
+}
+
+/// Runs a mutation taking `$i` as its input that must succeed: its payload.
+pub fn ok(server: &server::Server, token: &str, query: &str, input: serde_json::Value) -> serde_json::Value {
+    let data = server.gql(query, serde_json::json!({"i": input}), Some(token));
+    assert_eq!(payload(&data)["userErrors"], serde_json::json!([]), "{data}");
+    payload(&data).clone()
+}

@@ -5,37 +5,15 @@
 //! overturns; the appeal window closes; a restart serves the same case log.
 
 use crate::server::Server;
+use crate::{ok, refused};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-fn log_seq(server: &Server) -> u64 {
-    server.request("GET", "/healthz", &[], b"").json()["log_seq"].as_u64().expect("healthz names log_seq")
-}
 
 const MODERATE: &str =
     "mutation($i: ModerateInput!) { moderate(input: $i) { case { id status } seq userErrors { field message code } } }";
 const APPEAL: &str = "mutation($i: AppealInput!) { appeal(input: $i) { case { id appeal { level jury { id } } } userErrors { field message code } } }";
 const VOTE: &str = "mutation($i: JuryVoteInput!) { juryVote(input: $i) { case { status appeal { verdict votes { verdict reason } } } userErrors { field message code } } }";
 const CASE: &str = "query($c: ID!) { case(id: $c) { action rule reason status createdAt target { id } moderator { handle } appeals { level statement jury { handle } seedSeq seedHash votes { juror { handle } verdict reason } verdict } } }";
-
-fn payload(data: &Value) -> &Value {
-    data.as_object().unwrap().values().next().unwrap()
-}
-
-fn refused(server: &Server, token: &str, query: &str, input: Value) -> Value {
-    let before = log_seq(server);
-    let data = server.gql(query, json!({"i": input}), Some(token));
-    let errors = &payload(&data)["userErrors"];
-    assert!(errors.as_array().is_some_and(|e| !e.is_empty()), "expected a refusal: {data}");
-    assert_eq!(log_seq(server), before, "a refusal leaves the log unchanged: {data}");
-    errors[0].clone()
-}
-
-fn ok(server: &Server, token: &str, query: &str, input: Value) -> Value {
-    let data = server.gql(query, json!({"i": input}), Some(token));
-    assert_eq!(payload(&data)["userErrors"], json!([]), "{data}");
-    payload(&data).clone()
-}
 
 #[test]
 fn moderation_is_public_appealable_and_decided_by_juries() {

@@ -232,14 +232,7 @@ impl RulesInput {
         ];
         for (name, input, privilege) in parts {
             let Some(input) = input else { continue };
-            let slot = match privilege {
-                EnginePrivilege::Propose => &mut rules.propose,
-                EnginePrivilege::Vote => &mut rules.vote,
-                EnginePrivilege::Report => &mut rules.report,
-                EnginePrivilege::Moderate => &mut rules.moderate,
-                EnginePrivilege::Jury => &mut rules.jury,
-                EnginePrivilege::Post => &mut rules.post,
-            };
+            let slot = rules.requirement_mut(privilege);
             if let Some(role) = input.role {
                 slot.role = match role {
                     Role::Anyone => EngineRole::Anyone,
