@@ -30,7 +30,24 @@
 //!               "reason": "…", "rule": "…", "case": ID?}}   (case: a flagged case to act on)
 //! {"appeal": {"user": ID, "mask": ID, "case": ID, "statement": "…"}}
 //! {"jury_vote": {"user": ID, "mask": ID, "case": ID, "verdict": "uphold|overturn", "reason": "…"}}
+//! {"transfer": {"user": ID, "mask": ID, "to": ID, "amount": "12.50", "id": "KEY", "pending": false, "timeout_ms": 0}}
+//! {"post_transfer" | "void_transfer": {"user": ID, "mask": ID, "id": "KEY", "amount": "5.00"?}}
+//! {"issue": {"to": ID, "amount": "100.00", "reason": "…", "id": "KEY"?}}   (the operator's act)
+//! {"create_listing": {"user": ID, "mask": ID, "work": ID, "kind": "sale|commission|license", "title": "…",
+//!                     "price": "120.00", "terms": "…"}}
+//! {"close_listing": {"user": ID, "mask": ID, "listing": ID}}
+//! {"buy": {"user": ID, "mask": ID, "listing": ID, "id": "KEY"}}   (the platform's default fee)
+//! {"propose_contract": {"user": ID, "mask": ID, "counterparty": ID, "role": "client|creator", "world": ID?,
+//!                       "milestones": [{"title": "…", "amount": "250.00", "due": MS}], "grace_ms": MS?}}
+//! {"accept_contract" | "cancel_contract": {"user": ID, "mask": ID, "contract": ID}}
+//! {"deliver_milestone" | "approve_milestone": {"user": ID, "mask": ID, "contract": ID, "milestone": N}}
+//! {"dispute_milestone": {"user": ID, "mask": ID, "contract": ID, "milestone": N, "statement": "…"}}
+//! {"rule_dispute": {"user": ID, "mask": ID, "contract": ID, "milestone": N, "creator_share": "0.5", "reason": "…"}}
+//! {"tick": {}}   (settles what the clock says is due)
 //! ```
+//!
+//! `publish_work` and `remix` take `"royalty": {"share": "0.10", "scope": "chain|children"}`.
+//! Amounts are EGP as text with at most two decimals; transfer keys are the paying mask's own.
 //!
 //! RULES is schema's `Rules` as JSON: `{"propose": {"role": "Moderator", "trust_percentile": 0,
 //! "contribution": 0.0, "age_days": 0}, "vote": …, "report": …, "moderate": …, "jury": …, "post": …,
@@ -41,10 +58,12 @@
 //! the field that is wrong).
 
 use graph_engine::Engine;
+use schema::economy::{ListingKind, Royalty, Scope};
 use schema::governance::{Action, Choice, Rules};
 use schema::jury::Verdict;
+use schema::ledger::Transfer;
 use schema::tally::Method;
-use schema::{Actor, Command, Id, MaskKind, NewProposal};
+use schema::{Actor, Command, Id, MaskKind, NewContract, NewProposal};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::fmt::Display;
@@ -121,6 +140,85 @@ enum WeightName {
     #[default]
     Equal,
     Reputation,
+}
+
+/// An amount in EGP, as text ("12.50"), in piastres.
+fn egp<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let s = String::deserialize(d)?;
+    schema::ledger::parse_egp(&s).map_err(serde::de::Error::custom)
+}
+
+/// An optional amount in EGP.
+fn egp_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let s = Option::<String>::deserialize(d)?;
+    s.map(|s| schema::ledger::parse_egp(&s).map_err(serde::de::Error::custom)).transpose()
+}
+
+/// A fraction 0..=1 written as text ("0.5"), in basis points.
+fn fraction<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    let s = String::deserialize(d)?;
+    let (whole, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    let bp = (!whole.is_empty() && digits(whole) && digits(frac) && frac.len() <= 4)
+        .then(|| Some(whole.parse::<u64>().ok()? * 10_000 + format!("{frac:0<4}").parse::<u64>().ok()?))
+        .flatten()
+        .filter(|&bp| bp <= 10_000);
+    bp.map(|bp| bp as u16).ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a fraction from 0 to 1")))
+}
+
+/// A royalty as written: `{"share": "0.10", "scope": "chain|children"}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoyaltyLine {
+    share: String,
+    #[serde(default)]
+    scope: ScopeName,
+}
+
+#[derive(Deserialize, Clone, Copy, Default)]
+#[serde(rename_all = "snake_case")]
+enum ScopeName {
+    #[default]
+    Chain,
+    Children,
+}
+
+fn royalty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Royalty>, D::Error> {
+    let Some(line) = Option::<RoyaltyLine>::deserialize(d)? else { return Ok(None) };
+    let share_bp = schema::economy::parse_share(&line.share).map_err(serde::de::Error::custom)?;
+    let scope = match line.scope {
+        ScopeName::Chain => Scope::Chain,
+        ScopeName::Children => Scope::Children,
+    };
+    Ok(Some(Royalty { share_bp, scope }))
+}
+
+/// A listing's kind, by name.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum ListingName {
+    Sale,
+    Commission,
+    License,
+}
+
+/// The side a contract's proposer takes.
+#[derive(Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum RoleName {
+    #[default]
+    Client,
+    Creator,
+}
+
+/// A milestone as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MilestoneLine {
+    title: String,
+    #[serde(deserialize_with = "egp")]
+    amount: u64,
+    due: i64,
 }
 
 /// The acting user and mask of a command.
@@ -211,6 +309,8 @@ enum Line {
         #[serde(default)]
         description: String,
         world: Option<HexId>,
+        #[serde(default, deserialize_with = "royalty")]
+        royalty: Option<Royalty>,
     },
     Remix {
         user: HexId,
@@ -219,6 +319,8 @@ enum Line {
         title: String,
         #[serde(default)]
         description: String,
+        #[serde(default, deserialize_with = "royalty")]
+        royalty: Option<Royalty>,
     },
     Collaborate {
         user: HexId,
@@ -320,6 +422,108 @@ enum Line {
         verdict: VerdictName,
         reason: String,
     },
+    Transfer {
+        user: HexId,
+        mask: HexId,
+        to: HexId,
+        #[serde(deserialize_with = "egp")]
+        amount: u64,
+        id: String,
+        #[serde(default)]
+        pending: bool,
+        #[serde(default)]
+        timeout_ms: i64,
+    },
+    PostTransfer {
+        user: HexId,
+        mask: HexId,
+        id: String,
+        #[serde(default, deserialize_with = "egp_opt")]
+        amount: Option<u64>,
+    },
+    VoidTransfer {
+        user: HexId,
+        mask: HexId,
+        id: String,
+    },
+    Issue {
+        to: HexId,
+        #[serde(deserialize_with = "egp")]
+        amount: u64,
+        reason: String,
+        id: Option<String>,
+    },
+    CreateListing {
+        user: HexId,
+        mask: HexId,
+        work: HexId,
+        kind: ListingName,
+        title: String,
+        #[serde(deserialize_with = "egp")]
+        price: u64,
+        #[serde(default)]
+        terms: String,
+    },
+    CloseListing {
+        user: HexId,
+        mask: HexId,
+        listing: HexId,
+    },
+    Buy {
+        user: HexId,
+        mask: HexId,
+        listing: HexId,
+        id: String,
+    },
+    ProposeContract {
+        user: HexId,
+        mask: HexId,
+        counterparty: HexId,
+        #[serde(default)]
+        role: RoleName,
+        world: Option<HexId>,
+        milestones: Vec<MilestoneLine>,
+        grace_ms: Option<i64>,
+    },
+    AcceptContract {
+        user: HexId,
+        mask: HexId,
+        contract: HexId,
+    },
+    CancelContract {
+        user: HexId,
+        mask: HexId,
+        contract: HexId,
+    },
+    DeliverMilestone {
+        user: HexId,
+        mask: HexId,
+        contract: HexId,
+        milestone: u16,
+    },
+    ApproveMilestone {
+        user: HexId,
+        mask: HexId,
+        contract: HexId,
+        milestone: u16,
+    },
+    DisputeMilestone {
+        user: HexId,
+        mask: HexId,
+        contract: HexId,
+        milestone: u16,
+        statement: String,
+    },
+    RuleDispute {
+        user: HexId,
+        mask: HexId,
+        contract: HexId,
+        milestone: u16,
+        #[serde(deserialize_with = "fraction")]
+        creator_share: u16,
+        reason: String,
+    },
+    Tick {},
 }
 
 impl Line {
@@ -362,7 +566,7 @@ impl Line {
             Line::Rate { user, mask, target, rating } => {
                 (Command::Rate { actor: actor(user, mask), target: target.0, rating }, None)
             }
-            Line::PublishWork { user, mask, title, description, world } => {
+            Line::PublishWork { user, mask, title, description, world, royalty } => {
                 let command = Command::PublishWork {
                     actor: actor(user, mask),
                     work: fresh,
@@ -370,12 +574,13 @@ impl Line {
                     description,
                     world: world.map(|w| w.0),
                     authors: Vec::new(),
+                    royalty,
                 };
                 (command, Some(fresh))
             }
-            Line::Remix { user, mask, original, title, description } => {
-                let command =
-                    Command::Remix { actor: actor(user, mask), work: fresh, original: original.0, title, description };
+            Line::Remix { user, mask, original, title, description, royalty } => {
+                let actor = actor(user, mask);
+                let command = Command::Remix { actor, work: fresh, original: original.0, title, description, royalty };
                 (command, Some(fresh))
             }
             Line::Collaborate { user, mask, other } => {
@@ -477,6 +682,83 @@ impl Line {
                 };
                 (Command::JuryVote { actor: actor(user, mask), case: case.0, verdict, reason }, None)
             }
+            Line::Transfer { user, mask, to, amount, id, pending, timeout_ms } => {
+                let t = Transfer {
+                    id: graph_engine::ledger_key("transfer", mask.0, &id),
+                    debit: mask.0,
+                    credit: to.0,
+                    amount,
+                    code: schema::economy::code::TRANSFER,
+                    pending,
+                    timeout_ms,
+                };
+                (Command::Transfer { actor: actor(user, mask), transfers: vec![t] }, None)
+            }
+            Line::PostTransfer { user, mask, id, amount } => {
+                let id = graph_engine::ledger_key("transfer", mask.0, &id);
+                (Command::Settle { actor: actor(user, mask), id, amount, post: true }, None)
+            }
+            Line::VoidTransfer { user, mask, id } => {
+                let id = graph_engine::ledger_key("transfer", mask.0, &id);
+                (Command::Settle { actor: actor(user, mask), id, amount: None, post: false }, None)
+            }
+            Line::Issue { to, amount, reason, id } => {
+                let key = id.unwrap_or_else(|| format!("{reason}\0{amount}"));
+                let id = graph_engine::ledger_key("issue", to.0, &key);
+                (Command::Issue { grants: vec![(id, to.0, amount)], reason }, None)
+            }
+            Line::CreateListing { user, mask, work, kind, title, price, terms } => {
+                let kind = match kind {
+                    ListingName::Sale => ListingKind::Sale,
+                    ListingName::Commission => ListingKind::Commission,
+                    ListingName::License => ListingKind::License,
+                };
+                let actor = actor(user, mask);
+                (Command::CreateListing { actor, listing: fresh, work: work.0, kind, title, price, terms }, Some(fresh))
+            }
+            Line::CloseListing { user, mask, listing } => {
+                (Command::CloseListing { actor: actor(user, mask), listing: listing.0 }, None)
+            }
+            Line::Buy { user, mask, listing, id } => {
+                let key = graph_engine::ledger_key("buy", mask.0, &id);
+                let fee_bp = schema::economy::FEE_BP_DEFAULT;
+                (Command::Buy { actor: actor(user, mask), listing: listing.0, key, fee_bp }, None)
+            }
+            Line::ProposeContract { user, mask, counterparty, role, world, milestones, grace_ms } => {
+                let new = NewContract {
+                    actor: actor(user, mask),
+                    contract: fresh,
+                    counterparty: counterparty.0,
+                    proposer_pays: role == RoleName::Client,
+                    world: world.map(|w| w.0),
+                    milestones: milestones.into_iter().map(|m| (m.title, m.amount, m.due)).collect(),
+                    grace_ms,
+                };
+                (Command::ProposeContract(Box::new(new)), Some(fresh))
+            }
+            Line::AcceptContract { user, mask, contract } => {
+                (Command::AcceptContract { actor: actor(user, mask), contract: contract.0 }, None)
+            }
+            Line::CancelContract { user, mask, contract } => {
+                (Command::CancelContract { actor: actor(user, mask), contract: contract.0 }, None)
+            }
+            Line::DeliverMilestone { user, mask, contract, milestone } => {
+                (Command::DeliverMilestone { actor: actor(user, mask), contract: contract.0, milestone }, None)
+            }
+            Line::ApproveMilestone { user, mask, contract, milestone } => {
+                (Command::ApproveMilestone { actor: actor(user, mask), contract: contract.0, milestone }, None)
+            }
+            Line::DisputeMilestone { user, mask, contract, milestone, statement } => {
+                let actor = actor(user, mask);
+                (Command::DisputeMilestone { actor, contract: contract.0, milestone, statement }, None)
+            }
+            Line::RuleDispute { user, mask, contract, milestone, creator_share, reason } => {
+                let actor = actor(user, mask);
+                let command =
+                    Command::RuleDispute { actor, contract: contract.0, milestone, creator_bp: creator_share, reason };
+                (command, None)
+            }
+            Line::Tick {} => (Command::Tick, None),
         }
     }
 }

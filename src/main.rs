@@ -250,6 +250,9 @@ struct ServeArgs {
     /// seconds (default 30 days, so that nobody can pass for an erased mask at once).
     #[arg(long, default_value_t = 30 * 24 * 3600)]
     handle_cooling_off_secs: u64,
+    /// The platform's fee on sales, in basis points (250 = 2.5%; at most 2000).
+    #[arg(long, default_value_t = schema::economy::FEE_BP_DEFAULT, value_parser = clap::value_parser!(u16).range(0..=2000))]
+    fee_bp: u16,
 }
 
 #[derive(Subcommand)]
@@ -522,6 +525,7 @@ async fn serve(config: &DataConfig, args: ServeArgs) -> Result<()> {
         },
         session_ttl: std::time::Duration::from_secs(args.session_ttl_secs.max(1)),
         handle_cooling_off: std::time::Duration::from_secs(args.handle_cooling_off_secs),
+        fee_bp: args.fee_bp,
     };
     api::serve(serve, &StderrProgress::new(), |addr, admin| {
         if let Some(admin) = admin {

@@ -36,6 +36,14 @@ pub enum Code {
     GraphqlValidationFailed,
     /// Something failed inside: the message says nothing more, the log says what.
     InternalServerError,
+    /// The payer's available funds do not cover the payment.
+    InsufficientFunds,
+    /// An idempotency key was used before with other fields.
+    IdempotencyConflict,
+    /// The listing no longer sells.
+    ListingClosed,
+    /// The mask is a party, but not the one that may do this.
+    NotAParty,
 }
 
 impl Code {
@@ -50,6 +58,10 @@ impl Code {
             Code::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Code::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
             Code::InternalServerError => "INTERNAL_SERVER_ERROR",
+            Code::InsufficientFunds => "INSUFFICIENT_FUNDS",
+            Code::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
+            Code::ListingClosed => "LISTING_CLOSED",
+            Code::NotAParty => "NOT_A_PARTY",
         }
     }
 }
@@ -62,6 +74,8 @@ impl Code {
             Code::Forbidden => StatusCode::FORBIDDEN,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::BadUserInput | Code::GraphqlParseFailed | Code::GraphqlValidationFailed => StatusCode::BAD_REQUEST,
+            Code::InsufficientFunds | Code::ListingClosed | Code::NotAParty => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::IdempotencyConflict => StatusCode::CONFLICT,
             Code::Throttled => StatusCode::TOO_MANY_REQUESTS,
             Code::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -189,6 +203,11 @@ pub fn rejection(r: &schema::Rejection) -> ApiError {
     let code = match r {
         R::MaskNotFound { .. } | R::NotFound { .. } | R::Missing { .. } => Code::NotFound,
         R::NotPermitted { .. } => Code::Forbidden,
+        R::InsufficientFunds { .. } => Code::InsufficientFunds,
+        R::Refused(schema::ledger::Refusal::IdReused { .. }) => Code::IdempotencyConflict,
+        R::Refused(schema::ledger::Refusal::NotPending { .. }) => Code::NotFound,
+        R::ListingClosed => Code::ListingClosed,
+        R::NotAParty { .. } => Code::NotAParty,
         _ => Code::BadUserInput,
     };
     // Rejections name engine ids; the client knows its own input, so say what without them.
@@ -197,6 +216,10 @@ pub fn rejection(r: &schema::Rejection) -> ApiError {
         R::NotFound { kind, .. } => format!("{kind} not found"),
         R::AlreadyExists { .. } => "already exists".to_owned(),
         R::RemixCycle { .. } => "that remix would close a remix cycle".to_owned(),
+        R::Refused(schema::ledger::Refusal::IdReused { .. }) => {
+            "this idempotency key was used before with other fields".to_owned()
+        }
+        R::Refused(schema::ledger::Refusal::NotPending { .. }) => "no pending transfer with that id".to_owned(),
         other => other.to_string(),
     };
     let field = match r {
@@ -204,6 +227,9 @@ pub fn rejection(r: &schema::Rejection) -> ApiError {
         R::InvalidHandle { .. } | R::HandleTaken { .. } => Some("handle"),
         R::InvalidInput { field, .. } => Some(field.as_str()),
         R::NotOpen { .. } => Some("proposal"),
+        R::Refused(schema::ledger::Refusal::IdReused { .. }) => Some("id"),
+        R::InsufficientFunds { .. } => Some("amount"),
+        R::ListingClosed => Some("listing"),
         _ => None,
     };
     let mut e = ApiError::new(code, message);

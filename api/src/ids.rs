@@ -23,6 +23,10 @@ pub enum NodeKind {
     Proposal,
     /// A moderation case.
     Case,
+    /// A marketplace listing.
+    Listing,
+    /// A contract.
+    Contract,
 }
 
 impl NodeKind {
@@ -34,6 +38,8 @@ impl NodeKind {
             NodeKind::Cluster => b'C',
             NodeKind::Proposal => b'P',
             NodeKind::Case => b'X',
+            NodeKind::Listing => b'L',
+            NodeKind::Contract => b'N',
         }
     }
 
@@ -45,6 +51,8 @@ impl NodeKind {
             b'C' => NodeKind::Cluster,
             b'P' => NodeKind::Proposal,
             b'X' => NodeKind::Case,
+            b'L' => NodeKind::Listing,
+            b'N' => NodeKind::Contract,
             _ => return None,
         })
     }

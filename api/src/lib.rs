@@ -62,6 +62,8 @@ pub struct ServeConfig {
     pub session_ttl: Duration,
     /// How long an erased account's handles stay held before others may take them.
     pub handle_cooling_off: Duration,
+    /// The platform's fee on sales, in basis points (at most 2000).
+    pub fee_bp: u16,
 }
 
 /// How often expired sessions are deleted while the server runs.
@@ -138,6 +140,24 @@ fn spawn_governance_clock(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) 
                     // Closed already (someone asked first): nothing to do.
                     Err(graph_engine::Error::Rejected(schema::Rejection::AlreadyDone { .. })) => {}
                     Err(e) => tracing::warn!(proposal = %proposal, error = %e, "closing a proposal"),
+                }
+            }
+            // The economy's clock: pending transfers past their timeout are voided, and
+            // milestones past their grace period settle (refunded undelivered, paid delivered).
+            let settling = {
+                let graph = engine.read();
+                let economy = graph.economy();
+                (economy.ledger.expired(now, usize::MAX).len(), economy.lapsed(now, usize::MAX).len())
+            };
+            if settling != (0, 0) {
+                match engine.execute(schema::Command::Tick).await {
+                    Ok(receipt) => tracing::info!(
+                        transfers = settling.0,
+                        milestones = settling.1,
+                        seq = receipt.last_seq,
+                        "economy clock settled what was due"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "settling what the economy's clock says is due"),
                 }
             }
         }
@@ -275,6 +295,7 @@ pub async fn serve(
         ids: ids::GlobalIds::new(key),
         keys: server_keys,
         handle_cooling_off: config.handle_cooling_off,
+        fee_bp: config.fee_bp.min(schema::economy::FEE_MAX_BP),
         metrics: metrics::Metrics::default(),
         caches: caches::Caches::default(),
         hub: Arc::default(),

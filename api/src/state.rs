@@ -24,6 +24,8 @@ pub struct State {
     pub keys: Arc<crate::keys::Keys>,
     /// How long an erased account's handles stay held.
     pub handle_cooling_off: std::time::Duration,
+    /// The platform's fee on sales, in basis points.
+    pub fee_bp: u16,
     /// Counters.
     pub metrics: metrics::Metrics,
     /// Views derived from the graph and the epochs (see [`caches`]).

@@ -43,3 +43,17 @@ pub use log::{AnyLog, LogReader, Record, Verification};
 pub use store::{Graph, LogPosition, VertexView};
 pub use topology::{Side, Topology, TopologyOptions};
 pub use view::{GraphView, Reputation, view_with};
+
+/// The ledger id of an idempotency key a client chose, keyed by the mask that chose it (and
+/// what it names: `"transfer"`, `"buy"`, `"issue"`), so one mask's keys never meet another's
+/// and a conflict never tells anyone that someone else used a key. The API and `daira exec`
+/// name transfers the same way.
+pub fn ledger_key(domain: &str, mask: schema::Id, key: &str) -> u128 {
+    let mut h = blake3::Hasher::new();
+    h.update(b"daira-ledger-key\0");
+    h.update(domain.as_bytes());
+    h.update(&[0]);
+    h.update(&mask.0.to_le_bytes());
+    h.update(key.as_bytes());
+    u128::from_le_bytes(h.finalize().as_bytes()[..16].try_into().expect("16 bytes"))
+}

@@ -370,6 +370,8 @@ pub struct Graph {
     position: LogPosition,
     /// Rules, proposals, ballots and delegations.
     gov: schema::governance::Governance,
+    /// The ledger, listings, trades and contracts.
+    econ: schema::economy::Economy,
     /// The log position of the event being applied (for governance, which records where a
     /// proposal closed).
     applying: LogPosition,
@@ -406,6 +408,11 @@ impl Graph {
     /// Governance: world rules, proposals, ballots, delegations.
     pub fn governance(&self) -> &schema::governance::Governance {
         &self.gov
+    }
+
+    /// The economy: the ledger, listings, trades, contracts.
+    pub fn economy(&self) -> &schema::economy::Economy {
+        &self.econ
     }
 
     /// Applies one event that sits at `at` in the log.
@@ -638,9 +645,15 @@ impl Graph {
                 let LogPosition { seq, hash } = self.applying;
                 self.gov.apply(gov, seq, hash).map_err(Error::Corrupt)?;
             }
+            Event::Econ(econ) => {
+                if let schema::economy::Econ::Listed { listing, .. } = &econ {
+                    self.require(*listing)?;
+                }
+                self.econ.apply(&econ).map_err(Error::Corrupt)?;
+            }
             Event::Confidential(events) => {
                 for event in events {
-                    if !matches!(event, Event::Gov(_)) {
+                    if !matches!(event, Event::Gov(_) | Event::Econ(_)) {
                         return Err(Error::Corrupt(format!("a confidential envelope holds {event:?}")));
                     }
                     self.apply(event)?;
@@ -850,6 +863,9 @@ impl Graph {
         }
         if self.gov != schema::governance::Governance::default() {
             total.update(blake3::hash(&postcard::to_stdvec(&self.gov).expect("governance encodes")).as_bytes());
+        }
+        if self.econ != schema::economy::Economy::default() {
+            total.update(blake3::hash(&postcard::to_stdvec(&self.econ).expect("the economy encodes")).as_bytes());
         }
         for kind in EdgeKind::ALL {
             let adjacency = &self.edges[kind.index()];

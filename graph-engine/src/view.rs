@@ -2,9 +2,11 @@
 //! earlier in the same group, which are not applied yet.
 
 use crate::store::Graph;
+use schema::economy::{self, Econ};
 use schema::governance::{
     Action, Case, CastBallot, Choice, Gov, Governance, ProposalInfo, Rules, Standing, WEIGHT_SCALE,
 };
+use schema::ledger::{Account, Stored};
 use schema::{EdgeKind, Event, Handle, Id, MaskKind, Value, VertexKind, View};
 use std::collections::BTreeMap;
 
@@ -57,6 +59,63 @@ impl<'a> Overlay<'a> {
             Event::Gov(g) => Some(g),
             _ => None,
         })
+    }
+
+    /// The staged economy events, in order.
+    fn econ(&self) -> impl DoubleEndedIterator<Item = &'a Econ> + 'a {
+        self.plain().filter_map(|e| match e {
+            Event::Econ(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// A transfer as the staged events leave it.
+    fn staged_stored(&self, id: u128) -> Option<Stored> {
+        let mut stored = self.graph.economy().ledger.transfers.get(&id).cloned();
+        for e in self.econ() {
+            if let Some(t) = e.transfers().iter().find(|t| t.id == id) {
+                let at_ms = match e {
+                    Econ::Transferred { at_ms, .. } => *at_ms,
+                    _ => 0,
+                };
+                stored.get_or_insert_with(|| {
+                    let (state, posted) = if t.pending {
+                        (schema::ledger::State::Pending, 0)
+                    } else {
+                        (schema::ledger::State::Posted, t.amount)
+                    };
+                    Stored { transfer: t.clone(), state, posted, at_ms }
+                });
+            }
+            if let (Some(s), Some(settle)) = (stored.as_mut(), e.settles().iter().find(|s| s.id == id)) {
+                s.state = if settle.post > 0 { schema::ledger::State::Posted } else { schema::ledger::State::Voided };
+                s.posted = settle.post;
+            }
+        }
+        stored
+    }
+
+    /// The economy's contracts and listings as the staged events leave the ones they touch
+    /// (and `contract` or `listing`).
+    fn staged_economy(&self, contract: Option<Id>, listing: Option<Id>) -> Option<economy::Economy> {
+        let touches = |e: &&Econ| {
+            (contract.is_some() && e.contract() == contract) || (listing.is_some() && e.listing() == listing)
+        };
+        if !self.econ().any(|e| touches(&e)) {
+            return None;
+        }
+        let base = self.graph.economy();
+        let mut mini = economy::Economy::default();
+        if let Some(c) = contract.and_then(|c| base.contracts.get(&c).map(|body| (c, body.clone()))) {
+            mini.contracts.insert(c.0, c.1);
+        }
+        if let Some(l) = listing.and_then(|l| base.listings.get(&l).map(|body| (l, body.clone()))) {
+            mini.listings.insert(l.0, l.1);
+        }
+        for e in self.econ().filter(touches) {
+            let _ = mini.apply_domain(e);
+        }
+        Some(mini)
     }
 
     /// Trust of each member of `world` in the epoch (members the epoch does not know have
@@ -426,6 +485,78 @@ impl View for Overlay<'_> {
         let position = self.graph.position();
         (position.seq, position.hash)
     }
+    fn account(&self, id: Id) -> Account {
+        let mut account = self.graph.economy().ledger.accounts.get(&id).cloned().unwrap_or_default();
+        for e in self.econ() {
+            for t in e.transfers().iter().filter(|t| t.debit == id || t.credit == id) {
+                if self.graph.economy().ledger.transfers.contains_key(&t.id) {
+                    continue;
+                }
+                match (t.debit == id, t.pending) {
+                    (true, true) => account.debits_pending += t.amount,
+                    (true, false) => account.debits_posted += t.amount,
+                    (false, true) => account.credits_pending += t.amount,
+                    (false, false) => account.credits_posted += t.amount,
+                }
+            }
+            for settle in e.settles() {
+                let Some(t) = self.staged_stored(settle.id).map(|s| s.transfer) else { continue };
+                if t.debit == id {
+                    account.debits_pending -= t.amount;
+                    account.debits_posted += settle.post;
+                }
+                if t.credit == id {
+                    account.credits_pending -= t.amount;
+                    account.credits_posted += settle.post;
+                }
+            }
+        }
+        account
+    }
+    fn stored(&self, id: u128) -> Option<Stored> {
+        self.staged_stored(id)
+    }
+    fn listing(&self, listing: Id) -> Option<economy::Listing> {
+        match self.staged_economy(None, Some(listing)) {
+            Some(mini) => mini.listings.get(&listing).cloned(),
+            None => self.graph.economy().listings.get(&listing).cloned(),
+        }
+    }
+    fn trade(&self, id: u128) -> Option<economy::Trade> {
+        let staged = self.econ().find_map(|e| match e {
+            Econ::Bought { trade, .. } if trade.id == id => Some((**trade).clone()),
+            _ => None,
+        });
+        staged.or_else(|| self.graph.economy().trades.get(&id).cloned())
+    }
+    fn contract(&self, contract: Id) -> Option<economy::Contract> {
+        match self.staged_economy(Some(contract), None) {
+            Some(mini) => mini.contracts.get(&contract).cloned(),
+            None => self.graph.economy().contracts.get(&contract).cloned(),
+        }
+    }
+    fn due(&self, now_ms: i64, limit: usize) -> (Vec<u128>, Vec<(Id, u16)>) {
+        // The clock's tick is decided alone in its group (nothing it names is staged twice):
+        // staged settlements are skipped.
+        let settled: Vec<u128> = self.econ().flat_map(|e| e.settles().iter().map(|s| s.id)).collect();
+        let economy = self.graph.economy();
+        let expired = economy.ledger.expired(now_ms, limit).into_iter().filter(|id| !settled.contains(id)).collect();
+        let lapsed = economy
+            .lapsed(now_ms, limit)
+            .into_iter()
+            .filter(|(c, i)| {
+                economy.contracts[c].milestones.get(usize::from(*i)).is_some_and(|m| !settled.contains(&m.transfer))
+            })
+            .collect();
+        (expired, lapsed)
+    }
+    fn royalty(&self, work: Id) -> Option<economy::Royalty> {
+        if let Some((_, props)) = self.created(work) {
+            return economy::Royalty::of(props);
+        }
+        let v = self.graph.index_of(work)?;
+        economy::Royalty::of(self.graph.vertices.props.get(&v)?)
+    }
 
     fn delegations(&self, world: Id) -> BTreeMap<(Id, String), Id> {
         let mut delegations = self.graph.governance().delegations.get(&world).cloned().unwrap_or_default();
@@ -519,6 +650,27 @@ impl View for GraphView<'_> {
     }
     fn head(&self) -> (u64, [u8; 32]) {
         Overlay::new(self.0, &[]).head()
+    }
+    fn account(&self, id: Id) -> Account {
+        Overlay::new(self.0, &[]).account(id)
+    }
+    fn stored(&self, id: u128) -> Option<Stored> {
+        Overlay::new(self.0, &[]).stored(id)
+    }
+    fn listing(&self, listing: Id) -> Option<economy::Listing> {
+        Overlay::new(self.0, &[]).listing(listing)
+    }
+    fn trade(&self, id: u128) -> Option<economy::Trade> {
+        Overlay::new(self.0, &[]).trade(id)
+    }
+    fn contract(&self, contract: Id) -> Option<economy::Contract> {
+        Overlay::new(self.0, &[]).contract(contract)
+    }
+    fn due(&self, now_ms: i64, limit: usize) -> (Vec<u128>, Vec<(Id, u16)>) {
+        Overlay::new(self.0, &[]).due(now_ms, limit)
+    }
+    fn royalty(&self, work: Id) -> Option<economy::Royalty> {
+        Overlay::new(self.0, &[]).royalty(work)
     }
 }
 

@@ -138,6 +138,8 @@ pub enum Command {
         world: Option<Id>,
         /// Every author with their share; empty means the actor alone, with share 1.
         authors: Vec<(Id, f32)>,
+        /// The royalty its remixes pay.
+        royalty: Option<crate::economy::Royalty>,
     },
     /// Publish a new work that remixes an existing one.
     Remix {
@@ -151,6 +153,8 @@ pub enum Command {
         title: String,
         /// Its description.
         description: String,
+        /// The royalty its own remixes pay.
+        royalty: Option<crate::economy::Royalty>,
     },
     /// Declare that one existing work remixes another (never closes a remix cycle).
     DeclareRemix {
@@ -296,6 +300,133 @@ pub enum Command {
         /// The public reason (required).
         reason: String,
     },
+    /// Pay other masks: a linked group of transfers, each debiting the actor, all made or
+    /// none. A transfer whose id is known with the same fields is a retry and changes nothing.
+    Transfer {
+        /// The payer.
+        actor: Actor,
+        /// The transfers (debit: the actor's mask).
+        transfers: Vec<crate::ledger::Transfer>,
+    },
+    /// Settle a pending transfer: its payer posts it (all, or `amount` of it, releasing the
+    /// rest) or voids it; its payee may void it.
+    Settle {
+        /// The payer (to post or void) or the payee (to void).
+        actor: Actor,
+        /// The pending transfer.
+        id: u128,
+        /// `Some(piastres)` posts (None: all of it); ignored when voiding.
+        amount: Option<u64>,
+        /// Post (`true`) or void.
+        post: bool,
+    },
+    /// The operator issues money to masks, with a reason (no actor: the data directory's
+    /// operator, while no server holds it).
+    Issue {
+        /// (transfer id, mask, piastres).
+        grants: Vec<(u128, Id, u64)>,
+        /// Why.
+        reason: String,
+    },
+    /// The clock: voids pending transfers whose timeout passed and settles milestones whose
+    /// grace period ended. The server asks every second.
+    Tick,
+    /// List a work (its author), or the author's commissions.
+    CreateListing {
+        /// The seller.
+        actor: Actor,
+        /// The new listing's id.
+        listing: Id,
+        /// The work.
+        work: Id,
+        /// What is offered.
+        kind: crate::economy::ListingKind,
+        /// Its title (what discovery finds it by).
+        title: String,
+        /// The price in piastres.
+        price: u64,
+        /// The terms.
+        terms: String,
+    },
+    /// Close a listing (its seller).
+    CloseListing {
+        /// The seller.
+        actor: Actor,
+        /// The listing.
+        listing: Id,
+    },
+    /// Buy from a listing: the price split into fee, royalties and the authors' part, paid as
+    /// one linked group.
+    Buy {
+        /// The buyer.
+        actor: Actor,
+        /// The listing.
+        listing: Id,
+        /// The buyer's idempotency key, as a transfer id.
+        key: u128,
+        /// The platform's fee in basis points (the server's configuration).
+        fee_bp: u16,
+    },
+    /// Propose a contract to another mask.
+    ProposeContract(Box<NewContract>),
+    /// Accept a proposed contract (the party that did not propose it): every milestone is
+    /// funded into escrow from the client.
+    AcceptContract {
+        /// The accepting party.
+        actor: Actor,
+        /// The contract.
+        contract: Id,
+    },
+    /// The creator delivers a milestone.
+    DeliverMilestone {
+        /// The creator.
+        actor: Actor,
+        /// The contract.
+        contract: Id,
+        /// The milestone's index.
+        milestone: u16,
+    },
+    /// The client approves a milestone: its escrow is posted to the creator.
+    ApproveMilestone {
+        /// The client.
+        actor: Actor,
+        /// The contract.
+        contract: Id,
+        /// The milestone's index.
+        milestone: u16,
+    },
+    /// A party asks to cancel; once both have, escrow returns to the client. Before
+    /// acceptance, either party ends the proposal alone.
+    CancelContract {
+        /// A party.
+        actor: Actor,
+        /// The contract.
+        contract: Id,
+    },
+    /// A party disputes a milestone in escrow: a jury is drawn.
+    DisputeMilestone {
+        /// A party.
+        actor: Actor,
+        /// The contract.
+        contract: Id,
+        /// The milestone's index.
+        milestone: u16,
+        /// The statement.
+        statement: String,
+    },
+    /// A juror rules on a disputed milestone: the creator's part, in basis points.
+    RuleDispute {
+        /// The juror.
+        actor: Actor,
+        /// The contract.
+        contract: Id,
+        /// The milestone's index.
+        milestone: u16,
+        /// The creator's part (0: all back to the client; 10000: all to the creator).
+        creator_bp: u16,
+        /// The public reason.
+        reason: String,
+    },
     /// A bulk import (researchers' edge lists, fixtures): all of it or none of it.
     Import(ImportBatch),
     /// Erase an account (the right to be forgotten): its key is destroyed, its masks lose their
@@ -351,6 +482,25 @@ pub struct NewProposal {
     pub rules: Option<Rules>,
     /// Curators (trust's seeds for the world) it designates if it passes with option 0.
     pub curators: Option<Vec<Id>>,
+}
+
+/// A contract to propose.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewContract {
+    /// The proposing party.
+    pub actor: Actor,
+    /// The new contract's id.
+    pub contract: Id,
+    /// The other party.
+    pub counterparty: Id,
+    /// Whether the proposer is the client (who pays) rather than the creator.
+    pub proposer_pays: bool,
+    /// The world whose jury hears disputes (None: a world both parties are members of).
+    pub world: Option<Id>,
+    /// The milestones: (title, piastres, due in milliseconds since the Unix epoch).
+    pub milestones: Vec<(String, u64, i64)>,
+    /// The grace period after each due time (None: the default).
+    pub grace_ms: Option<i64>,
 }
 
 /// A bulk import, already parsed. Vertices are named by position in a table made of the new

@@ -11,6 +11,8 @@ use crate::{
 };
 use std::collections::{HashMap, HashSet};
 
+mod econ;
+
 /// What the rules may ask of the current graph. The engine implements it over its store (plus
 /// the not-yet-committed effects of earlier commands in the same group commit).
 pub trait View {
@@ -66,6 +68,21 @@ pub trait View {
     fn sanction(&self, mask: Id, world: Id) -> Option<governance::Action>;
     /// The log's head as the graph stands (sequence number and chain hash).
     fn head(&self) -> (u64, [u8; 32]);
+    /// An account's balances (the default for one never used).
+    fn account(&self, id: Id) -> crate::ledger::Account;
+    /// A known transfer.
+    fn stored(&self, id: u128) -> Option<crate::ledger::Stored>;
+    /// A listing made through the write path.
+    fn listing(&self, listing: Id) -> Option<crate::economy::Listing>;
+    /// A trade, by the buyer's key.
+    fn trade(&self, id: u128) -> Option<crate::economy::Trade>;
+    /// A contract.
+    fn contract(&self, contract: Id) -> Option<crate::economy::Contract>;
+    /// What the clock at `now_ms` settles: pending transfers past their timeout, and
+    /// milestones past their grace period (contract, index); at most `limit` of each.
+    fn due(&self, now_ms: i64, limit: usize) -> (Vec<u128>, Vec<(Id, u16)>);
+    /// A work's declared royalty.
+    fn royalty(&self, work: Id) -> Option<crate::economy::Royalty>;
 }
 
 /// Why a command was refused. Messages name the rule broken and never reveal a mask's owner.
@@ -172,6 +189,26 @@ pub enum Rejection {
     Missing {
         /// What.
         what: &'static str,
+    },
+    /// The ledger refused a transfer (an id reused with other fields, a pending transfer that
+    /// is not, a post too large). Only the payer's owner receives it.
+    #[error("{0}")]
+    Refused(crate::ledger::Refusal),
+    /// The payer's available funds do not cover the payment. Only the payer's owner learns
+    /// the amounts.
+    #[error("insufficient funds: {detail}")]
+    InsufficientFunds {
+        /// What was short.
+        detail: String,
+    },
+    /// The listing no longer sells.
+    #[error("the listing is closed")]
+    ListingClosed,
+    /// The actor is a party to the contract, but not the one that may do this.
+    #[error("not a party that may {action}")]
+    NotAParty {
+        /// What was asked.
+        action: &'static str,
     },
     /// A limit was reached.
     #[error("limit exceeded: at most {limit} {what}")]
@@ -705,7 +742,7 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
             }
             Ok(vec![edge(EdgeKind::Endorses, actor.mask, target, None)])
         }
-        Command::PublishWork { actor, work, title, description, world, authors } => {
+        Command::PublishWork { actor, work, title, description, world, authors, royalty } => {
             acting(view, actor)?;
             fresh(view, work)?;
             let (title, description) = (clean_text("title", &title)?, clean_text("description", &description)?);
@@ -713,6 +750,7 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
             let authors = if authors.is_empty() { vec![(actor.mask, 1.0)] } else { authors };
             check_authors(view, actor, &authors)?;
             let mut props = text_props([("title", Some(title)), ("description", Some(description))])?;
+            props.extend(royalty.map(econ::royalty_props).transpose()?.unwrap_or_default());
             if let Some(world) = world {
                 exists(view, world, VertexKind::World)?;
                 if !view.has_edge(EdgeKind::MemberOf, actor.mask, world) {
@@ -729,13 +767,14 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
             }));
             Ok(events)
         }
-        Command::Remix { actor, work, original, title, description } => {
+        Command::Remix { actor, work, original, title, description, royalty } => {
             acting(view, actor)?;
             fresh(view, work)?;
             seen_work(view, actor, original)?;
             let (title, description) = (clean_text("title", &title)?, clean_text("description", &description)?);
             non_empty("title", &title)?;
-            let props = text_props([("title", Some(title)), ("description", Some(description))])?;
+            let mut props = text_props([("title", Some(title)), ("description", Some(description))])?;
+            props.extend(royalty.map(econ::royalty_props).transpose()?.unwrap_or_default());
             // A new work has no edges yet, so this remix cannot close a cycle.
             Ok(vec![
                 Event::VertexCreated { id: work, kind: VertexKind::Work, props, external: None },
@@ -818,6 +857,20 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
             let props: Props = [("hidden".to_owned(), Value::Bool(hidden))].into_iter().collect();
             Ok(vec![Event::PropsSet { id: target, props }])
         }
+        Command::Transfer { .. }
+        | Command::Settle { .. }
+        | Command::Issue { .. }
+        | Command::Tick
+        | Command::CreateListing { .. }
+        | Command::CloseListing { .. }
+        | Command::Buy { .. }
+        | Command::ProposeContract(_)
+        | Command::AcceptContract { .. }
+        | Command::DeliverMilestone { .. }
+        | Command::ApproveMilestone { .. }
+        | Command::CancelContract { .. }
+        | Command::DisputeMilestone { .. }
+        | Command::RuleDispute { .. } => econ::decide(command, now_ms, view),
         Command::Import(batch) => decide_import(batch, view),
         Command::EraseAccount { user, hide_works, handle_cooling_off_ms } => {
             if view.vertex_kind(user) != Some(VertexKind::User) || view.erased_until(user).is_some() {
@@ -934,22 +987,38 @@ fn draw_jury(
     seed: [u8; 32],
     now_ms: i64,
 ) -> Result<Vec<Id>, crate::jury::TooFew> {
-    let rules = view.rules(case.world);
-    let (epoch, members) = match view.member_scores(case.world) {
+    let mut parties: Vec<Id> = case.moderator.iter().copied().collect();
+    parties.push(case.target);
+    if view.vertex_kind(case.target) == Some(VertexKind::Work) {
+        parties.extend(view.sources(EdgeKind::Authored, case.target, AUTHORS_MAX));
+    }
+    draw_world_jury(view, case.world, &parties, size, seed, now_ms)
+}
+
+/// Draws a jury of `size` from the members of `world` holding its jury privilege, weighted by
+/// trust at the latest epoch, excluding every mask of the users behind `parties`. One
+/// mechanism for appeals of moderation and for contract disputes.
+pub(crate) fn draw_world_jury(
+    view: &dyn View,
+    world: Id,
+    parties: &[Id],
+    size: usize,
+    seed: [u8; 32],
+    now_ms: i64,
+) -> Result<Vec<Id>, crate::jury::TooFew> {
+    let rules = view.rules(world);
+    let (epoch, members) = match view.member_scores(world) {
         Some((epoch, members)) => (Some(epoch), members),
         None => (
             None,
-            view.sources(EdgeKind::MemberOf, case.world, governance::ELIGIBLE_MAX)
-                .into_iter()
-                .map(|m| (m, None))
-                .collect(),
+            view.sources(EdgeKind::MemberOf, world, governance::ELIGIBLE_MAX).into_iter().map(|m| (m, None)).collect(),
         ),
     };
     let standings = governance::standings(epoch, &members);
     let candidates: Vec<crate::jury::Candidate> = members
         .iter()
         .filter(|(m, _)| {
-            let facts = facts(view, *m, case.world, standings[m], now_ms);
+            let facts = facts(view, *m, world, standings[m], now_ms);
             governance::check_privilege(&rules, Privilege::Jury, &facts).is_ok()
         })
         .map(|&(mask, scores)| crate::jury::Candidate {
@@ -958,12 +1027,7 @@ fn draw_jury(
             trust: scores.map_or(0.0, |(t, _)| t),
         })
         .collect();
-    let mut excluded: Vec<Id> = case.moderator.iter().map(|&m| person(view, m)).collect();
-    excluded.push(person(view, case.target));
-    if view.vertex_kind(case.target) == Some(VertexKind::Work) {
-        excluded
-            .extend(view.sources(EdgeKind::Authored, case.target, AUTHORS_MAX).into_iter().map(|a| person(view, a)));
-    }
+    let excluded: Vec<Id> = parties.iter().map(|&m| person(view, m)).collect();
     crate::jury::draw(&candidates, &excluded, size, crate::jury::seed_of(&seed))
 }
 

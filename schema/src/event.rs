@@ -73,6 +73,9 @@ pub enum Event {
     /// Events only the server may read, stored sealed under its key: the ballots of secret
     /// proposals. The graph applies them like any other.
     Confidential(Vec<Event>),
+    /// An economy event: transfers, listings, trades, contracts. Those that move money are
+    /// stored inside [`Event::Confidential`]: balances are their owners' alone.
+    Econ(crate::economy::Econ),
 }
 
 /// What erasing an account does, as the rules decided it.

@@ -17,7 +17,7 @@ pub const PIASTRES_PER_EGP: u64 = 100;
 /// The largest amount one transfer may move: a trillion pounds.
 pub const AMOUNT_MAX: u64 = 1_000_000_000_000 * PIASTRES_PER_EGP;
 /// The most transfers in one linked group.
-pub const GROUP_MAX: usize = 64;
+pub const GROUP_MAX: usize = 256;
 
 /// Parses an amount in EGP written with at most two decimals (`"12"`, `"12.5"`, `"12.50"`)
 /// into piastres, exactly. Refuses signs, exponents, more decimals, zero and amounts above
@@ -91,6 +91,11 @@ pub struct Account {
 }
 
 impl Account {
+    /// The posted balance: credits less debits.
+    pub fn balance(&self) -> i128 {
+        i128::from(self.credits_posted) - i128::from(self.debits_posted)
+    }
+
     /// What the account may still spend: posted credits less posted and pending debits.
     pub fn available(&self) -> i128 {
         i128::from(self.credits_posted) - i128::from(self.debits_posted) - i128::from(self.debits_pending)
@@ -112,8 +117,8 @@ pub struct Transfer {
     pub code: u16,
     /// Whether it only reserves, until posted or voided.
     pub pending: bool,
-    /// For a pending transfer: when the log's clock voids it (milliseconds since the Unix
-    /// epoch; 0 for never).
+    /// For a pending transfer: how long after it is made the log's clock voids it, in
+    /// milliseconds (0: never). Relative, as TigerBeetle's, so a retry names the same transfer.
     pub timeout_ms: i64,
 }
 
@@ -126,6 +131,28 @@ pub enum State {
     Pending,
     /// A pending transfer released.
     Voided,
+}
+
+/// A transfer as the ledger keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stored {
+    /// As asked.
+    pub transfer: Transfer,
+    /// Where it stands.
+    pub state: State,
+    /// What moved: the amount once posted (a pending transfer may be posted in part, the rest
+    /// released), 0 while pending or once voided.
+    pub posted: u64,
+    /// When it was made, in milliseconds since the Unix epoch (the log's clock).
+    pub at_ms: i64,
+}
+
+impl Stored {
+    /// When a pending transfer times out (None: never).
+    pub fn expires_ms(&self) -> Option<i64> {
+        (self.transfer.pending && self.transfer.timeout_ms > 0)
+            .then(|| self.at_ms.saturating_add(self.transfer.timeout_ms))
+    }
 }
 
 /// Why a group of transfers was refused (nothing of it applied).
@@ -164,6 +191,89 @@ pub enum Refusal {
         /// The id.
         id: u128,
     },
+    /// A post of more than the pending amount.
+    #[error("transfer {id} reserved {pending} piastres; {asked} cannot be posted")]
+    PostTooLarge {
+        /// The id.
+        id: u128,
+        /// What it reserved.
+        pending: u64,
+        /// What was asked.
+        asked: u64,
+    },
+}
+
+/// What a check of transfers reads: accounts and known transfers. The [`Ledger`] is one; the
+/// rules' view of the graph during a group commit (the ledger plus staged events) is another.
+pub trait Accounts {
+    /// An account's balances (the default for one never used).
+    fn account(&self, id: Id) -> Account;
+    /// A known transfer.
+    fn stored(&self, id: u128) -> Option<Stored>;
+}
+
+/// Checks a linked group against `accounts` without changing anything: per transfer, whether
+/// it is new (`false`: a retry of a known transfer with the same fields, which changes
+/// nothing). Transfers apply in order, so an earlier transfer's credit counts toward a later
+/// debit.
+pub fn check_group(accounts: &dyn Accounts, group: &[Transfer]) -> Result<Vec<bool>, Refusal> {
+    if group.is_empty() || group.len() > GROUP_MAX {
+        return Err(Refusal::GroupSize);
+    }
+    // Changes by earlier transfers of the group: account → (posted credits in, debits out).
+    let mut moved: Vec<(Id, u64, u64)> = Vec::new();
+    let mut fresh = Vec::with_capacity(group.len());
+    for (index, t) in group.iter().enumerate() {
+        let earlier = group[..index].iter().find(|e| e.id == t.id);
+        if let Some(known) = accounts.stored(t.id).map(|s| s.transfer).or_else(|| earlier.cloned()) {
+            if known != *t {
+                return Err(Refusal::IdReused { index });
+            }
+            fresh.push(false);
+            continue;
+        }
+        if t.debit == t.credit {
+            return Err(Refusal::Invalid { index, reason: "debit and credit are the same account" });
+        }
+        if t.amount == 0 || t.amount > AMOUNT_MAX {
+            return Err(Refusal::Invalid { index, reason: "the amount is zero or too large" });
+        }
+        let debit = accounts.account(t.debit);
+        let (credited, debited) = moved.iter().find(|m| m.0 == t.debit).map_or((0, 0), |&(_, c, d)| (c, d));
+        let available = debit.available() + i128::from(credited) - i128::from(debited);
+        if !debit.may_overdraw && available < i128::from(t.amount) {
+            return Err(Refusal::Insufficient { index, available: available.max(0), amount: t.amount });
+        }
+        let mut note = |id: Id, credit: u64, debit: u64| match moved.iter_mut().find(|m| m.0 == id) {
+            Some(m) => {
+                m.1 += credit;
+                m.2 += debit;
+            }
+            None => moved.push((id, credit, debit)),
+        };
+        note(t.debit, 0, t.amount);
+        if !t.pending {
+            note(t.credit, t.amount, 0);
+        }
+        fresh.push(true);
+    }
+    Ok(fresh)
+}
+
+/// Checks a settlement: `Ok(true)` when the pending transfer `id` may be posted for `post`
+/// piastres (0 voids it; less than its amount posts that much and releases the rest),
+/// `Ok(false)` for a retry of a settlement already made the same way.
+pub fn check_settle(accounts: &dyn Accounts, id: u128, post: u64) -> Result<bool, Refusal> {
+    let Some(stored) = accounts.stored(id) else { return Err(Refusal::NotPending { id }) };
+    match stored.state {
+        State::Pending if post > stored.transfer.amount => {
+            Err(Refusal::PostTooLarge { id, pending: stored.transfer.amount, asked: post })
+        }
+        State::Pending => Ok(true),
+        State::Posted if post > 0 && post == stored.posted => Ok(false),
+        State::Voided if post == 0 => Ok(false),
+        _ => Err(Refusal::NotPending { id }),
+    }
 }
 
 /// The ledger's state.
@@ -171,8 +281,22 @@ pub enum Refusal {
 pub struct Ledger {
     /// Accounts by owner id (a mask, or a system account's id).
     pub accounts: BTreeMap<Id, Account>,
-    /// Transfers by id, with where each stands.
-    pub transfers: BTreeMap<u128, (Transfer, State)>,
+    /// Transfers by id.
+    pub transfers: BTreeMap<u128, Stored>,
+    /// Each account's transfers, debits and credits, in the order they were made.
+    pub by_account: BTreeMap<Id, Vec<u128>>,
+    /// Pending transfers with a timeout, by (timeout, id).
+    pub timeouts: std::collections::BTreeSet<(i64, u128)>,
+}
+
+impl Accounts for Ledger {
+    fn account(&self, id: Id) -> Account {
+        self.accounts.get(&id).cloned().unwrap_or_default()
+    }
+
+    fn stored(&self, id: u128) -> Option<Stored> {
+        self.transfers.get(&id).cloned()
+    }
 }
 
 impl Ledger {
@@ -184,76 +308,64 @@ impl Ledger {
     /// Applies a linked group: all of it, or — on any refusal — none of it. A transfer whose id
     /// is already known with the same fields is a retry: it changes nothing and succeeds.
     /// Returns, per transfer, whether it was new.
-    pub fn transfer(&mut self, group: &[Transfer]) -> Result<Vec<bool>, Refusal> {
-        if group.is_empty() || group.len() > GROUP_MAX {
-            return Err(Refusal::GroupSize);
+    /// `at_ms` is the log's clock when the group is made.
+    pub fn transfer(&mut self, group: &[Transfer], at_ms: i64) -> Result<Vec<bool>, Refusal> {
+        let fresh = check_group(self, group)?;
+        for (t, &new) in group.iter().zip(&fresh) {
+            if new && !self.transfers.contains_key(&t.id) {
+                self.apply_new(t, at_ms);
+            }
         }
-        let mut next = self.clone();
-        let mut fresh = Vec::with_capacity(group.len());
-        for (index, t) in group.iter().enumerate() {
-            if let Some((known, _)) = next.transfers.get(&t.id) {
-                if known != t {
-                    return Err(Refusal::IdReused { index });
-                }
-                fresh.push(false);
-                continue;
-            }
-            if t.debit == t.credit {
-                return Err(Refusal::Invalid { index, reason: "debit and credit are the same account" });
-            }
-            if t.amount == 0 || t.amount > AMOUNT_MAX {
-                return Err(Refusal::Invalid { index, reason: "the amount is zero or too large" });
-            }
-            let debit = next.accounts.entry(t.debit).or_default();
-            if !debit.may_overdraw && debit.available() < i128::from(t.amount) {
-                return Err(Refusal::Insufficient { index, available: debit.available(), amount: t.amount });
-            }
-            if t.pending {
-                debit.debits_pending += t.amount;
-                next.accounts.entry(t.credit).or_default().credits_pending += t.amount;
-            } else {
-                debit.debits_posted += t.amount;
-                next.accounts.entry(t.credit).or_default().credits_posted += t.amount;
-            }
-            let state = if t.pending { State::Pending } else { State::Posted };
-            next.transfers.insert(t.id, (t.clone(), state));
-            fresh.push(true);
-        }
-        *self = next;
         Ok(fresh)
     }
 
-    /// Settles a pending transfer: posts it (`post`) or releases it. Settling one already
-    /// settled the same way is a retry and changes nothing.
-    pub fn settle(&mut self, id: u128, post: bool) -> Result<bool, Refusal> {
-        let Some((t, state)) = self.transfers.get(&id).cloned() else { return Err(Refusal::NotPending { id }) };
-        match (state, post) {
-            (State::Posted, true) | (State::Voided, false) => return Ok(false),
-            (State::Pending, _) => {}
-            _ => return Err(Refusal::NotPending { id }),
+    /// Records a new transfer that was checked.
+    fn apply_new(&mut self, t: &Transfer, at_ms: i64) {
+        let debit = self.accounts.entry(t.debit).or_default();
+        if t.pending {
+            debit.debits_pending += t.amount;
+            self.accounts.entry(t.credit).or_default().credits_pending += t.amount;
+            if t.timeout_ms > 0 {
+                self.timeouts.insert((at_ms.saturating_add(t.timeout_ms), t.id));
+            }
+        } else {
+            debit.debits_posted += t.amount;
+            self.accounts.entry(t.credit).or_default().credits_posted += t.amount;
+        }
+        let state = if t.pending { State::Pending } else { State::Posted };
+        let posted = if t.pending { 0 } else { t.amount };
+        self.transfers.insert(t.id, Stored { transfer: t.clone(), state, posted, at_ms });
+        self.by_account.entry(t.debit).or_default().push(t.id);
+        self.by_account.entry(t.credit).or_default().push(t.id);
+    }
+
+    /// Settles a pending transfer: posts `post` piastres of it (0 voids it; less than its
+    /// amount releases the rest). Settling one already settled the same way is a retry and
+    /// changes nothing.
+    pub fn settle(&mut self, id: u128, post: u64) -> Result<bool, Refusal> {
+        if !check_settle(self, id, post)? {
+            return Ok(false);
+        }
+        let stored = self.transfers.get_mut(&id).expect("checked");
+        let t = stored.transfer.clone();
+        stored.state = if post > 0 { State::Posted } else { State::Voided };
+        stored.posted = post;
+        if let Some(at) = stored.expires_ms() {
+            self.timeouts.remove(&(at, id));
         }
         let debit = self.accounts.get_mut(&t.debit).expect("a transfer's accounts exist");
         debit.debits_pending -= t.amount;
-        if post {
-            debit.debits_posted += t.amount;
-        }
+        debit.debits_posted += post;
         let credit = self.accounts.get_mut(&t.credit).expect("a transfer's accounts exist");
         credit.credits_pending -= t.amount;
-        if post {
-            credit.credits_posted += t.amount;
-        }
-        self.transfers.get_mut(&id).expect("known").1 = if post { State::Posted } else { State::Voided };
+        credit.credits_posted += post;
         Ok(true)
     }
 
-    /// The pending transfers whose timeout the clock at `now_ms` has passed, in id order: what
-    /// the engine voids.
-    pub fn expired(&self, now_ms: i64) -> Vec<u128> {
-        self.transfers
-            .iter()
-            .filter(|(_, (t, s))| *s == State::Pending && t.timeout_ms > 0 && t.timeout_ms <= now_ms)
-            .map(|(&id, _)| id)
-            .collect()
+    /// The pending transfers whose timeout the clock at `now_ms` has passed, at most `limit`,
+    /// earliest first: what the engine voids.
+    pub fn expired(&self, now_ms: i64, limit: usize) -> Vec<u128> {
+        self.timeouts.iter().take_while(|(at, _)| *at <= now_ms).take(limit).map(|&(_, id)| id).collect()
     }
 
     /// Checks the invariants: the sums of debits and of credits agree, posted and pending
@@ -268,18 +380,22 @@ impl Ledger {
             return Err("pending debits and credits differ".into());
         }
         let mut expected: BTreeMap<Id, Account> = BTreeMap::new();
-        for (t, state) in self.transfers.values() {
+        for s in self.transfers.values() {
+            let t = &s.transfer;
+            let (posted, pending) = match s.state {
+                State::Posted => (s.posted, 0),
+                State::Pending => (0, t.amount),
+                State::Voided => (0, 0),
+            };
+            if s.posted > t.amount {
+                return Err(format!("transfer {} posted more than its amount", t.id));
+            }
             let debit = expected.entry(t.debit).or_default();
-            match state {
-                State::Posted => debit.debits_posted += t.amount,
-                State::Pending => debit.debits_pending += t.amount,
-                State::Voided => continue,
-            }
+            debit.debits_posted += posted;
+            debit.debits_pending += pending;
             let credit = expected.entry(t.credit).or_default();
-            match state {
-                State::Posted => credit.credits_posted += t.amount,
-                _ => credit.credits_pending += t.amount,
-            }
+            credit.credits_posted += posted;
+            credit.credits_pending += pending;
         }
         for (id, account) in &self.accounts {
             let e = expected.remove(id).unwrap_or_default();
@@ -291,6 +407,9 @@ impl Ledger {
             if !account.may_overdraw && account.available() < 0 {
                 return Err(format!("account {id} is overdrawn"));
             }
+        }
+        if let Some(id) = expected.keys().next() {
+            return Err(format!("transfers name account {id}, which the ledger does not hold"));
         }
         Ok(())
     }
@@ -345,28 +464,35 @@ mod tests {
     fn transfers_are_idempotent_linked_and_never_overdraw() {
         let mut l = Ledger::default();
         l.open_system(Id(1));
-        assert_eq!(l.transfer(&[t(10, 1, 2, 5_000, false)]), Ok(vec![true]));
-        assert_eq!(l.transfer(&[t(10, 1, 2, 5_000, false)]), Ok(vec![false]), "a retry is the first result");
-        assert_eq!(l.transfer(&[t(10, 1, 2, 4_000, false)]), Err(Refusal::IdReused { index: 0 }));
+        assert_eq!(l.transfer(&[t(10, 1, 2, 5_000, false)], 0), Ok(vec![true]));
+        assert_eq!(l.transfer(&[t(10, 1, 2, 5_000, false)], 0), Ok(vec![false]), "a retry is the first result");
+        assert_eq!(l.transfer(&[t(10, 1, 2, 4_000, false)], 0), Err(Refusal::IdReused { index: 0 }));
         // A group fails whole: the second would overdraw account 2.
         let before = l.clone();
-        let r = l.transfer(&[t(11, 2, 3, 3_000, false), t(12, 2, 4, 3_000, false)]);
+        let r = l.transfer(&[t(11, 2, 3, 3_000, false), t(12, 2, 4, 3_000, false)], 0);
         assert!(matches!(r, Err(Refusal::Insufficient { index: 1, .. })), "{r:?}");
         assert_eq!(l, before, "nothing of a refused group is applied");
         // Two-phase: a reservation counts against what is available until settled.
-        l.transfer(&[t(13, 2, 3, 4_000, true)]).unwrap();
-        assert!(matches!(l.transfer(&[t(14, 2, 4, 2_000, false)]), Err(Refusal::Insufficient { .. })));
-        assert_eq!(l.settle(13, false), Ok(true));
-        assert_eq!(l.settle(13, false), Ok(false), "voiding twice is a retry");
-        assert_eq!(l.settle(13, true), Err(Refusal::NotPending { id: 13 }));
-        l.transfer(&[t(14, 2, 4, 2_000, false)]).unwrap();
+        l.transfer(&[t(13, 2, 3, 4_000, true)], 0).unwrap();
+        assert!(matches!(l.transfer(&[t(14, 2, 4, 2_000, false)], 0), Err(Refusal::Insufficient { .. })));
+        assert_eq!(l.settle(13, 0), Ok(true));
+        assert_eq!(l.settle(13, 0), Ok(false), "voiding twice is a retry");
+        assert_eq!(l.settle(13, 4_000), Err(Refusal::NotPending { id: 13 }));
+        l.transfer(&[t(14, 2, 4, 2_000, false)], 0).unwrap();
         let mut timed = t(15, 2, 3, 1_000, true);
         timed.timeout_ms = 50;
-        l.transfer(&[timed]).unwrap();
-        assert_eq!(l.expired(49), Vec::<u128>::new());
-        assert_eq!(l.expired(50), vec![15]);
-        l.settle(15, true).unwrap();
-        assert_eq!(l.accounts[&Id(2)].available(), 2_000);
+        l.transfer(&[timed], 0).unwrap();
+        assert_eq!(l.expired(49, 10), Vec::<u128>::new());
+        assert_eq!(l.expired(50, 10), vec![15]);
+        assert_eq!(l.settle(15, 1_001), Err(Refusal::PostTooLarge { id: 15, pending: 1_000, asked: 1_001 }));
+        // A partial post moves part and releases the rest.
+        assert_eq!(l.settle(15, 600), Ok(true));
+        assert_eq!(l.settle(15, 600), Ok(false), "the same post again is a retry");
+        assert_eq!(l.expired(50, 10), Vec::<u128>::new(), "a settled transfer no longer times out");
+        assert_eq!(l.accounts[&Id(2)].available(), 2_400);
+        assert_eq!(l.accounts[&Id(3)].credits_posted, 600);
+        // Within a group, an earlier credit pays a later debit.
+        l.transfer(&[t(16, 1, 5, 100, false), t(17, 5, 6, 100, false)], 0).unwrap();
         assert_eq!(l.check(), Ok(()));
         // Tampering shows.
         l.accounts.get_mut(&Id(3)).unwrap().credits_posted += 1;

@@ -9,6 +9,7 @@
 
 mod command;
 mod decide;
+pub mod economy;
 mod event;
 pub mod governance;
 mod id;
@@ -21,7 +22,7 @@ pub mod tally;
 mod text;
 pub mod visibility;
 
-pub use command::{Actor, Command, EdgeBatch, ImportBatch, NewProposal, NewVertex};
+pub use command::{Actor, Command, EdgeBatch, ImportBatch, NewContract, NewProposal, NewVertex};
 pub use decide::{
     AUTHORS_MAX, BULK_EDGES_PER_EVENT, BULK_VERTICES_PER_EVENT, MASKS_PER_USER_MAX, PERSONAL_PROPS, REMIX_WALK_MAX,
     Rejection, VIEWERS_MAX, View, decide, privilege,

@@ -16,6 +16,8 @@ pub enum DocKind {
     Mask,
     /// A governance proposal.
     Proposal,
+    /// An open marketplace listing.
+    Listing,
 }
 
 impl DocKind {
@@ -26,16 +28,18 @@ impl DocKind {
             DocKind::Work => "work",
             DocKind::Mask => "mask",
             DocKind::Proposal => "proposal",
+            DocKind::Listing => "listing",
         }
     }
 
-    /// Parses `world`, `work`, `mask` or `proposal`.
+    /// Parses `world`, `work`, `mask`, `proposal` or `listing`.
     pub fn parse(s: &str) -> Option<DocKind> {
         match s {
             "world" => Some(DocKind::World),
             "work" => Some(DocKind::Work),
             "mask" => Some(DocKind::Mask),
             "proposal" => Some(DocKind::Proposal),
+            "listing" => Some(DocKind::Listing),
             _ => None,
         }
     }
@@ -45,7 +49,7 @@ impl DocKind {
     }
 
     pub(crate) fn from_code(code: u64) -> Option<DocKind> {
-        [DocKind::World, DocKind::Work, DocKind::Mask, DocKind::Proposal].get(code as usize).copied()
+        [DocKind::World, DocKind::Work, DocKind::Mask, DocKind::Proposal, DocKind::Listing].get(code as usize).copied()
     }
 }
 
@@ -100,8 +104,8 @@ pub fn mask_is_discoverable(kind: MaskKind) -> bool {
 pub const HIDDEN: &str = "hidden";
 
 impl Doc {
-    /// The document of an entity, or `None` when it must not be searchable: users, listings
-    /// and contracts, private and shadow masks, anything hidden.
+    /// The document of an entity, or `None` when it must not be searchable: users, contracts,
+    /// closed listings, private and shadow masks, anything hidden.
     pub fn from_entity(e: &Entity<'_>) -> Option<Doc> {
         if e.flag(HIDDEN) {
             return None;
@@ -131,7 +135,16 @@ impl Doc {
                 let world = e.text("world").parse::<Id>().ok();
                 (DocKind::Proposal, e.text("title").to_owned(), e.text("body").to_owned(), world)
             }
-            VertexKind::User | VertexKind::Listing | VertexKind::Contract => return None,
+            VertexKind::Listing => {
+                // A closed listing no longer sells: it leaves discovery.
+                if e.props.iter().any(|(k, v)| *k == "open" && **v == Value::Bool(false)) {
+                    return None;
+                }
+                let world = e.text("world").parse::<Id>().ok();
+                let body = [e.text("terms"), e.text("listing_kind")].join("\n");
+                (DocKind::Listing, e.text("title").to_owned(), body, world)
+            }
+            VertexKind::User | VertexKind::Contract => return None,
         };
         Some(Doc { id: e.id, external: e.external.map(str::to_owned), kind, world, title, body })
     }
@@ -164,6 +177,7 @@ fn touched_by(event: &Event, visit: &mut dyn FnMut(Id)) {
         | Event::Bulk(_)
         | Event::Sealed(_)
         | Event::Gov(_)
+        | Event::Econ(_)
         | Event::Confidential(_) => {}
     }
 }

@@ -144,6 +144,7 @@ async fn the_index_follows_the_event_stream() {
             description: "جدارية على حيطة القهوة".into(),
             world: Some(world),
             authors: vec![],
+            royalty: None,
         })
         .await
         .unwrap();

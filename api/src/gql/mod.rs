@@ -3,6 +3,7 @@
 //! ownership it asks is "is this mask the viewer's own?".
 
 mod connection;
+mod economy;
 mod governance;
 mod mutation;
 mod query;
@@ -10,6 +11,7 @@ mod subscription;
 mod types;
 
 pub use connection::{Conn, LIST_MAX};
+pub use economy::*;
 pub use governance::*;
 pub use mutation::CoreMutation;
 pub use query::CoreQuery;
@@ -24,12 +26,12 @@ use std::sync::Arc;
 /// The query root: the core queries and governance's.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(CoreQuery, GovernanceQuery);
+pub struct QueryRoot(CoreQuery, GovernanceQuery, EconomyQuery);
 
 /// The mutation root: the core mutations and governance's.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(CoreMutation, GovernanceMutation, ModerationMutation);
+pub struct MutationRoot(CoreMutation, GovernanceMutation, ModerationMutation, EconomyMutation);
 
 /// The schema's type.
 pub type DairaSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

@@ -191,6 +191,42 @@ pub struct PublishWorkInput {
     /// is invited: it is shown as an author once it accepts (`acceptCoauthorship`).
     #[graphql(default)]
     pub authors: Vec<CoauthorInput>,
+    /// The royalty every remix of it pays when sold (default: none).
+    pub royalty: Option<RoyaltyInput>,
+}
+
+/// A royalty a work declares on its remixes' sales.
+#[derive(InputObject)]
+pub struct RoyaltyInput {
+    /// The share of a remix's price, a decimal fraction ("0.10"; at most "0.5", four decimals).
+    pub share: String,
+    /// CHAIN: every work below it in the remix chain pays (Story's LAP); CHILDREN: only its
+    /// direct remixes (LRP).
+    #[graphql(default)]
+    pub scope: RoyaltyScope,
+}
+
+/// Which remixes pay a royalty.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RoyaltyScope {
+    /// Every work below it in the remix chain.
+    #[default]
+    Chain,
+    /// Its direct remixes only.
+    Children,
+}
+
+impl RoyaltyInput {
+    /// The royalty, checked; errors name `royalty.share`.
+    fn royalty(&self) -> std::result::Result<schema::economy::Royalty, ApiError> {
+        let share_bp = schema::economy::parse_share(&self.share)
+            .map_err(|e| ApiError::new(Code::BadUserInput, e).field("royalty.share"))?;
+        let scope = match self.scope {
+            RoyaltyScope::Chain => schema::economy::Scope::Chain,
+            RoyaltyScope::Children => schema::economy::Scope::Children,
+        };
+        Ok(schema::economy::Royalty { share_bp, scope })
+    }
 }
 
 /// An answer to an invitation to co-author a work.
@@ -216,6 +252,8 @@ pub struct RemixInput {
     /// Its description.
     #[graphql(default)]
     pub description: String,
+    /// The royalty its own remixes pay (default: none).
+    pub royalty: Option<RoyaltyInput>,
 }
 
 /// The payload of a change to one thing: the thing, the log sequence number of the change, and
@@ -626,6 +664,7 @@ impl CoreMutation {
                 for a in &input.authors {
                     authors.push((target(ctx, NodeKind::Mask, &a.mask, "authors", "mask")?, a.share as f32));
                 }
+                let royalty = input.royalty.as_ref().map(RoyaltyInput::royalty).transpose()?;
                 let command = Command::PublishWork {
                     actor: actor?,
                     work,
@@ -633,6 +672,7 @@ impl CoreMutation {
                     description: input.description,
                     world,
                     authors,
+                    royalty,
                 };
                 execute(ctx, command).await.map(|seq| (work_now(ctx, work), seq))
             }
@@ -658,12 +698,14 @@ impl CoreMutation {
         WorkPayload::of(
             async {
                 let original = target(ctx, NodeKind::Work, &input.original, "original", "work")?;
+                let royalty = input.royalty.as_ref().map(RoyaltyInput::royalty).transpose()?;
                 let command = Command::Remix {
                     actor: actor?,
                     work,
                     original,
                     title: input.title,
                     description: input.description,
+                    royalty,
                 };
                 execute(ctx, command).await.map(|seq| (work_now(ctx, work), seq))
             }

@@ -35,6 +35,8 @@ pub enum SearchKind {
     Mask,
     /// Governance proposals.
     Proposal,
+    /// Open marketplace listings.
+    Listing,
 }
 
 /// A language of the text.
@@ -94,6 +96,8 @@ pub(crate) fn resolve(ctx: &Context<'_>, id: &str) -> Option<Node> {
         NodeKind::Work => sight.work(&graph, v).map(Node::Work),
         NodeKind::Proposal => super::governance::Proposal::get(&graph, Id(raw)).map(Node::Proposal),
         NodeKind::Case => super::governance::Case::get(&graph, Id(raw)).map(Node::Case),
+        NodeKind::Listing => super::economy::Listing::get(&graph, Id(raw)).map(Node::Listing),
+        NodeKind::Contract => super::economy::Contract::visible(ctx, &graph, Id(raw)).map(Node::Contract),
         NodeKind::Cluster => None,
     }
 }
@@ -325,6 +329,7 @@ impl CoreQuery {
                 SearchKind::Work => search::DocKind::Work,
                 SearchKind::Mask => search::DocKind::Mask,
                 SearchKind::Proposal => search::DocKind::Proposal,
+                SearchKind::Listing => search::DocKind::Listing,
             }),
             world,
             lang: lang.map(|l| match l {
@@ -346,6 +351,7 @@ impl CoreQuery {
                     VertexKind::Work => SearchResult::Work(sight.work(&graph, v)?),
                     VertexKind::Mask => SearchResult::Mask(sight.mask(&graph, v)?),
                     VertexKind::Proposal => SearchResult::Proposal(super::governance::Proposal::get(&graph, hit.id)?),
+                    VertexKind::Listing => SearchResult::Listing(super::economy::Listing::get(&graph, hit.id)?),
                     _ => return None,
                 };
                 Some(SearchHit {

@@ -66,6 +66,10 @@ pub enum Node {
     Proposal(super::governance::Proposal),
     /// A moderation case.
     Case(super::governance::Case),
+    /// A marketplace listing.
+    Listing(super::economy::Listing),
+    /// A contract (its parties' and jurors' only).
+    Contract(super::economy::Contract),
 }
 
 /// A public text property of a vertex.
@@ -255,6 +259,35 @@ impl Mask {
             super::query::world_index(ctx, &graph, &world, "world")?.1
         };
         Ok(Some(super::governance::privileges(ctx, self.id, world)))
+    }
+
+    /// The mask's posted balance in EGP ("12.50"). Only for the mask's owner: null for anyone
+    /// else.
+    async fn balance(&self, ctx: &Context<'_>) -> Option<String> {
+        owned_by_caller(ctx, self.id).then(|| super::economy::balance_of(&state(ctx).engine.read(), self.id).0)
+    }
+
+    /// What the mask may spend: its balance less what its pending transfers reserve (EGP).
+    /// Only for the mask's owner.
+    async fn available(&self, ctx: &Context<'_>) -> Option<String> {
+        owned_by_caller(ctx, self.id).then(|| super::economy::balance_of(&state(ctx).engine.read(), self.id).1)
+    }
+
+    /// The mask's transfers, in and out, newest first. Only for the mask's owner: null for
+    /// anyone else.
+    #[graphql(complexity = "super::cost(first, last, child_complexity)")]
+    async fn transfers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Option<Conn<super::economy::Transfer>>> {
+        if !owned_by_caller(ctx, self.id) {
+            return Ok(None);
+        }
+        super::economy::transfers_of(ctx, self.id, (first, last, after, before)).map(Some)
     }
 
     /// Masks that follow this one, the latest to follow first.
@@ -964,6 +997,8 @@ pub enum SearchResult {
     Mask(Mask),
     /// A governance proposal.
     Proposal(super::governance::Proposal),
+    /// A marketplace listing.
+    Listing(super::economy::Listing),
 }
 
 /// One search hit.

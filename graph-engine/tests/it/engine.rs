@@ -104,6 +104,7 @@ async fn rules_hold_through_the_write_path(backend: Backend) {
                 description: String::new(),
                 world: Some(world),
                 authors: vec![],
+                royalty: None,
             })
             .await
             .unwrap();
@@ -115,6 +116,7 @@ async fn rules_hold_through_the_write_path(backend: Backend) {
                 original,
                 title: "Mahraganat remix".into(),
                 description: String::new(),
+                royalty: None,
             })
             .await
             .unwrap();

@@ -74,6 +74,7 @@ async fn owner_links_are_sealed_and_erasure_shreds_them(backend: Backend) {
             description: String::new(),
             world: None,
             authors: Vec::new(),
+            royalty: None,
         })
         .await
         .unwrap();
