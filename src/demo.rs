@@ -277,3 +277,70 @@ pub async fn govern(engine: &Engine) -> Result<()> {
     }
     Ok(())
 }
+
+/// The demo's economy: every owned mask starts with 500 EGP (the operator's issuance, with its
+/// reason), a dozen works of the first world are listed for sale, and some are bought — every
+/// purchase split into the platform's fee and the authors' part, and counted as trust evidence.
+pub async fn trade(engine: &Engine) -> Result<()> {
+    const OPENING: u64 = 500 * schema::ledger::PIASTRES_PER_EGP;
+    let (grants, listings) = {
+        let graph = engine.read();
+        let owned: Vec<u32> = (0..graph.vertex_count() as u32)
+            .filter(|&v| graph.kind_at(v) == VertexKind::Mask && graph.owner_key(v) != v)
+            .collect();
+        let grants: Vec<(u128, Id, u64)> = owned
+            .iter()
+            .map(|&m| {
+                (graph_engine::ledger_key("issue", graph.id_at(m), "demo opening balance"), graph.id_at(m), OPENING)
+            })
+            .collect();
+        let (world, _, _) = council(&graph)?;
+        let world_id = graph.id_at(world).to_string();
+        let mut rng = SplitMix64::new(21);
+        let listings: Vec<(Actor, Id, String, u64)> = (0..graph.vertex_count() as u32)
+            .filter(|&w| graph.kind_at(w) == VertexKind::Work)
+            .filter(|&w| graph.public_prop(w, "world").and_then(|v| v.as_str()) == Some(world_id.as_str()))
+            .filter_map(|w| {
+                let author = graph
+                    .inn(EdgeKind::Authored, w)
+                    .find(|&a| graph.owner_key(a) != a && graph.mask_kind(a) != Some(schema::MaskKind::Private))?;
+                let title = graph.public_prop(w, "title")?.as_str()?.to_owned();
+                Some((actor(&graph, author), graph.id_at(w), title, (20 + rng.next_u64() % 280) * 100))
+            })
+            .take(12)
+            .collect();
+        (grants, listings)
+    };
+    for chunk in grants.chunks(schema::ledger::GROUP_MAX) {
+        let command = Command::Issue { grants: chunk.to_vec(), reason: "demo: opening balances".into() };
+        run(engine, command).await?;
+    }
+    let buyers: Vec<Actor> = {
+        let graph = engine.read();
+        let (_, _, members) = council(&graph)?;
+        members.iter().map(|&m| actor(&graph, m)).collect()
+    };
+    let mut rng = SplitMix64::new(22);
+    for (i, (seller, work, title, price)) in listings.into_iter().enumerate() {
+        let listing = engine.new_id();
+        let kind = if i % 4 == 3 { schema::economy::ListingKind::License } else { schema::economy::ListingKind::Sale };
+        let terms = if kind == schema::economy::ListingKind::Sale {
+            "طبعة واحدة موقعة — one signed print"
+        } else {
+            "remix license"
+        };
+        let command = Command::CreateListing { actor: seller, listing, work, kind, title, price, terms: terms.into() };
+        run(engine, command).await?;
+        // About half of them sell, to members other than the seller's user.
+        if rng.next_u64().is_multiple_of(2) {
+            let buyer = buyers[(rng.next_u64() % buyers.len() as u64) as usize];
+            if buyer.user == seller.user {
+                continue;
+            }
+            let key = graph_engine::ledger_key("buy", buyer.mask, &format!("demo-{i}"));
+            let fee_bp = schema::economy::FEE_BP_DEFAULT;
+            run(engine, Command::Buy { actor: buyer, listing, key, fee_bp }).await?;
+        }
+    }
+    Ok(())
+}

@@ -9,6 +9,7 @@ pub mod analyze;
 pub mod demo;
 pub mod exec;
 pub mod governance;
+pub mod ledger;
 pub mod logging;
 pub mod progress;
 pub mod stats;

@@ -55,6 +55,11 @@ enum Cmd {
         #[command(subcommand)]
         command: AuditCmd,
     },
+    /// The economy's ledger on the data directory: the operator's issuance.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCmd,
+    },
     /// Governance on the data directory (a reader: it runs beside a server).
     Governance {
         #[command(subcommand)]
@@ -262,6 +267,27 @@ enum AuditCmd {
 }
 
 #[derive(Subcommand)]
+enum LedgerCmd {
+    /// Issue money to masks, with a reason (the operator's act, logged; run it while no
+    /// server holds the data directory). Running it again with the same reason issues nothing
+    /// twice.
+    Issue {
+        /// The mask's handle.
+        #[arg(long, requires = "amount", conflicts_with = "file")]
+        to: Option<String>,
+        /// The amount in EGP, at most two decimals ("100.00").
+        #[arg(long, requires = "to")]
+        amount: Option<String>,
+        /// A file of HANDLE,AMOUNT lines instead (blank lines and # comments skipped).
+        #[arg(long, required_unless_present = "to")]
+        file: Option<PathBuf>,
+        /// Why (logged with the issuance).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum GovernanceCmd {
     /// Recount a proposal from the log: a closed one from the log as it stood just before it
     /// closed (exit 1 if the recount differs from the result recorded then), an open one now.
@@ -342,6 +368,19 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     return Ok(ExitCode::FAILURE);
                 }
             }
+            // The ledger's invariants, on the graph replayed from the log (sealed transfers
+            // opened with the server's key).
+            let engine = open_read_only(&config, &StderrProgress::new()).await?;
+            let audit = daira::ledger::audit(&engine.read());
+            println!("state hash {}", hex(&engine.read().state_hash()));
+            engine.shutdown().await;
+            match audit {
+                Ok(summary) => println!("{summary}"),
+                Err(e) => {
+                    println!("ledger broken: {e}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
         }
         Cmd::Fixtures { command: FixturesCmd::Generate { size, seed, out } } => {
             generate(size.into(), seed, &out)?;
@@ -360,6 +399,33 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("wrote {} edges to {}", src.len(), out.display());
         }
         Cmd::Exec => exec(&config).await?,
+        Cmd::Ledger { command: LedgerCmd::Issue { to, amount, file, reason } } => {
+            let grants = match (to, amount, file) {
+                (Some(to), Some(amount), _) => {
+                    let amount = schema::ledger::parse_egp(&amount).map_err(|e| anyhow::anyhow!("--amount: {e}"))?;
+                    let handle = to.trim_start_matches('@').to_owned();
+                    vec![daira::ledger::Grant { handle, amount, origin: "--to".into() }]
+                }
+                (_, _, Some(file)) => {
+                    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                    daira::ledger::parse_grants(&text, &file.display().to_string()).map_err(|e| anyhow::anyhow!(e))?
+                }
+                _ => bail!("give --to HANDLE --amount EGP, or --file FILE"),
+            };
+            if reason.trim().is_empty() {
+                bail!("--reason: say why the money is issued (it is logged)");
+            }
+            let engine = open(&config).await?;
+            let result = daira::ledger::issue(&engine, &grants, reason.trim()).await;
+            engine.shutdown().await;
+            let report = result?;
+            println!(
+                "issued {} EGP in {} grants ({} already issued by an earlier run with this reason)",
+                schema::ledger::format_egp(report.piastres),
+                report.issued,
+                report.already
+            );
+        }
         Cmd::Governance { command: GovernanceCmd::Tally { proposal } } => {
             return daira::governance::tally(&config, &proposal).await;
         }
@@ -461,36 +527,80 @@ fn generate(size: fixtures::Size, seed: u64, out: &std::path::Path) -> Result<()
     Ok(())
 }
 
+/// The most commands `daira exec` has in flight (submitted, not yet acknowledged).
+const EXEC_IN_FLIGHT_MAX: usize = graph_engine::WRITE_QUEUE_MAX / 2;
+
 async fn exec(config: &DataConfig) -> Result<()> {
     let engine = open(config).await?;
     // The rules judge privileges and REPUTATION weights by the latest epoch a server kept.
     reputation::Epochs::open_for(&engine, &config.data.join("epochs"), 1).await?;
-    let stdin = std::io::stdin();
-    let mut stdout = std::io::stdout().lock();
-    for (i, line) in stdin.lock().lines().enumerate() {
-        let line = line?;
-        let n = i + 1;
-        if line.trim().is_empty() {
-            continue;
+    // Lines are read on their own thread; commands are submitted in line order as they come
+    // (so a script that pipes many lines gets group commits), and answered in line order, each
+    // once durable. A script that waits for each answer before writing the next line sees
+    // exactly one command at a time.
+    let (lines_tx, mut lines) = tokio::sync::mpsc::channel::<std::io::Result<String>>(EXEC_IN_FLIGHT_MAX);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            if lines_tx.blocking_send(line).is_err() {
+                return;
+            }
         }
-        let parsed = match daira::exec::parse_line(&line, &engine) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                writeln!(stdout, "error line={n}: {e}")?;
-                stdout.flush()?;
+    });
+    type Answer = std::pin::Pin<Box<dyn Future<Output = String> + Send>>;
+    let mut in_flight: std::collections::VecDeque<Answer> = std::collections::VecDeque::new();
+    let mut stdout = std::io::stdout().lock();
+    let mut n = 0usize;
+    let mut open_input = true;
+    loop {
+        // Take what has arrived, without waiting while answers are due.
+        while open_input && in_flight.len() < EXEC_IN_FLIGHT_MAX {
+            let next = if in_flight.is_empty() {
+                lines.recv().await
+            } else {
+                match lines.try_recv() {
+                    Ok(line) => Some(line),
+                    Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                    Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => None,
+                }
+            };
+            let Some(line) = next else {
+                open_input = false;
+                break;
+            };
+            let line = line?;
+            n += 1;
+            if line.trim().is_empty() {
                 continue;
             }
-        };
-        match engine.execute(parsed.command).await {
-            Ok(receipt) => {
-                let created = parsed.created.map(|id| format!(" id={id}")).unwrap_or_default();
-                writeln!(stdout, "ok seq={} hash={}{created}", receipt.last_seq, hex(&receipt.hash))?;
-            }
-            Err(graph_engine::Error::Rejected(r)) => writeln!(stdout, "rejected line={n}: {r}")?,
-            Err(e) => writeln!(stdout, "error line={n}: {e}")?,
+            let line_no = n;
+            let answer: Answer = match daira::exec::parse_line(&line, &engine) {
+                Err(e) => Box::pin(std::future::ready(format!("error line={line_no}: {e}"))),
+                Ok(parsed) => match engine.submit(parsed.command) {
+                    Err(e) => Box::pin(std::future::ready(format!("error line={line_no}: {e}"))),
+                    Ok(receipt) => {
+                        let created = parsed.created.map(|id| format!(" id={id}")).unwrap_or_default();
+                        Box::pin(async move {
+                            match receipt.await {
+                                Ok(r) => format!("ok seq={} hash={}{created}", r.last_seq, hex(&r.hash)),
+                                Err(graph_engine::Error::Rejected(r)) => format!("rejected line={line_no}: {r}"),
+                                Err(e) => format!("error line={line_no}: {e}"),
+                            }
+                        })
+                    }
+                },
+            };
+            in_flight.push_back(answer);
         }
+        let Some(front) = in_flight.pop_front() else {
+            if open_input {
+                continue;
+            }
+            break;
+        };
+        writeln!(stdout, "{}", front.await)?;
         stdout.flush()?;
     }
+    stdout.flush()?;
     engine.shutdown().await;
     Ok(())
 }
@@ -605,9 +715,11 @@ async fn load_demo(config: &DataConfig) -> Result<()> {
         let (epochs, _) = reputation::Epochs::open(&config.data.join("epochs"), reputation::DEFAULT_EPOCHS_KEPT)?;
         reputation::compute_now(&engine, &epochs, &reputation::RecomputePolicy::default())?;
         daira::demo::govern(&engine).await?;
+        daira::demo::trade(&engine).await?;
         engine.shutdown().await;
         eprintln!(
-            "the demo's first world has rules, proposals of every method, delegations, cases and a jury's verdict"
+            "the demo's first world has rules, proposals of every method, delegations, cases and a jury's verdict; \
+             its members have balances, and its works are listed and traded"
         );
     } else {
         eprintln!("{} already holds data: using it", config.data.display());

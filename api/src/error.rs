@@ -183,7 +183,8 @@ impl From<ApiError> for async_graphql::Error {
 /// One problem with a mutation's input, in its payload.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct UserError {
-    /// The path to the input field, when one is to blame (`["input", "handle"]`).
+    /// The path to the input field, when one is to blame (`["input", "handle"]`,
+    /// `["input", "milestones", "1", "amount"]`).
     pub field: Option<Vec<String>>,
     /// What is wrong.
     pub message: String,
@@ -193,7 +194,13 @@ pub struct UserError {
 
 impl From<ApiError> for UserError {
     fn from(e: ApiError) -> UserError {
-        UserError { field: e.field.map(|f| vec!["input".to_owned(), f]), message: e.message, code: e.code }
+        // `milestones[1].amount` is the path input → milestones → 1 → amount.
+        let path = e.field.map(|f| {
+            let mut path = vec!["input".to_owned()];
+            path.extend(f.split(['.', '[', ']']).filter(|s| !s.is_empty()).map(str::to_owned));
+            path
+        });
+        UserError { field: path, message: e.message, code: e.code }
     }
 }
 

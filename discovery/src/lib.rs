@@ -68,7 +68,10 @@ pub fn open_index(dir: &Path) -> Result<SearchIndex> {
 pub fn document(graph: &Graph, v: u32) -> Option<Doc> {
     let kind = graph.kind_at(v);
     // An erased mask is nobody's to find.
-    let searchable = matches!(kind, VertexKind::World | VertexKind::Work | VertexKind::Mask | VertexKind::Proposal);
+    let searchable = matches!(
+        kind,
+        VertexKind::World | VertexKind::Work | VertexKind::Mask | VertexKind::Proposal | VertexKind::Listing
+    );
     if !searchable || graph.erased_until(v).is_some() {
         return None;
     }
@@ -205,6 +208,7 @@ pub fn priors(graph: &Graph, trust: &[f64], sybil: &[bool]) -> PriorTable {
     let mut masks = Vec::new();
     let mut works = Vec::new();
     let mut proposals = Vec::new();
+    let mut listings = Vec::new();
     let mut vitality: std::collections::HashMap<u32, f64> = std::collections::HashMap::new();
     for v in 0..n as u32 {
         match graph.kind_at(v) {
@@ -230,11 +234,17 @@ pub fn priors(graph: &Graph, trust: &[f64], sybil: &[bool]) -> PriorTable {
                 let author = graph.governance().proposals.get(&id).and_then(|p| graph.index_of(p.spec.author));
                 proposals.push((id, author.map_or(0.0, mask_trust)));
             }
+            VertexKind::Listing => {
+                // A listing ranks by its seller's trust.
+                let id = graph.id_at(v);
+                let seller = graph.economy().listings.get(&id).and_then(|l| graph.index_of(l.seller));
+                listings.push((id, seller.map_or(0.0, mask_trust)));
+            }
             _ => {}
         }
     }
     let worlds = vitality.into_iter().map(|(v, score)| (graph.id_at(v), score)).collect();
-    PriorTable::from_groups(graph.position().seq, vec![masks, works, worlds, proposals])
+    PriorTable::from_groups(graph.position().seq, vec![masks, works, worlds, proposals, listings])
 }
 
 /// Priors from a fresh trust computation on the graph (for the command line, which has no

@@ -269,6 +269,13 @@ impl Engine {
     /// Decides `command`, appends its events durably and applies them. Concurrent calls are
     /// committed together (group commit). Returns after the events are durable.
     pub async fn execute(&self, command: Command) -> Result<Receipt> {
+        self.submit(command)?.await
+    }
+
+    /// Queues a command for the writer now, in the order of the calls, and returns its answer
+    /// to await: a client that pipelines (`daira exec`) submits many before awaiting the first,
+    /// and they are decided in the order submitted, exactly as one after another.
+    pub fn submit(&self, command: Command) -> Result<impl Future<Output = Result<Receipt>> + Send + use<>> {
         let (reply, answer) = oneshot::channel();
         self.queue.try_send(Job { command, reply }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
@@ -279,7 +286,7 @@ impl Engine {
             }
             mpsc::error::TrySendError::Closed(_) => Error::Shutdown,
         })?;
-        answer.await.map_err(|_| Error::Shutdown)?
+        Ok(async move { answer.await.map_err(|_| Error::Shutdown)? })
     }
 
     /// Subscribes to committed batches, in log order.

@@ -140,6 +140,9 @@ impl Doc {
                 if e.props.iter().any(|(k, v)| *k == "open" && **v == Value::Bool(false)) {
                     return None;
                 }
+                if e.text("title").is_empty() {
+                    return None;
+                }
                 let world = e.text("world").parse::<Id>().ok();
                 let body = [e.text("terms"), e.text("listing_kind")].join("\n");
                 (DocKind::Listing, e.text("title").to_owned(), body, world)

@@ -6,6 +6,7 @@ mod api;
 mod cli;
 mod consent;
 mod crash;
+mod economy;
 mod erasure;
 mod export;
 mod governance;

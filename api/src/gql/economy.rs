@@ -128,6 +128,11 @@ pub struct Transfer {
 
 impl Transfer {
     fn of(ctx: &Context<'_>, graph: &Graph, s: &ledger::Stored, mine: Id) -> Transfer {
+        Transfer::seen_by(&Sight::of(ctx), graph, s, mine)
+    }
+
+    /// A transfer as the owner of `mine`, one of its two masks, sees it.
+    pub(crate) fn seen_by(sight: &Sight, graph: &Graph, s: &ledger::Stored, mine: Id) -> Transfer {
         let t = &s.transfer;
         let incoming = t.credit == mine;
         let other = if incoming { t.debit } else { t.credit };
@@ -136,7 +141,7 @@ impl Transfer {
             amount: format_egp(t.amount),
             posted: format_egp(s.posted),
             incoming,
-            counterparty: Sight::of(ctx).mask_by_id(graph, other),
+            counterparty: sight.mask_by_id(graph, other),
             code: transfer_code(t.code),
             state: match s.state {
                 ledger::State::Pending => TransferState::Pending,

@@ -8,6 +8,7 @@ use crate::error::{ApiError, Code};
 use crate::ids::NodeKind;
 use async_graphql::{Context, Enum, ID, Result, SimpleObject, Subscription};
 use futures_util::{Stream, StreamExt};
+use schema::economy::Econ;
 use schema::governance::Gov;
 use schema::{EdgeKind, Event, Id, Value, VertexKind};
 use tokio::sync::broadcast::error::RecvError;
@@ -41,6 +42,10 @@ pub enum ActivityKind {
     Appealed,
     /// A jury decided one of its cases.
     CaseDecided,
+    /// A work of it was listed for sale, commission or license.
+    Listed,
+    /// A work of it was bought (the buyer is `mask`; the amounts stay the parties').
+    Traded,
 }
 
 /// One thing that happened in a world.
@@ -62,6 +67,8 @@ pub struct Activity {
     pub ballots: Option<i32>,
     /// The case concerned, if any.
     pub case: Option<super::governance::Case>,
+    /// The listing concerned, if any.
+    pub listing: Option<super::economy::Listing>,
 }
 
 /// What happened to a proposal.
@@ -105,6 +112,28 @@ fn gov_of(event: &Event) -> Option<&Gov> {
         Event::Confidential(events) => events.iter().find_map(gov_of),
         _ => None,
     }
+}
+
+/// The economy event inside `event` (transfers and trades are sealed in confidential envelopes).
+fn econ_of(event: &Event) -> Option<&Econ> {
+    match event {
+        Event::Econ(e) => Some(e),
+        Event::Confidential(events) => events.iter().find_map(econ_of),
+        _ => None,
+    }
+}
+
+/// A change to one of the viewer's masks' balance.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct BalanceChange {
+    /// The log sequence number of the change (a decimal string).
+    pub seq: String,
+    /// The transfer that changed it, as it stands now.
+    pub transfer: Option<super::economy::Transfer>,
+    /// The mask's posted balance after it, in EGP.
+    pub balance: String,
+    /// What the mask may spend after it, in EGP.
+    pub available: String,
 }
 
 /// A mask's scores in a new epoch.
@@ -191,7 +220,31 @@ impl SubscriptionRoot {
                             proposal: None,
                             ballots: None,
                             case: None,
+                            listing: None,
                         });
+                        continue;
+                    }
+                    if let Some((kind, listing, buyer)) = econ_of(event).and_then(|e| match e {
+                        Econ::Listed { listing, body } => Some((ActivityKind::Listed, *listing, body.seller)),
+                        Econ::Bought { trade, .. } => Some((ActivityKind::Traded, trade.listing, trade.buyer)),
+                        _ => None,
+                    }) {
+                        let listed = super::economy::Listing::get(&graph, listing);
+                        let in_world = graph.economy().listings.get(&listing).is_some_and(|l| work_in_world(l.work));
+                        // A private buyer's deed is left out whole, as any other.
+                        if let (true, Some(m)) = (in_world, mask(buyer)) {
+                            out.push(Activity {
+                                kind,
+                                seq,
+                                committed_at: at.clone(),
+                                mask: Some(m),
+                                work: graph.economy().listings.get(&listing).and_then(|l| work(l.work)),
+                                proposal: None,
+                                ballots: None,
+                                case: None,
+                                listing: listed,
+                            });
+                        }
                         continue;
                     }
                     let governance = graph.governance();
@@ -230,6 +283,7 @@ impl SubscriptionRoot {
                         proposal: proposal.and_then(|p| super::governance::Proposal::get(&graph, p)),
                         ballots,
                         case: case.and_then(|c| super::governance::Case::get(&graph, c)),
+                        listing: None,
                     });
                 }
                 futures_util::stream::iter(out)
@@ -275,6 +329,49 @@ impl SubscriptionRoot {
                         _ => continue,
                     };
                     out.push(ProposalUpdate { kind, seq: (batch.first_seq + i as u64).to_string(), proposal });
+                }
+                futures_util::stream::iter(out)
+            })
+            .take_until(shutdown);
+        Ok(stream)
+    }
+
+    /// One of your masks' balance, each time a transfer in or out of it is made, posted,
+    /// voided or timed out (trades and escrow included). Its owner only: for anyone else the
+    /// mask is not found.
+    async fn balance_changes(&self, ctx: &Context<'_>, mask: ID) -> Result<impl Stream<Item = BalanceChange> + use<>> {
+        let user = super::user(ctx)?;
+        let st = state(ctx).clone();
+        let mask = st
+            .ids
+            .decode_as(NodeKind::Mask, &mask)
+            .filter(|&m| st.engine.read().is_owned_by(m, user))
+            .ok_or_else(|| ApiError::new(Code::NotFound, "mask not found").field("mask"))?;
+        let shutdown = st.shutdown_signal();
+        let sight = Sight::of(ctx);
+        let stream = commits(&st)
+            .flat_map(move |batch| {
+                let graph = st.engine.read();
+                let ledger = &graph.economy().ledger;
+                let touches = |id: u128| {
+                    ledger.transfers.get(&id).is_some_and(|s| s.transfer.debit == mask || s.transfer.credit == mask)
+                };
+                let mut out = Vec::new();
+                for (i, event) in batch.events.iter().enumerate() {
+                    let Some(e) = econ_of(event) else { continue };
+                    let ids = e.transfers().iter().map(|t| t.id).chain(e.settles().iter().map(|s| s.id));
+                    for id in ids.filter(|&id| touches(id)) {
+                        let (balance, available) = super::economy::balance_of(&graph, mask);
+                        out.push(BalanceChange {
+                            seq: (batch.first_seq + i as u64).to_string(),
+                            transfer: ledger
+                                .transfers
+                                .get(&id)
+                                .map(|s| super::economy::Transfer::seen_by(&sight, &graph, s, mask)),
+                            balance,
+                            available,
+                        });
+                    }
                 }
                 futures_util::stream::iter(out)
             })
