@@ -551,6 +551,8 @@ async fn exec(config: &DataConfig) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     let mut n = 0usize;
     let mut open_input = true;
+    let (mut answered, mut acknowledged) = (0u64, 0u64);
+    let mut started: Option<std::time::Instant> = None;
     loop {
         // Take what has arrived, without waiting while answers are due.
         while open_input && in_flight.len() < EXEC_IN_FLIGHT_MAX {
@@ -572,6 +574,7 @@ async fn exec(config: &DataConfig) -> Result<()> {
             if line.trim().is_empty() {
                 continue;
             }
+            started.get_or_insert_with(std::time::Instant::now);
             let line_no = n;
             let answer: Answer = match daira::exec::parse_line(&line, &engine) {
                 Err(e) => Box::pin(std::future::ready(format!("error line={line_no}: {e}"))),
@@ -597,10 +600,22 @@ async fn exec(config: &DataConfig) -> Result<()> {
             }
             break;
         };
-        writeln!(stdout, "{}", front.await)?;
+        let answer = front.await;
+        answered += 1;
+        acknowledged += u64::from(answer.starts_with("ok "));
+        writeln!(stdout, "{answer}")?;
         stdout.flush()?;
     }
     stdout.flush()?;
+    if let Some(started) = started {
+        // What the commands alone took, beside what the whole process took (open and replay).
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "exec: {answered} commands, {acknowledged} acknowledged, {} refused or bad, in {secs:.3} s ({:.0}/s)",
+            answered - acknowledged,
+            answered as f64 / secs.max(1e-9)
+        );
+    }
     engine.shutdown().await;
     Ok(())
 }
