@@ -162,7 +162,7 @@ async fn run(url: &str, state: &Value, n: usize, connections: usize, seed: u64) 
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(p) = work.get(i) else { break };
                 let key_number: usize = p.0[1..].parse().unwrap();
-                let op = if key_number % 10 == 0 {
+                let op = if key_number.is_multiple_of(10) {
                     let listing = key_number / 10 % listings.len();
                     let buyer = (p.1 - 1) as usize;
                     if buyer == listings[listing]["seller"].as_u64().unwrap() as usize {
@@ -197,7 +197,8 @@ async fn run(url: &str, state: &Value, n: usize, connections: usize, seed: u64) 
             (latencies, transfers, trades, refused)
         }));
     }
-    let (mut latencies, mut transfers, mut trades, mut refused) = (Vec::new(), Vec::new(), Vec::new(), HashMap::new());
+    let (mut latencies, mut transfers, mut trades, mut refused) =
+        (Vec::new(), Vec::new(), Vec::new(), HashMap::<String, u64>::new());
     for t in tasks {
         let (l, a, b, r) = t.await.unwrap();
         latencies.extend(l);

@@ -14,7 +14,7 @@
 
 use benches::ledger::{OPENING, Payment, workload};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, Row};
+use sqlx::{AssertSqlSafe, Connection, Row};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -29,42 +29,46 @@ enum Outcome {
 async fn pay(conn: &mut sqlx::PgConnection, schema: &str, p: &Payment) -> Result<Outcome, sqlx::Error> {
     let (key, debit, credit, amount) = p;
     let mut tx = conn.begin().await?;
-    let known = sqlx::query(&format!("SELECT debit, credit, amount FROM {schema}.transfers WHERE id = $1"))
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let known =
+        sqlx::query(AssertSqlSafe(format!("SELECT debit, credit, amount FROM {schema}.transfers WHERE id = $1")))
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
     if let Some(row) = known {
         tx.commit().await?;
         let same = (row.get::<i64, _>(0), row.get::<i64, _>(1), row.get::<i64, _>(2)) == (*debit, *credit, *amount);
         return Ok(if same { Outcome::Retry } else { Outcome::Refused });
     }
-    let rows =
-        sqlx::query(&format!("SELECT id, balance FROM {schema}.accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE"))
-            .bind(vec![*debit, *credit])
-            .fetch_all(&mut *tx)
-            .await?;
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT id, balance FROM {schema}.accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+    )))
+    .bind(vec![*debit, *credit])
+    .fetch_all(&mut *tx)
+    .await?;
     let balance = rows.iter().find(|r| r.get::<i64, _>(0) == *debit).map(|r| r.get::<i64, _>(1)).unwrap_or(0);
     if balance < *amount {
         tx.rollback().await?;
         return Ok(Outcome::Refused);
     }
-    sqlx::query(&format!("UPDATE {schema}.accounts SET balance = balance - $2 WHERE id = $1"))
+    sqlx::query(AssertSqlSafe(format!("UPDATE {schema}.accounts SET balance = balance - $2 WHERE id = $1")))
         .bind(debit)
         .bind(amount)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(&format!("UPDATE {schema}.accounts SET balance = balance + $2 WHERE id = $1"))
+    sqlx::query(AssertSqlSafe(format!("UPDATE {schema}.accounts SET balance = balance + $2 WHERE id = $1")))
         .bind(credit)
         .bind(amount)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(&format!("INSERT INTO {schema}.transfers (id, debit, credit, amount) VALUES ($1, $2, $3, $4)"))
-        .bind(key)
-        .bind(debit)
-        .bind(credit)
-        .bind(amount)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO {schema}.transfers (id, debit, credit, amount) VALUES ($1, $2, $3, $4)"
+    )))
+    .bind(key)
+    .bind(debit)
+    .bind(credit)
+    .bind(amount)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Outcome::Made)
 }
@@ -78,24 +82,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let accounts: u64 = args.get(4).map_or(Ok(200), |s| s.parse())?;
     let schema = format!("ledger_peer_{}", std::process::id());
     let pool = PgPoolOptions::new().max_connections(connections).connect(&url).await?;
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&pool).await?;
-    sqlx::query(&format!(
+    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await?;
+    sqlx::query(AssertSqlSafe(format!(
         "CREATE TABLE {schema}.accounts (id bigint PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0))"
-    ))
+    )))
     .execute(&pool)
     .await?;
-    sqlx::query(&format!(
+    sqlx::query(AssertSqlSafe(format!(
         "CREATE TABLE {schema}.transfers (id text PRIMARY KEY, debit bigint NOT NULL REFERENCES {schema}.accounts, \
          credit bigint NOT NULL REFERENCES {schema}.accounts, amount bigint NOT NULL CHECK (amount > 0), \
          created_at timestamptz NOT NULL DEFAULT now())"
-    ))
+    )))
     .execute(&pool)
     .await?;
-    sqlx::query(&format!("INSERT INTO {schema}.accounts SELECT g, $1 FROM generate_series(1, $2::bigint) g"))
-        .bind(OPENING)
-        .bind(accounts as i64)
-        .execute(&pool)
-        .await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO {schema}.accounts SELECT g, $1 FROM generate_series(1, $2::bigint) g"
+    )))
+    .bind(OPENING)
+    .bind(accounts as i64)
+    .execute(&pool)
+    .await?;
     let work = Arc::new(workload(n, accounts, 21));
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -141,16 +147,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     // What it claims: money conserved, nobody below zero, exactly the made transfers stored.
-    let total: i64 =
-        sqlx::query_scalar(&format!("SELECT sum(balance)::bigint FROM {schema}.accounts")).fetch_one(&pool).await?;
-    let negative: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {schema}.accounts WHERE balance < 0"))
+    let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT sum(balance)::bigint FROM {schema}.accounts")))
         .fetch_one(&pool)
         .await?;
-    let stored: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {schema}.transfers")).fetch_one(&pool).await?;
+    let negative: i64 =
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {schema}.accounts WHERE balance < 0")))
+            .fetch_one(&pool)
+            .await?;
+    let stored: i64 =
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {schema}.transfers"))).fetch_one(&pool).await?;
     assert_eq!(total, OPENING * accounts as i64, "money is conserved");
     assert_eq!(negative, 0);
     assert_eq!(stored as u64, made, "exactly the made transfers are stored");
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&pool).await?;
+    sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pool).await?;
     println!(
         "peer postgresql: {n} payments ({made} made, {retries} retries, {refused} refused, {conflicts} key races) \
          over {connections} connections in {secs:.3} s: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",

@@ -104,18 +104,24 @@ read_through!(SqliteLog);
 
 impl LogWriter for SqliteLog {
     async fn append(&self, records: &[Record], keyring: &KeyringChange) -> Result<()> {
+        /// Rows per INSERT: four parameters each, well inside SQLite's limit of parameters.
+        const ROWS_PER_INSERT: usize = 200;
         let Some(first) = records.first() else { return Ok(()) };
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let head: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM events").fetch_one(&mut *tx).await?;
         check_follows(head, first)?;
-        for record in records {
-            sqlx::query("INSERT INTO events (seq, time_ms, payload, hash) VALUES ($1, $2, $3, $4)")
-                .bind(record.seq as i64)
-                .bind(record.time_ms)
-                .bind(&record.payload[..])
-                .bind(&record.hash[..])
-                .execute(&mut *tx)
-                .await?;
+        // Many rows per statement: one round trip to SQLite's thread per chunk, not per record
+        // (a group commit of small events is otherwise bound by the round trips).
+        for chunk in records.chunks(ROWS_PER_INSERT) {
+            let mut insert =
+                sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO events (seq, time_ms, payload, hash) ");
+            insert.push_values(chunk, |mut row, record| {
+                row.push_bind(record.seq as i64)
+                    .push_bind(record.time_ms)
+                    .push_bind(&record.payload[..])
+                    .push_bind(&record.hash[..]);
+            });
+            insert.build().execute(&mut *tx).await?;
         }
         change_keyring!(tx, keyring);
         tx.commit().await?;
