@@ -120,6 +120,37 @@ fn the_economy_over_graphql_and_the_cli() {
     let e = refused(&server, &chadi, VOID, json!({"as": chadi_mask, "id": held["transfer"]["id"]}));
     assert_eq!(e["code"], "NOT_FOUND", "a stranger cannot tell a transfer exists: {e}");
 
+    // A balance is followed live by its owner alone: subscribing to another's is NOT_FOUND,
+    // exactly as for a mask that does not exist.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        use crate::server::ws;
+        let auth = |t: &str| json!({"Authorization": format!("Bearer {t}")});
+        let url = server.ws_url("/graphql/ws");
+        let (mut own, ack) = ws::connect(&url, "graphql-transport-ws", auth(&bassem)).await;
+        assert_eq!(ack["type"], "connection_ack");
+        let watch = "subscription($m: ID!) { balanceChanges(mask: $m) { seq balance available transfer { amount incoming counterparty { handle } } } }";
+        ws::send(&mut own, json!({"id": "own", "type": "subscribe", "payload": {"query": watch, "variables": {"m": bassem_mask}}})).await;
+        ws::send(&mut own, json!({"id": "spy", "type": "subscribe", "payload": {"query": watch, "variables": {"m": amal_mask}}})).await;
+        let refused = ws::next(&mut own, std::time::Duration::from_secs(10)).await.expect("an answer");
+        assert_eq!(refused["id"], "spy", "{refused}");
+        assert_eq!(refused["payload"]["data"], Value::Null, "{refused}");
+        assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND", "{refused}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        ok(&server, &amal, TRANSFER, pay("1.00", "live"));
+        let change = loop {
+            let frame = ws::next(&mut own, std::time::Duration::from_secs(10)).await.expect("a balance change");
+            if frame["id"] == "own" {
+                break frame;
+            }
+            assert_eq!(frame["type"], "complete", "the refused subscription only ends: {frame}");
+        };
+        let change = &change["payload"]["data"]["balanceChanges"];
+        assert_eq!(change["balance"], "28.50", "{change}");
+        assert_eq!(change["transfer"], json!({"amount": "1.00", "incoming": true, "counterparty": {"handle": "amal_pays"}}));
+    });
+    assert_eq!(balance(&server, &amal, "amal_pays"), "71.50");
+
     // A sale up a remix chain: bassem's original declares 10% for its remixes; chadi's remix
     // is sold for 10.00 EGP with the server's 5% fee.
     let original = server.gql(
@@ -167,10 +198,10 @@ fn the_economy_over_graphql_and_the_cli() {
         .collect();
     let expected = [("FEE", "", "0.50"), ("ROYALTY", "bassem_art", "1.00"), ("AUTHOR", "chadi_remix", "8.50")];
     assert_eq!(legs, expected.map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned())).to_vec());
-    assert_eq!(bought["balance"], "62.50");
+    assert_eq!(bought["balance"], "61.50");
     let retry = ok(&server, &amal, BUY, json!({"as": amal_mask, "listing": listing_id, "id": "order-1"}));
     assert_eq!(retry["trade"]["id"], bought["trade"]["id"], "a retried purchase is the first trade");
-    assert_eq!(balance(&server, &amal, "amal_pays"), "62.50");
+    assert_eq!(balance(&server, &amal, "amal_pays"), "61.50");
     // Listed works are discoverable (the index follows the log within a second).
     let search = "query { search(query: \"Calligraffiti\", kind: LISTING, first: 5) { edges { node { node { ... on Listing { id price } } } } } }";
     let started = std::time::Instant::now();
@@ -209,7 +240,7 @@ fn the_economy_over_graphql_and_the_cli() {
     let e = refused(&server, &amal, act, json!({"as": amal_mask, "contract": contract_id}));
     assert_eq!(e["code"], "NOT_A_PARTY", "the proposer does not accept its own proposal: {e}");
     ok(&server, &bassem, act, json!({"as": bassem_mask, "contract": contract_id}));
-    assert_eq!(money(&server, &amal, "amal_pays")["available"], "12.50", "both milestones in escrow");
+    assert_eq!(money(&server, &amal, "amal_pays")["available"], "11.50", "both milestones in escrow");
     let milestone = |i: usize| format!("{contract_id}.{i}");
     let step = |name: &str| {
         format!(
@@ -221,7 +252,7 @@ fn the_economy_over_graphql_and_the_cli() {
     ok(&server, &bassem, &step("deliverMilestone"), json!({"as": bassem_mask, "milestone": milestone(0)}));
     let approved = ok(&server, &amal, &step("approveMilestone"), json!({"as": amal_mask, "milestone": milestone(0)}));
     assert_eq!(approved["contract"]["milestones"][0], json!({"stage": "PAID", "paid": "20.00"}));
-    assert_eq!(balance(&server, &amal, "amal_pays"), "42.50");
+    assert_eq!(balance(&server, &amal, "amal_pays"), "41.50");
 
     // Many clients at once: payments among four masks and purchases, with retries; afterwards
     // every piastre issued is somewhere, nobody is below zero, every acknowledged transfer is

@@ -56,7 +56,7 @@ pub struct Caller {
 
 /// Fields whose answer depends on who asks. A subscription that selects one is not shared
 /// between viewers (see `crate::ws`); a field that reads [`Caller`] belongs here.
-pub const VIEWER_FIELDS: &[&str] = &["isMine"];
+pub const VIEWER_FIELDS: &[&str] = &["isMine", "balance", "available", "transfers", "privileges", "contract"];
 
 /// In a request's data: it comes from a signed-in WebSocket (whose subscription streams are
 /// shared, and run as nobody in particular unless they select a [`VIEWER_FIELDS`] field).
