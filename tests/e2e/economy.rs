@@ -96,6 +96,31 @@ fn the_economy_over_graphql_and_the_cli() {
     assert_eq!(chadi_sees["balance"], "55.00");
     assert_eq!(chadi_sees["transfers"]["totalCount"], 2);
 
+    // A linked group: all of it or none of it.
+    let linked = "mutation($i: LinkedTransfersInput!) { linkedTransfers(input: $i) { transfers { amount } balance userErrors { field message code } } }";
+    let group = |second: &str| {
+        json!({"as": amal_mask, "transfers": [
+            {"to": bassem_mask, "amount": "1.00", "id": "split-a"},
+            {"to": chadi_mask, "amount": second, "id": "split-b"}
+        ]})
+    };
+    let e = refused(&server, &amal, linked, group("500.00"));
+    assert_eq!(e["code"], "INSUFFICIENT_FUNDS", "{e}");
+    assert_eq!(balance(&server, &amal, "amal_pays"), "87.50", "nothing of a refused group moved");
+    let e = refused(
+        &server,
+        &amal,
+        linked,
+        json!({"as": amal_mask, "transfers": [{"to": bassem_mask, "amount": "1.001", "id": "x"}]}),
+    );
+    assert_eq!(e["field"], json!(["input", "transfers", "0", "amount"]), "{e}");
+    let made = ok(&server, &amal, linked, group("1.00"));
+    assert_eq!(made["balance"], "85.50");
+    // The two are paid back, so the balances below read as before.
+    ok(&server, &bassem, TRANSFER, json!({"as": bassem_mask, "to": amal_mask, "amount": "1.00", "id": "back-1"}));
+    ok(&server, &chadi, TRANSFER, json!({"as": chadi_mask, "to": amal_mask, "amount": "1.00", "id": "back-2"}));
+    assert_eq!(balance(&server, &amal, "amal_pays"), "87.50");
+
     // Two-phase: reserve, post part of it; the payee voids another.
     let held = ok(
         &server,
@@ -431,7 +456,7 @@ fn kill_during_payments_loses_nothing_acknowledged() {
             let (from, to) = ((rng % 12) as usize, ((rng >> 8) % 11) as usize);
             let to = if to >= from { to + 1 } else { to };
             // Mostly small amounts; now and then more than anyone holds.
-            let amount = if rng % 17 == 0 {
+            let amount = if rng.is_multiple_of(17) {
                 "900.00".to_owned()
             } else {
                 format!("{}.{:02}", (rng >> 16) % 8, (rng >> 24) % 100)

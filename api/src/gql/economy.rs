@@ -693,6 +693,49 @@ pub struct TransferInput {
     pub client_mutation_id: Option<String>,
 }
 
+/// One transfer of a linked group.
+#[derive(InputObject)]
+pub struct LinkedTransferInput {
+    /// The mask paid.
+    pub to: ID,
+    /// EGP with at most two decimals.
+    pub amount: String,
+    /// Your idempotency key for this transfer.
+    pub id: String,
+    /// Only reserve the amount.
+    #[graphql(default)]
+    pub pending: bool,
+    /// For a pending transfer: milliseconds until the server's clock voids it.
+    pub timeout_ms: Option<i64>,
+}
+
+/// Pay several masks at once: all of it or none of it.
+#[derive(InputObject)]
+pub struct LinkedTransfersInput {
+    /// The paying mask.
+    #[graphql(name = "as")]
+    pub as_mask: Option<ID>,
+    /// The transfers, in order (1 to 256).
+    pub transfers: Vec<LinkedTransferInput>,
+    /// Echoed back.
+    pub client_mutation_id: Option<String>,
+}
+
+/// A linked group made, or why not (nothing of it was).
+#[derive(SimpleObject, Default)]
+pub struct LinkedTransfersPayload {
+    /// The transfers, as they stand.
+    pub transfers: Option<Vec<Transfer>>,
+    /// The paying mask's balance after them, in EGP.
+    pub balance: Option<String>,
+    /// The log sequence number (a decimal string).
+    pub seq: Option<String>,
+    /// Echoed from the input.
+    pub client_mutation_id: Option<String>,
+    /// What was wrong: the field names the transfer (`transfers.2.amount`).
+    pub user_errors: Vec<UserError>,
+}
+
 /// Post or void a pending transfer.
 #[derive(InputObject)]
 pub struct SettleInput {
@@ -1026,6 +1069,61 @@ impl EconomyMutation {
         }
         .await;
         payload(result, |user_errors| TransferPayload { client_mutation_id: client, user_errors, ..Default::default() })
+    }
+
+    /// Pay several masks as one linked group, in one event: every transfer is made, or —
+    /// on any refusal (INSUFFICIENT_FUNDS for the group as a whole, a reused key, a mask not
+    /// found) — none is. A retry of the whole group answers with the first result.
+    async fn linked_transfers(&self, ctx: &Context<'_>, input: LinkedTransfersInput) -> Result<LinkedTransfersPayload> {
+        let actor = actor(ctx, &input.as_mask)?;
+        let client = input.client_mutation_id.clone();
+        let result = async {
+            let actor = actor?;
+            if input.transfers.is_empty() || input.transfers.len() > ledger::GROUP_MAX {
+                return Err(bad("transfers", format!("1 to {} transfers", ledger::GROUP_MAX)));
+            }
+            let mut group = Vec::with_capacity(input.transfers.len());
+            for (i, t) in input.transfers.iter().enumerate() {
+                let field = |name: &str| format!("transfers[{i}].{name}");
+                let to = target(ctx, NodeKind::Mask, &t.to, &field("to"), "mask")?;
+                let amount = egp(&field("amount"), &t.amount)?;
+                key_text(&field("id"), &t.id)?;
+                if t.timeout_ms.is_some() && !t.pending {
+                    return Err(bad(&field("timeoutMs"), "only a pending transfer times out"));
+                }
+                group.push(ledger::Transfer {
+                    id: scoped("transfer", actor.mask, &t.id),
+                    debit: actor.mask,
+                    credit: to,
+                    amount,
+                    code: code::TRANSFER,
+                    pending: t.pending,
+                    timeout_ms: t.timeout_ms.unwrap_or(0),
+                });
+            }
+            let ids: Vec<u128> = group.iter().map(|t| t.id).collect();
+            let seq = execute(ctx, Command::Transfer { actor, transfers: group }).await?;
+            let graph = state(ctx).engine.read();
+            let ledger = &graph.economy().ledger;
+            Ok(LinkedTransfersPayload {
+                transfers: Some(
+                    ids.iter()
+                        .filter_map(|id| ledger.transfers.get(id))
+                        .map(|s| Transfer::of(ctx, &graph, s, actor.mask))
+                        .collect(),
+                ),
+                balance: Some(balance_of(&graph, actor.mask).0),
+                seq: Some(seq.to_string()),
+                client_mutation_id: client.clone(),
+                user_errors: Vec::new(),
+            })
+        }
+        .await;
+        payload(result, |user_errors| LinkedTransfersPayload {
+            client_mutation_id: client,
+            user_errors,
+            ..Default::default()
+        })
     }
 
     /// Post a pending transfer you made: all of it, or `amount` of it (the rest is released).
