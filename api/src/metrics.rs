@@ -129,7 +129,16 @@ impl Metrics {
             (graph.position().seq, graph.vertex_count())
         };
         let epoch = state.epochs.latest();
-        let figures: [(&str, &str, &str, f64); 15] = [
+        // The economy's totals (public in `economy { … }` too; no account's own figures).
+        let (transfers, pending, issued, listings, contracts) = {
+            let graph = state.engine.read();
+            let e = graph.economy();
+            let pending: u64 = e.ledger.accounts.values().map(|a| a.debits_pending).sum();
+            let open = e.listings.values().filter(|l| l.open).count();
+            let active = e.contracts.values().filter(|c| c.status == schema::economy::Status::Active).count();
+            (e.ledger.transfers.len(), pending, e.issued, open, active)
+        };
+        let figures: [(&str, &str, &str, f64); 20] = [
             ("daira_graphql_errors_total", "counter", "Errors in GraphQL responses.", self.errors.load(Relaxed) as f64),
             (
                 "daira_throttled_total",
@@ -164,6 +173,16 @@ impl Metrics {
                 "The latest score epoch (0: none yet).",
                 epoch.as_ref().map_or(0.0, |e| e.number as f64),
             ),
+            ("daira_ledger_transfers", "gauge", "Transfers the ledger holds.", transfers as f64),
+            (
+                "daira_ledger_pending_piastres",
+                "gauge",
+                "Piastres reserved by pending transfers (escrow included).",
+                pending as f64,
+            ),
+            ("daira_ledger_issued_piastres", "gauge", "Piastres the operator has issued.", issued as f64),
+            ("daira_listings_open", "gauge", "Listings that still sell.", listings as f64),
+            ("daira_contracts_active", "gauge", "Contracts with milestones in escrow.", contracts as f64),
             (
                 "daira_search_index_seq",
                 "gauge",

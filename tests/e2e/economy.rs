@@ -64,6 +64,8 @@ fn the_economy_over_graphql_and_the_cli() {
 
     let server = Server::start_in(&data, false, &args);
     assert_eq!(balance(&server, &amal, "amal_pays"), "100.00");
+    let metrics = server.request("GET", "/metrics", &[], b"").body;
+    assert!(metrics.contains("daira_ledger_issued_piastres 17000\n"), "/metrics says what was issued");
     // A balance and its transfers are the owner's alone.
     let seen = money(&server, &bassem, "amal_pays");
     assert_eq!((seen["balance"].clone(), seen["transfers"].clone()), (Value::Null, Value::Null), "{seen}");
