@@ -232,7 +232,10 @@ pub fn router(
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(websocket))
         .route("/graphql/assets/{file}", get(asset))
-        .route("/.well-known/daira-signing-key", get(signing_key));
+        .route("/.well-known/daira-signing-key", get(signing_key))
+        .route("/console", get(crate::console::index))
+        .route("/console/", get(crate::console::index))
+        .route("/console/{*path}", get(crate::console::route));
     if !admin_apart {
         public = public.merge(admin());
     }

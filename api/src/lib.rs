@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod caches;
+pub mod console;
 pub mod error;
 pub mod export;
 pub mod gql;

@@ -250,6 +250,61 @@ impl CoreQuery {
         })
     }
 
+    /// The communities of the latest epoch (or of epoch `epoch`) as one graph, to draw: the
+    /// `first` largest (at most 200) and the ties between them — how many follows run between
+    /// their masks (masks everyone sees; both directions counted).
+    async fn cluster_map(
+        &self,
+        ctx: &Context<'_>,
+        epoch: Option<i32>,
+        #[graphql(default = 60)] first: i32,
+    ) -> Result<ClusterMap> {
+        let st = state(ctx);
+        let set = match epoch {
+            Some(n) => {
+                Some(st.epochs.get(n.max(0) as u64).ok_or_else(|| bad("epoch", format!("epoch {n} is not kept")))?)
+            }
+            None => st.epochs.latest(),
+        };
+        let Some(set) = set else { return Ok(ClusterMap { epoch: None, clusters: Vec::new(), ties: Vec::new() }) };
+        let communities = st.caches.communities(&st.engine, &set);
+        let shown: Vec<u32> = communities.order.iter().copied().take(first.clamp(1, 200) as usize).collect();
+        let index: std::collections::HashMap<u32, usize> = shown.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+        let graph = st.engine.read();
+        let community = &set.clusters.community;
+        let of = |v: u32| {
+            community
+                .get(v as usize)
+                .and_then(|c| index.get(c))
+                .copied()
+                .filter(|_| graph.kind_at(v) == VertexKind::Mask && graph.sees(None, v))
+        };
+        let mut weights: std::collections::BTreeMap<(usize, usize), i32> = std::collections::BTreeMap::new();
+        for v in 0..community.len().min(graph.vertex_count()) as u32 {
+            let Some(a) = of(v) else { continue };
+            for w in graph.out(EdgeKind::Follows, v) {
+                if let Some(b) = of(w).filter(|&b| b != a) {
+                    *weights.entry((a.min(b), a.max(b))).or_default() += 1;
+                }
+            }
+        }
+        Ok(ClusterMap {
+            epoch: Some(EpochInfo::of(&set)),
+            clusters: shown
+                .iter()
+                .map(|&community| Cluster { epoch: set.number, community, set: set.clone() })
+                .collect(),
+            ties: weights.into_iter().map(|((source, target), weight)| ClusterTie { source, target, weight }).collect(),
+        })
+    }
+
+    /// The head of the log: its last sequence number and chain hash (what `daira audit
+    /// verify` recomputes from the first event).
+    async fn log_head(&self, ctx: &Context<'_>) -> LogHead {
+        let position = state(ctx).engine.read().position();
+        LogHead { seq: position.seq.to_string(), hash: graph_engine::log::hex(&position.hash) }
+    }
+
     /// A mask's scores with their explanation, in the latest epoch or in epoch `epoch`.
     async fn reputation(&self, ctx: &Context<'_>, mask: ID, epoch: Option<i32>) -> Result<Option<Reputation>> {
         let st = state(ctx);
@@ -366,4 +421,35 @@ impl CoreQuery {
         let positions: Vec<usize> = (0..hits.len()).collect();
         page(&positions, (first, last, after, before), |i| hits[i].clone())
     }
+}
+
+/// The communities of an epoch and the ties between them.
+#[derive(async_graphql::SimpleObject)]
+pub struct ClusterMap {
+    /// The epoch (null before the first).
+    pub epoch: Option<EpochInfo>,
+    /// The largest communities, largest first.
+    pub clusters: Vec<Cluster>,
+    /// Ties between them (indices into `clusters`).
+    pub ties: Vec<ClusterTie>,
+}
+
+/// Follows between the masks of two communities.
+#[derive(async_graphql::SimpleObject)]
+pub struct ClusterTie {
+    /// One community's index in `clusters`.
+    pub source: usize,
+    /// The other's.
+    pub target: usize,
+    /// How many follows run between them, both ways.
+    pub weight: i32,
+}
+
+/// The head of the hash-chained log.
+#[derive(async_graphql::SimpleObject)]
+pub struct LogHead {
+    /// The last event's sequence number (a decimal string; 0 for an empty log).
+    pub seq: String,
+    /// Its chain hash, hex.
+    pub hash: String,
 }

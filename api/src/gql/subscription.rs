@@ -146,6 +146,47 @@ pub struct ScoreUpdate {
     pub previous_trust: Option<f64>,
 }
 
+/// What happened to a mask, in public.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaskActivityKind {
+    /// Another mask followed it (`actor`).
+    Followed,
+    /// A follower stopped following it (`actor`).
+    Unfollowed,
+    /// Another mask endorsed it (`actor`).
+    Endorsed,
+    /// It joined a world (`world`).
+    Joined,
+    /// It left a world (`world`).
+    Left,
+    /// It published a work (`work`).
+    Published,
+}
+
+/// One public thing that happened to a mask: what its page shows, as it is committed.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct MaskActivity {
+    /// What happened.
+    pub kind: MaskActivityKind,
+    /// The log sequence number of the event (a decimal string).
+    pub seq: String,
+    /// When it was committed, in microseconds since the Unix epoch (a decimal string).
+    pub committed_at: String,
+    /// The other mask, for FOLLOWED, UNFOLLOWED and ENDORSED.
+    pub actor: Option<Mask>,
+    /// The world, for JOINED and LEFT.
+    pub world: Option<World>,
+    /// The work, for PUBLISHED.
+    pub work: Option<Work>,
+    /// Its followers now, as `Mask.followers.totalCount` counts them for the subscriber.
+    pub follower_count: i32,
+}
+
+/// The world with engine id `id`, unless it is hidden.
+fn world_at(graph: &graph_engine::Graph, id: Id) -> Option<World> {
+    graph.index_of(id).filter(|&v| graph.kind_at(v) == VertexKind::World && !hidden(graph, v)).map(|v| World { v, id })
+}
+
 /// The world a work was published in, from its creation's properties.
 fn world_of(props: &schema::Props) -> Option<Id> {
     props.get("world").and_then(Value::as_str).and_then(|w| w.parse().ok())
@@ -372,6 +413,85 @@ impl SubscriptionRoot {
                             available,
                         });
                     }
+                }
+                futures_util::stream::iter(out)
+            })
+            .take_until(shutdown);
+        Ok(stream)
+    }
+
+    /// What happens to a mask in public, as it is committed: follows and unfollows of it,
+    /// endorsements of it, worlds it joins or leaves, works it publishes — what its page
+    /// shows. A deed of a mask the subscriber cannot see is left out whole.
+    async fn mask_activity(&self, ctx: &Context<'_>, mask: ID) -> Result<impl Stream<Item = MaskActivity> + use<>> {
+        signed_in(ctx)?;
+        let st = state(ctx).clone();
+        let sight = Sight::of(ctx);
+        let found = st
+            .ids
+            .decode_as(NodeKind::Mask, &mask)
+            .and_then(|id| sight.mask_by_id(&st.engine.read(), id))
+            .ok_or_else(|| ApiError::new(Code::NotFound, "mask not found").field("mask"))?;
+        let shutdown = st.shutdown_signal();
+        let stream = commits(&st)
+            .flat_map(move |batch| {
+                let at =
+                    batch.committed_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()).to_string();
+                let graph = st.engine.read();
+                let me = found.id;
+                let mask = |id: Id| sight.mask_by_id(&graph, id);
+                let mut out = Vec::new();
+                for (i, event) in batch.events.iter().enumerate() {
+                    let (kind, actor, world, work) = match event {
+                        Event::EdgeAdded { kind: EdgeKind::Follows, src, dst, .. } if *dst == me => {
+                            (MaskActivityKind::Followed, mask(*src), None, None)
+                        }
+                        Event::EdgeRemoved { kind: EdgeKind::Follows, src, dst } if *dst == me => {
+                            (MaskActivityKind::Unfollowed, mask(*src), None, None)
+                        }
+                        Event::EdgeAdded { kind: EdgeKind::Endorses, src, dst, .. } if *dst == me => {
+                            (MaskActivityKind::Endorsed, mask(*src), None, None)
+                        }
+                        Event::EdgeAdded { kind: EdgeKind::MemberOf, src, dst, .. } if *src == me => {
+                            (MaskActivityKind::Joined, None, world_at(&graph, *dst), None)
+                        }
+                        Event::EdgeRemoved { kind: EdgeKind::MemberOf, src, dst } if *src == me => {
+                            (MaskActivityKind::Left, None, world_at(&graph, *dst), None)
+                        }
+                        Event::EdgeAdded { kind: EdgeKind::Authored, src, dst, .. }
+                            if *src == me
+                                && batch.events.iter().any(
+                                    |e| matches!(e, Event::VertexCreated { id, kind: VertexKind::Work, .. } if id == dst),
+                                ) =>
+                        {
+                            let work = graph.index_of(*dst).and_then(|v| sight.work(&graph, v));
+                            (MaskActivityKind::Published, None, None, work)
+                        }
+                        _ => continue,
+                    };
+                    let complete = match kind {
+                        MaskActivityKind::Followed | MaskActivityKind::Unfollowed | MaskActivityKind::Endorsed => {
+                            actor.is_some()
+                        }
+                        MaskActivityKind::Joined | MaskActivityKind::Left => world.is_some(),
+                        MaskActivityKind::Published => work.is_some(),
+                    };
+                    if !complete {
+                        continue;
+                    }
+                    let follower_count = graph
+                        .inn(EdgeKind::Follows, found.v)
+                        .filter(|&m| graph.kind_at(m) == VertexKind::Mask && !hidden(&graph, m) && sight.sees(&graph, m))
+                        .count() as i32;
+                    out.push(MaskActivity {
+                        kind,
+                        seq: (batch.first_seq + i as u64).to_string(),
+                        committed_at: at.clone(),
+                        actor,
+                        world,
+                        work,
+                        follower_count,
+                    });
                 }
                 futures_util::stream::iter(out)
             })

@@ -701,6 +701,71 @@ impl Cluster {
             .map(|(v, members)| ClusterWorld { world: World { v, id: graph.id_at(v) }, members })
             .collect()
     }
+
+    /// Its member graph, to draw: the `first` most trusted of its masks (at most 500) and
+    /// the follows among them — the public ties that hold a membership (a follow is as public
+    /// as `Mask.followers`; ratings and endorsements of masks stay inside the scores).
+    #[graphql(complexity = "1 + (first.clamp(1, 500) as usize / 20 + 1) * child_complexity")]
+    async fn graph(&self, ctx: &Context<'_>, #[graphql(default = 300)] first: i32) -> MemberGraph {
+        let graph = state(ctx).engine.read();
+        let trust = |v: u32| self.set.trust.trust.get(v as usize).copied().unwrap_or(0.0);
+        let mut masks = self.masks(&graph, Sight::of(ctx));
+        let total = masks.len();
+        // The most trusted first; equal trust by id's keyed hash, so the order says nothing else.
+        let st = state(ctx);
+        masks.sort_by(|&a, &b| {
+            trust(b).total_cmp(&trust(a)).then_with(|| st.ids.tie(graph.id_at(a)).cmp(&st.ids.tie(graph.id_at(b))))
+        });
+        masks.truncate(first.clamp(1, 500) as usize);
+        let at: std::collections::HashMap<u32, usize> = masks.iter().enumerate().map(|(i, &v)| (v, i)).collect();
+        let mut ties = Vec::new();
+        for (i, &v) in masks.iter().enumerate() {
+            for w in graph.out(EdgeKind::Follows, v) {
+                if let Some(&j) = at.get(&w).filter(|&&j| j != i) {
+                    ties.push(MemberTie { source: i, target: j });
+                }
+            }
+        }
+        ties.sort_by_key(|t| (t.source, t.target));
+        ties.dedup_by_key(|t| (t.source, t.target));
+        MemberGraph {
+            total,
+            members: masks
+                .into_iter()
+                .map(|v| MemberNode { mask: Mask { v, id: graph.id_at(v) }, trust: trust(v) })
+                .collect(),
+            ties,
+        }
+    }
+}
+
+/// A community's members and the follows among them.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct MemberGraph {
+    /// The members drawn, the most trusted first.
+    pub members: Vec<MemberNode>,
+    /// Follows among them (indices into `members`).
+    pub ties: Vec<MemberTie>,
+    /// How many masks the community holds (more than `members` when it was cut at `first`).
+    pub total: usize,
+}
+
+/// A member with its trust in the cluster's epoch.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct MemberNode {
+    /// The mask.
+    pub mask: Mask,
+    /// Its trust in the epoch.
+    pub trust: f64,
+}
+
+/// `members[source]` follows `members[target]`.
+#[derive(SimpleObject, Clone, Copy, Debug)]
+pub struct MemberTie {
+    /// The follower's index in `members`.
+    pub source: usize,
+    /// The followed mask's index in `members`.
+    pub target: usize,
 }
 
 /// One job's parameter.
