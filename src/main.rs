@@ -264,6 +264,13 @@ struct ServeArgs {
 enum AuditCmd {
     /// Recompute the hash chain from the log alone; exit 1 at the first bad record.
     Verify,
+    /// Recompute a kept epoch from the log (replayed through its cut) and compare every score
+    /// with the kept one, bit for bit; exit 1 when anything differs. Runs beside a server.
+    Recompute {
+        /// The epoch's number (default: the newest kept).
+        #[arg(long)]
+        epoch: Option<u64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -355,6 +362,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 print!("{}", daira::stats::stats_text(&graph));
             }
+        }
+        Cmd::Audit { command: AuditCmd::Recompute { epoch } } => {
+            return daira::recompute::recompute(&config, epoch).await;
         }
         Cmd::Audit { command: AuditCmd::Verify } => {
             let log = config.engine().open_log().await?;

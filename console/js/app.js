@@ -63,7 +63,7 @@ function renderHeader(current) {
       "div",
       { class: "session" },
       acting
-        ? [h("span", {}, t("session.acting"), " ", h("a", { href: `/console/mask/${encodeURIComponent(acting.handle)}` }, "@", h("bdi", {}, acting.handle))), " ",
+        ? [h("span", {}, t("session.acting"), " ", h("a", { href: `/console/mask/${encodeURIComponent(acting.handle)}` }, h("bdi", { dir: "ltr" }, `@${acting.handle}`))), " ",
            h("button", { type: "button", onclick: signOut }, t("session.signout"))]
         : h("a", { href: "/console/signin", "aria-current": current === "nav.signin" ? "page" : null }, t("nav.signin")),
       " ",

@@ -31,7 +31,7 @@ export const userText = (text, tag = "span") => h(tag, { dir: "auto" }, text ?? 
 /** A mask's handle, isolated, as a link to its page. */
 export const maskLink = (mask) =>
   mask
-    ? h("a", { href: `/console/mask/${encodeURIComponent(mask.handle)}`, class: "mask" }, "@", h("bdi", {}, mask.handle))
+    ? h("a", { href: `/console/mask/${encodeURIComponent(mask.handle)}`, class: "mask" }, h("bdi", { dir: "ltr" }, `@${mask.handle}`))
     : h("span", { class: "muted" }, t("common.hidden"));
 
 /** A world's name as a link to its page. */

@@ -25,14 +25,14 @@ export function t(key, args = {}) {
 const integer = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
 const decimal = new Intl.NumberFormat(locale, { maximumFractionDigits: 3 });
 const percent = new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 1 });
-const scientific = new Intl.NumberFormat(locale, { notation: "scientific", maximumSignificantDigits: 3 });
+const small = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3 });
 const dateTime = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" });
 
-/** A number as people read it: integers whole, small scores in scientific notation. */
+/** A number as people read it: integers whole, small scores to three significant digits. */
 export function num(v) {
   if (v === null || v === undefined || Number.isNaN(v)) return "—";
   if (Number.isInteger(v)) return integer.format(v);
-  if (v !== 0 && Math.abs(v) < 0.001) return scientific.format(v);
+  if (Math.abs(v) < 1) return small.format(v);
   return decimal.format(v);
 }
 

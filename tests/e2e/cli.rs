@@ -381,3 +381,42 @@ fn exec_governs_and_the_tally_recounts() {
     assert_eq!(recount["outcome"]["delegated_weight"], 1);
     assert_eq!(recount["matches_recorded"], serde_json::Value::Null);
 }
+
+#[test]
+fn a_council_recomputes_an_epoch_from_the_log_and_an_epoch_from_another_log_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = run(&data, &["demo"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&data, &["audit", "recompute"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for job in ["trust", "contribution", "alignment", "clusters"] {
+        assert!(text.contains(&format!("{job}: v1 with the same parameters")), "{job}: {text}");
+    }
+    assert!(text.contains("chain hash matches") && text.contains("identical"), "{text}");
+
+    let out = run(&data, &["audit", "recompute", "--epoch", "99"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("epoch 99 is not kept"), "{out:?}");
+
+    // The demo's epochs beside another community's log: an epoch that does not come from the
+    // log it is kept with is named, and the command fails.
+    let other = dir.path().join("other");
+    let file = dir.path().join("tiny.jsonl");
+    assert!(
+        run(&other, &["fixtures", "generate", "--size", "tiny", "--seed", "3", "--out", file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(run(&other, &["import", file.to_str().unwrap(), "--format", "jsonl"]).status.success());
+    std::fs::create_dir_all(other.join("epochs")).unwrap();
+    for entry in std::fs::read_dir(data.join("epochs")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, other.join("epochs").join(path.file_name().unwrap())).unwrap();
+    }
+    let out = run(&other, &["audit", "recompute"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("the log differs at the cut"), "{text}");
+}

@@ -133,7 +133,7 @@ export async function renderCluster(main, [id]) {
       h(
         "ul",
         { class: "members" },
-        members.map((m) => h("li", {}, h("button", { type: "button", class: "linklike", onclick: () => select(m.mask.id) }, "@", h("bdi", {}, m.mask.handle)), " ", h("span", { class: "muted" }, num(m.trust)))),
+        members.map((m) => h("li", {}, h("button", { type: "button", class: "linklike", onclick: () => select(m.mask.id) }, h("bdi", { dir: "ltr" }, `@${m.mask.handle}`)), " ", h("span", { class: "muted" }, num(m.trust)))),
       ),
     ),
   );

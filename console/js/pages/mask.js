@@ -40,7 +40,7 @@ export async function render(main, [handle]) {
   const data = await gql(MASK, { handle });
   const mask = data.mask;
   if (!mask) {
-    replace(main, h("h1", {}, t("mask.notFound")), h("p", {}, h("bdi", {}, `@${handle}`)));
+    replace(main, h("h1", {}, t("mask.notFound")), h("p", {}, h("bdi", { dir: "ltr" }, `@${handle}`)));
     return;
   }
   document.title = `@${mask.handle} · ${t("app.name")}`;
@@ -51,7 +51,7 @@ export async function render(main, [handle]) {
   const chart = h("div", { class: "chart" }, h("p", { "aria-busy": "true" }, t("common.loading")));
   replace(
     main,
-    h("h1", {}, h("bdi", {}, `@${mask.handle}`), " ", h("small", { dir: "auto" }, mask.displayName)),
+    h("h1", {}, h("bdi", { dir: "ltr" }, `@${mask.handle}`), " ", h("small", { dir: "auto" }, mask.displayName)),
     userText(mask.bio, "p"),
     h(
       "dl",
@@ -73,7 +73,7 @@ export async function render(main, [handle]) {
             { class: "grid" },
             section(
               t("mask.trustTitle", { epoch: r.epoch.number }),
-              h("p", { class: "big" }, num(r.trust), " ", h("span", { class: "muted" }, t("mask.percentile", { p: pct(r.trustPercentile) }))),
+              h("p", { class: "big" }, num(r.trust), " ", h("span", { class: "muted" }, t("mask.percentile", { p: pct(r.trustPercentile / 100) }))),
               r.sybil ? h("p", { class: "warning" }, t("mask.sybil")) : null,
               h(
                 "dl",

@@ -92,7 +92,7 @@ async function chooseMask(main, query) {
     section(
       t("signin.yourMasks"),
       masks.length
-        ? h("ul", { class: "choices" }, masks.map((m) => h("li", {}, h("button", { type: "button", onclick: () => choose(m), class: session.mask?.id === m.id ? "current" : null }, "@", h("bdi", {}, m.handle), " · ", h("span", { dir: "auto" }, m.displayName), " · ", t(`maskKind.${m.kind}`)))))
+        ? h("ul", { class: "choices" }, masks.map((m) => h("li", {}, h("button", { type: "button", onclick: () => choose(m), class: session.mask?.id === m.id ? "current" : null }, h("bdi", { dir: "ltr" }, `@${m.handle}`), " · ", h("span", { dir: "auto" }, m.displayName), " · ", t(`maskKind.${m.kind}`)))))
         : note(t("signin.noMasks")),
     ),
     section(t("signin.newMask"), create),
