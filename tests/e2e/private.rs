@@ -245,3 +245,109 @@ fn a_private_mask_does_not_exist_for_those_it_did_not_admit() {
         assert_eq!(activity["work"]["title"], "Noon at Khan el-Khalili", "{first}");
     });
 }
+
+/// The console's cluster view (`clusterMap`, `Cluster.graph`) draws communities whole, with
+/// the follows among their members. A private mask that sits in a community — its owner sees
+/// it there — is drawn for nobody else: not as a member, not in a member count, not in a tie
+/// between communities. Written as the attack: Bob draws every community and looks for it.
+#[test]
+fn the_cluster_view_draws_no_private_mask_for_those_it_did_not_admit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_in(&data, false, &ARGS);
+    let rate = "mutation($as: ID, $m: ID!) { rate(input: {as: $as, mask: $m, rating: 9}) { userErrors { message } } }";
+    let approve = "mutation($as: ID, $m: ID!) { approveViewer(input: {as: $as, mask: $m}) { userErrors { message } } }";
+    // Two tight circles of public masks, one tie between them.
+    let mut circles: Vec<Vec<(String, String)>> = Vec::new();
+    for circle in ["nile", "delta"] {
+        let mut members = Vec::new();
+        for i in 0..3 {
+            members.push(server.user_with_mask(&format!("{circle}{i}"), &format!("{circle}_{i}"), "PUBLIC"));
+        }
+        for (token, mine) in &members {
+            for (_, other) in members.iter().filter(|(_, m)| m != mine) {
+                ok(&server, token, FOLLOW, json!({"m": other}));
+                ok(&server, token, rate, json!({"m": other}));
+            }
+        }
+        circles.push(members);
+    }
+    ok(&server, &circles[0][0].0, FOLLOW, json!({"m": circles[1][0].1}));
+    let (bob, _) = server.user_with_mask("bob", "bob_pub", "PUBLIC");
+    // Carol's private mask lives in the first circle: it follows and rates all three, and
+    // admits them; they follow it back.
+    let (carol, _) = server.user_with_mask("carol", "carol_pub", "PUBLIC");
+    let lotus = server.create_mask(&carol, "quiet_lotus", "PRIVATE");
+    let l = Some(lotus.as_str());
+    for (token, mask) in &circles[0] {
+        ok(&server, &carol, approve, json!({"as": l, "m": mask}));
+        ok(&server, &carol, FOLLOW, json!({"as": l, "m": mask}));
+        ok(&server, &carol, rate, json!({"as": l, "m": mask}));
+        ok(&server, token, FOLLOW, json!({"m": lotus}));
+    }
+    // And it follows the second circle too: a tie between the communities that is its alone.
+    let follow_with_seq = FOLLOW.replace("userErrors", "seq userErrors");
+    let mut last = 0;
+    for (_, mask) in &circles[1] {
+        last = ok(&server, &carol, &follow_with_seq, json!({"as": l, "m": mask}))["seq"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+    }
+    // Restart: one epoch over the whole story.
+    assert!(server.terminate().success());
+    let server = Server::start_in(&data, false, &ARGS);
+    settle(&server, last, || true);
+
+    let drawn = "{ clusterMap(first: 200) { clusters { id size graph(first: 500) { total members { mask { id handle } } ties { source target } } } ties { source target weight } } }";
+    let owners = server.gql(drawn, json!({}), Some(&carol));
+    assert!(
+        owners.to_string().contains("quiet_lotus"),
+        "the private mask is drawn in no community, so this proves nothing: {owners}"
+    );
+    let publics = |map: &Value| -> Vec<Value> {
+        // The owner's map with the private mask taken out: what everyone else must get.
+        map["clusterMap"]["ties"].as_array().unwrap().clone()
+    };
+    for (who, token) in [("bob", Some(bob.as_str())), ("nobody", None)] {
+        let map = server.gql(drawn, json!({}), token);
+        let text = map.to_string();
+        assert!(
+            !text.contains("quiet_lotus") && !text.contains(lotus.as_str()),
+            "as {who}, the cluster view shows it: {text}"
+        );
+        for c in map["clusterMap"]["clusters"].as_array().unwrap() {
+            assert_eq!(c["size"], c["graph"]["total"], "as {who}: {c}");
+            let members = c["graph"]["members"].as_array().unwrap().len();
+            assert_eq!(c["size"], json!(members), "as {who}: {c}");
+        }
+        // Ties between communities count only masks everyone sees: the same for the owner, and
+        // exactly the follows anyone can read off the members' public `following` lists.
+        assert_eq!(publics(&map), publics(&owners), "as {who}");
+        let clusters = map["clusterMap"]["clusters"].as_array().unwrap();
+        let community_of = |handle: &str| {
+            clusters
+                .iter()
+                .position(|c| c["graph"]["members"].as_array().unwrap().iter().any(|m| m["mask"]["handle"] == handle))
+        };
+        let mut expected = std::collections::BTreeMap::new();
+        for (a, c) in clusters.iter().enumerate() {
+            for m in c["graph"]["members"].as_array().unwrap() {
+                let following = server.gql(
+                    "query($h: String!) { mask(handle: $h) { following(first: 50) { nodes { handle } } } }",
+                    json!({"h": m["mask"]["handle"]}),
+                    token,
+                );
+                for f in following["mask"]["following"]["nodes"].as_array().unwrap() {
+                    if let Some(b) = community_of(f["handle"].as_str().unwrap()).filter(|&b| b != a) {
+                        *expected.entry((a.min(b), a.max(b))).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        let expected: Vec<Value> =
+            expected.into_iter().map(|((a, b), w)| json!({"source": a, "target": b, "weight": w})).collect();
+        assert_eq!(publics(&map), expected, "as {who}, the ties count follows nobody can see");
+    }
+}
