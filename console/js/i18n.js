@@ -31,6 +31,7 @@ const dateTime = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyl
 /** A number as people read it: integers whole, small scores to three significant digits. */
 export function num(v) {
   if (v === null || v === undefined || Number.isNaN(v)) return "—";
+  if (Math.abs(v) < 1e-12) return integer.format(0); // rounding dust, never "-0"
   if (Number.isInteger(v)) return integer.format(v);
   if (Math.abs(v) < 1) return small.format(v);
   return decimal.format(v);

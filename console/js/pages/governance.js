@@ -137,7 +137,7 @@ export async function renderCases(main, _params, query) {
         table(
           t("cases.inWorld", { count: w.cases.totalCount }),
           [t("case.action"), t("case.rule"), t("case.reason"), t("case.moderator"), t("case.status"), t("case.when"), t("case.appeals")],
-          w.cases.nodes.map((c) => [c.action ? t(`action.${c.action}`) : t("cases.awaiting"), userText(c.rule), userText(c.reason), maskLink(c.moderator), t(`caseStatus.${c.status}`), date(c.createdAt), appeals(c.appeals)]),
+          w.cases.nodes.map((c) => [c.action ? t(`action.${c.action}`) : t("cases.awaiting"), userText(c.rule), userText(c.reason), (c.moderator ? maskLink(c.moderator) : t("cases.patrol")), t(`caseStatus.${c.status}`), date(c.createdAt), appeals(c.appeals)]),
         ),
       ),
     );

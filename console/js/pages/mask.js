@@ -202,6 +202,9 @@ async function trustHistory(el, mask, epochs) {
   };
   const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": t("mask.trustOverTime"), class: "line-chart", direction: "ltr" });
   svg.append(s("line", { x1: pad, y1: height - pad + 8, x2: width - pad, y2: height - pad + 8, class: "axis" }));
+  svg.append(s("line", { x1: pad, y1: y(max), x2: width - pad, y2: y(max), class: "axis" }));
+  svg.append(s("text", { x: 4, y: y(max) + 4, class: "tick" }, num(max)));
+  svg.append(s("text", { x: 4, y: y(0) + 4, class: "tick" }, num(0)));
   if (points.length > 1) svg.append(s("polyline", { points: points.map((p, i) => `${x(i)},${y(p.trust)}`).join(" "), class: "series" }));
   points.forEach((p, i) => {
     svg.append(s("circle", { cx: x(i), cy: y(p.trust), r: 4, class: "dot" }, s("title", {}, `${t("epochs.epoch", { number: p.epoch })}: ${num(p.trust)}`)));

@@ -86,7 +86,7 @@ export async function render(main, [id]) {
       table(
         t("nav.cases"),
         [t("case.action"), t("case.rule"), t("case.reason"), t("case.moderator"), t("case.status"), t("case.when")],
-        world.cases.nodes.map((c) => [c.action ? t(`action.${c.action}`) : "—", userText(c.rule), userText(c.reason), maskLink(c.moderator), t(`caseStatus.${c.status}`), date(c.createdAt)]),
+        world.cases.nodes.map((c) => [c.action ? t(`action.${c.action}`) : "—", userText(c.rule), userText(c.reason), (c.moderator ? maskLink(c.moderator) : t("cases.patrol")), t(`caseStatus.${c.status}`), date(c.createdAt)]),
       ),
     ),
     section(t("world.activity"), session.token ? live : note(t("common.signInForLive"))),
