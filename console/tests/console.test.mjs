@@ -34,7 +34,9 @@ mkdirSync(ARTIFACTS, { recursive: true });
 const dataDir = mkdtempSync(join(tmpdir(), "daira-console-"));
 const port = 18400 + Math.floor(Math.random() * 500);
 const BASE = `http://127.0.0.1:${port}`;
-const server = spawn(BIN, ["--data", join(dataDir, "data"), "serve", "--demo", "--listen", `127.0.0.1:${port}`, "--rate-per-ip", "0", "--rate-per-token", "0"], {
+// The server as a user runs it: its default rate limits on, so the console is shown to work
+// within them.
+const server = spawn(BIN, ["--data", join(dataDir, "data"), "serve", "--demo", "--listen", `127.0.0.1:${port}`], {
   stdio: ["ignore", "pipe", "pipe"],
 });
 let serverErr = "";
@@ -289,7 +291,7 @@ try {
     await context.close();
   });
 
-  await test("signing in and following a mask shows up on the other mask's page live", async () => {
+  await test("signing in and following a mask shows up on the other mask's page live, and joining a world on the world's page", async () => {
     const stamp = Date.now().toString(36);
     // B: an account and a mask, made through the console's own sign-in page.
     const signUp = async (context, who) => {
@@ -321,6 +323,15 @@ try {
     const after = await pageB.locator("#follower-count").innerText();
     assert.notEqual(after, before, "the follower count did not change");
     assert.match(await pageB.locator("ol.activity").innerText(), new RegExp(`a_${stamp}`));
+    // The same for a world: B watches it, A joins it from the console.
+    await pageB.goto(`${BASE}/console/world/${encodeURIComponent(world.id)}?lang=en`);
+    await pageB.waitForSelector("#member-count");
+    const membersBefore = await pageB.locator("#member-count").innerText();
+    await pageA.goto(`${BASE}/console/world/${encodeURIComponent(world.id)}?lang=en`);
+    await pageA.getByRole("button", { name: "Join this world" }).click();
+    await pageA.waitForSelector("text=Joined.");
+    await pageB.waitForFunction((before) => document.querySelector("#member-count").textContent !== before, membersBefore, { timeout: 5000 });
+    assert.match(await pageB.locator("ol.activity").innerText(), new RegExp(`joined.*a_${stamp}`, "s"));
     assert.deepEqual(pageA.errors, []);
     assert.deepEqual(pageB.errors, []);
     await contextA.close();
