@@ -1,9 +1,11 @@
-//! Views the resolvers derive from the graph or from an epoch, kept between requests. Each is
-//! stamped with what it was derived from and rebuilt, on the first request that needs it, once
-//! that has moved on:
+//! Views the resolvers derive from the graph or from an epoch, kept between requests:
 //!
-//! - the listing (masks, worlds, works) — when the graph's log position moves;
-//! - search priors, communities by size, masks' trust in order — when a new epoch is published.
+//! - the listing (masks, worlds, works): kept up to date from the engine's committed batches,
+//!   on the first request after them, by re-placing only the vertices the batches touched (a
+//!   full rebuild only after an erasure, a bulk import or a gap in the batches);
+//! - search priors, communities by size, masks' trust in order: stamped with the epoch they
+//!   were derived from and rebuilt, on the first request that needs them, once a new epoch is
+//!   published.
 
 use crate::gql;
 use graph_engine::{Engine, Graph};
@@ -14,50 +16,193 @@ use search::PriorTable;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Lists kept per log position.
+/// The lists (masks, worlds, works) at one log position. Each list is shared (`Arc`) with the
+/// positions before it until a commit changes it, so a commit that adds none of these (a
+/// follow, a vote, a payment) costs the lists nothing.
 pub struct Listing {
-    seq: u64,
+    /// The log position the lists are at.
+    pub seq: u64,
     /// Listed masks (public, creator, citizen; not hidden), by handle.
-    pub masks: Vec<u32>,
+    pub masks: Arc<Vec<u32>>,
     /// Worlds not hidden, oldest first.
-    pub worlds: Vec<u32>,
+    pub worlds: Arc<Vec<u32>>,
     /// Works not hidden that everyone sees, oldest first.
-    pub works: Vec<u32>,
+    pub works: Arc<Vec<u32>>,
     /// Works per world.
-    pub works_by_world: HashMap<Id, Vec<u32>>,
+    pub works_by_world: HashMap<Id, Arc<Vec<u32>>>,
 }
 
-impl Listing {
-    fn of(graph: &Graph) -> Listing {
-        let mut masks: Vec<(String, u32)> = Vec::new();
-        let (mut worlds, mut works) = (Vec::new(), Vec::new());
-        let mut works_by_world: HashMap<Id, Vec<u32>> = HashMap::new();
-        for v in 0..graph.vertex_count() as u32 {
-            match graph.kind_at(v) {
-                VertexKind::Mask if gql::listed_mask(graph, v) => {
-                    masks.push((gql::text(graph, v, "handle").unwrap_or_default(), v));
-                }
-                VertexKind::World if !gql::hidden(graph, v) => worlds.push(v),
-                // Works everyone sees: a private mask's works are listed on the mask, for
-                // those who see it.
-                VertexKind::Work if !gql::hidden(graph, v) && graph.sees(None, v) => {
-                    works.push(v);
-                    if let Some(world) = gql::text(graph, v, "world").and_then(|w| w.parse::<Id>().ok()) {
-                        works_by_world.entry(world).or_default().push(v);
-                    }
-                }
-                _ => {}
-            }
+/// Where a vertex belongs in the lists, judged on the graph as it is.
+enum Place {
+    Mask(String),
+    World,
+    Work(Option<Id>),
+    Nowhere,
+}
+
+fn place_of(graph: &Graph, v: u32) -> Place {
+    match graph.kind_at(v) {
+        VertexKind::Mask if gql::listed_mask(graph, v) => {
+            Place::Mask(gql::text(graph, v, "handle").unwrap_or_default())
         }
-        masks.sort_unstable();
-        Listing {
-            seq: graph.position().seq,
-            masks: masks.into_iter().map(|(_, v)| v).collect(),
-            worlds,
-            works,
-            works_by_world,
+        VertexKind::World if !gql::hidden(graph, v) => Place::World,
+        // Works everyone sees: a private mask's works are listed on the mask, for those who
+        // see it.
+        VertexKind::Work if !gql::hidden(graph, v) && graph.sees(None, v) => {
+            Place::Work(gql::text(graph, v, "world").and_then(|w| w.parse::<Id>().ok()))
+        }
+        _ => Place::Nowhere,
+    }
+}
+
+/// The lists, kept up to date from the engine's committed batches: each batch re-places only
+/// the vertices its events touch (created, changed, or at an end of an edge added or removed —
+/// authorship decides who sees a work). An erasure, a bulk import or a gap in the batches (a
+/// lagging receiver, a write that was not broadcast) rebuilds them from the whole graph.
+struct Live {
+    seq: u64,
+    masks: std::collections::BTreeSet<(String, u32)>,
+    handle_of: HashMap<u32, String>,
+    worlds: std::collections::BTreeSet<u32>,
+    works: std::collections::BTreeSet<u32>,
+    world_of: HashMap<u32, Option<Id>>,
+    by_world: HashMap<Id, std::collections::BTreeSet<u32>>,
+    snapshot: Arc<Listing>,
+    dirty: Dirty,
+}
+
+#[derive(Default)]
+struct Dirty {
+    masks: bool,
+    worlds: bool,
+    works: bool,
+    world_works: std::collections::HashSet<Id>,
+}
+
+impl Live {
+    fn empty() -> Live {
+        Live {
+            seq: 0,
+            masks: Default::default(),
+            handle_of: HashMap::new(),
+            worlds: Default::default(),
+            works: Default::default(),
+            world_of: HashMap::new(),
+            by_world: HashMap::new(),
+            snapshot: Arc::new(Listing {
+                seq: 0,
+                masks: Arc::default(),
+                worlds: Arc::default(),
+                works: Arc::default(),
+                works_by_world: HashMap::new(),
+            }),
+            dirty: Dirty::default(),
         }
     }
+
+    /// Every list from the whole graph.
+    fn rebuild(graph: &Graph) -> Live {
+        let mut live = Live::empty();
+        for v in 0..graph.vertex_count() as u32 {
+            live.place(graph, v);
+        }
+        live.seq = graph.position().seq;
+        live.publish(true);
+        live
+    }
+
+    /// Takes `v` out of every list and puts it where it belongs now.
+    fn place(&mut self, graph: &Graph, v: u32) {
+        if let Some(handle) = self.handle_of.remove(&v) {
+            self.masks.remove(&(handle, v));
+            self.dirty.masks = true;
+        }
+        if self.worlds.remove(&v) {
+            self.dirty.worlds = true;
+        }
+        if self.works.remove(&v) {
+            self.dirty.works = true;
+        }
+        if let Some(Some(world)) = self.world_of.remove(&v) {
+            if let Some(set) = self.by_world.get_mut(&world) {
+                set.remove(&v);
+            }
+            self.dirty.world_works.insert(world);
+        }
+        match place_of(graph, v) {
+            Place::Mask(handle) => {
+                self.masks.insert((handle.clone(), v));
+                self.handle_of.insert(v, handle);
+                self.dirty.masks = true;
+            }
+            Place::World => {
+                self.worlds.insert(v);
+                self.dirty.worlds = true;
+            }
+            Place::Work(world) => {
+                self.works.insert(v);
+                self.dirty.works = true;
+                if let Some(world) = world {
+                    self.by_world.entry(world).or_default().insert(v);
+                    self.dirty.world_works.insert(world);
+                }
+                self.world_of.insert(v, world);
+            }
+            Place::Nowhere => {}
+        }
+    }
+
+    /// A new snapshot at `self.seq`, sharing every list no batch changed.
+    fn publish(&mut self, all: bool) {
+        let dirty = std::mem::take(&mut self.dirty);
+        let old = &self.snapshot;
+        let masks =
+            if all || dirty.masks { Arc::new(self.masks.iter().map(|&(_, v)| v).collect()) } else { old.masks.clone() };
+        let worlds =
+            if all || dirty.worlds { Arc::new(self.worlds.iter().copied().collect()) } else { old.worlds.clone() };
+        let works = if all || dirty.works { Arc::new(self.works.iter().copied().collect()) } else { old.works.clone() };
+        let works_by_world = if all {
+            self.by_world.iter().map(|(&w, set)| (w, Arc::new(set.iter().copied().collect()))).collect()
+        } else {
+            let mut map = old.works_by_world.clone();
+            for world in dirty.world_works {
+                match self.by_world.get(&world).filter(|set| !set.is_empty()) {
+                    Some(set) => map.insert(world, Arc::new(set.iter().copied().collect())),
+                    None => map.remove(&world),
+                };
+            }
+            map
+        };
+        self.snapshot = Arc::new(Listing { seq: self.seq, masks, worlds, works, works_by_world });
+    }
+}
+
+/// What a batch's events ask of the lists: the vertices to re-place, or a rebuild.
+fn touched(events: &[schema::Event], ids: &mut Vec<Id>) -> bool {
+    use schema::Event;
+    for event in events {
+        match event {
+            Event::VertexCreated { id, .. } | Event::PropsSet { id, .. } => ids.push(*id),
+            Event::EdgeAdded { src, dst, .. } | Event::EdgeRemoved { src, dst, .. } => ids.extend([*src, *dst]),
+            Event::Owned { events, .. } | Event::Confidential(events) => {
+                if !touched(events, ids) {
+                    return false;
+                }
+            }
+            // Governance and payments move no vertex in or out of a list (a moderator's hide
+            // is its own PropsSet).
+            Event::Gov(_) | Event::Econ(_) => {}
+            Event::Erased(_) | Event::Bulk(_) | Event::Sealed(_) => return false,
+        }
+    }
+    true
+}
+
+/// The lists and the engine's committed batches they follow.
+#[derive(Default)]
+struct Follower {
+    live: Option<Live>,
+    batches: Option<tokio::sync::broadcast::Receiver<Arc<graph_engine::Committed>>>,
 }
 
 /// One cached value and the stamp (log position or epoch number) it was derived at.
@@ -103,7 +248,8 @@ impl Communities {
 /// The caches (see the module's documentation for when each is rebuilt).
 #[derive(Default)]
 pub struct Caches {
-    listing: Stamped<Listing>,
+    listing: Mutex<Follower>,
+    lists_rebuilt: std::sync::atomic::AtomicU64,
     priors: Stamped<PriorTable>,
     clusters: Stamped<Communities>,
     trust_sorted: Stamped<Vec<f64>>,
@@ -112,10 +258,67 @@ pub struct Caches {
 impl Caches {
     /// The lists at the graph's current position.
     pub fn listing(&self, engine: &Engine) -> Arc<Listing> {
-        let seq = engine.read().position().seq;
-        let listing = self.listing.get(seq, || Listing::of(&engine.read()));
-        debug_assert!(listing.seq <= engine.read().position().seq);
-        listing
+        let mut follower = self.listing.lock();
+        let follower = &mut *follower;
+        let graph = engine.read();
+        let head = graph.position().seq;
+        if let Some(live) = follower.live.as_ref().filter(|live| live.seq == head) {
+            return live.snapshot.clone();
+        }
+        let batches = follower.batches.get_or_insert_with(|| engine.subscribe());
+        let mut followed = follower.live.take();
+        let mut ids = Vec::new();
+        loop {
+            match batches.try_recv() {
+                Ok(batch) => {
+                    let Some(live) = followed.as_mut() else { continue };
+                    let last = batch.first_seq + batch.events.len() as u64 - 1;
+                    if last <= live.seq {
+                        continue; // already in the lists (a rebuild saw it)
+                    }
+                    if batch.first_seq != live.seq + 1 || !touched(&batch.events, &mut ids) {
+                        followed = None;
+                        continue;
+                    }
+                    live.seq = last;
+                }
+                Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => followed = None,
+                Err(tokio::sync::broadcast::error::TryRecvError::Closed) => {
+                    follower.batches = None;
+                    followed = None;
+                    break;
+                }
+            }
+        }
+        // Batches apply to the graph before they are sent: one may be applied and not yet
+        // here, so the lists catch up only when they reach the graph's head exactly.
+        let live = match followed.filter(|live| live.seq == head) {
+            Some(mut live) => {
+                ids.sort_unstable();
+                ids.dedup();
+                for id in ids {
+                    if let Some(v) = graph.index_of(id) {
+                        live.place(&graph, v);
+                    }
+                }
+                live.publish(false);
+                live
+            }
+            None => {
+                self.lists_rebuilt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Live::rebuild(&graph)
+            }
+        };
+        let snapshot = live.snapshot.clone();
+        debug_assert_eq!(snapshot.seq, head);
+        follower.live = Some(live);
+        snapshot
+    }
+
+    /// How many times the lists were rebuilt from the whole graph.
+    pub fn lists_rebuilt(&self) -> u64 {
+        self.lists_rebuilt.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Search priors from an epoch's trust.

@@ -138,7 +138,7 @@ impl Metrics {
             let active = e.contracts.values().filter(|c| c.status == schema::economy::Status::Active).count();
             (e.ledger.transfers.len(), pending, e.issued, open, active)
         };
-        let figures: [(&str, &str, &str, f64); 20] = [
+        let figures: [(&str, &str, &str, f64); 21] = [
             ("daira_graphql_errors_total", "counter", "Errors in GraphQL responses.", self.errors.load(Relaxed) as f64),
             (
                 "daira_throttled_total",
@@ -183,6 +183,12 @@ impl Metrics {
             ("daira_ledger_issued_piastres", "gauge", "Piastres the operator has issued.", issued as f64),
             ("daira_listings_open", "gauge", "Listings that still sell.", listings as f64),
             ("daira_contracts_active", "gauge", "Contracts with milestones in escrow.", contracts as f64),
+            (
+                "daira_lists_rebuilt_total",
+                "counter",
+                "Times the masks/worlds/works lists were rebuilt from the whole graph, not followed batch by batch.",
+                state.caches.lists_rebuilt() as f64,
+            ),
             (
                 "daira_search_index_seq",
                 "gauge",

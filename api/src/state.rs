@@ -43,7 +43,7 @@ impl State {
     }
 
     /// The works of a world.
-    pub fn works_of_world(&self, world: schema::Id) -> Vec<u32> {
+    pub fn works_of_world(&self, world: schema::Id) -> Arc<Vec<u32>> {
         self.listing().works_by_world.get(&world).cloned().unwrap_or_default()
     }
 

@@ -10,6 +10,7 @@ mod economy;
 mod erasure;
 mod export;
 mod governance;
+mod listing;
 mod moderation;
 mod order;
 mod privacy;

@@ -493,7 +493,7 @@ impl World {
         let st = state(ctx);
         let works = st.works_of_world(self.id);
         let graph = st.engine.read();
-        let items = in_public_order(st, &graph, works.into_iter().map(|w| (published(&graph, w), w)));
+        let items = in_public_order(st, &graph, works.iter().map(|&w| (published(&graph, w), w)));
         page_by_key(ctx, &items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
     }
 
