@@ -472,14 +472,6 @@ async fn commit_group(shared: &Shared, jobs: Vec<Job>) {
             stats.events += staged_count as u64;
         }
     }
-    // Subscribers first, then the writers: whoever has its answer finds the batch already in
-    // every subscriber's channel (the API's lists follow the graph from it).
-    if let (Ok(hashes), Some(events)) = (&result, for_subscribers)
-        && !hashes.is_empty()
-    {
-        let committed = Committed { first_seq: head.seq + 1, events, committed_at: SystemTime::now() };
-        let _ = shared.committed.send(Arc::new(committed));
-    }
     for (reply, answer) in answers {
         let answer = match (answer, &result) {
             (Err(e), _) => Err(e),
@@ -491,6 +483,12 @@ async fn commit_group(shared: &Shared, jobs: Vec<Job>) {
             }),
         };
         let _ = reply.send(answer);
+    }
+    if let (Ok(hashes), Some(events)) = (&result, for_subscribers)
+        && !hashes.is_empty()
+    {
+        let committed = Committed { first_seq: head.seq + 1, events, committed_at: SystemTime::now() };
+        let _ = shared.committed.send(Arc::new(committed));
     }
 }
 
