@@ -5,6 +5,7 @@
 //! that hides works — read between every step, the lists equal those a restarted server
 //! builds from the whole graph.
 
+use crate::private::ok;
 use crate::server::Server;
 use serde_json::{Value, json};
 
@@ -14,13 +15,6 @@ const LISTS: &str = "query($w: ID!) {
   works(first: 100) { totalCount nodes { title } }
   inWorld: works(world: $w, first: 100) { totalCount nodes { title } }
 }";
-
-fn ok(server: &Server, token: &str, query: &str, vars: Value) -> Value {
-    let data = server.gql(query, vars, Some(token));
-    let payload = data.as_object().unwrap().values().next().unwrap().clone();
-    assert_eq!(payload["userErrors"], json!([]), "{query}: {data}");
-    payload
-}
 
 #[test]
 fn the_lists_follow_the_log_and_equal_a_rebuild() {

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 const ARGS: [&str; 4] = ["--rate-per-ip", "0", "--rate-per-token", "0"];
 
 /// The payload of a mutation (its one field), with no user errors.
-fn ok(server: &Server, token: &str, query: &str, vars: Value) -> Value {
+pub(crate) fn ok(server: &Server, token: &str, query: &str, vars: Value) -> Value {
     let data = server.gql(query, vars, Some(token));
     let payload = data.as_object().unwrap().values().next().unwrap().clone();
     assert_eq!(payload["userErrors"], json!([]), "{query}: {data}");

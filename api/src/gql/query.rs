@@ -102,6 +102,17 @@ pub(crate) fn resolve(ctx: &Context<'_>, id: &str) -> Option<Node> {
     }
 }
 
+/// Epoch `epoch` (an error naming the field when it is not kept), or the latest (None before
+/// the first).
+fn kept_epoch(st: &crate::State, epoch: Option<i32>) -> Result<Option<std::sync::Arc<reputation::ScoreSet>>> {
+    match epoch {
+        Some(n) => {
+            Ok(Some(st.epochs.get(n.max(0) as u64).ok_or_else(|| bad("epoch", format!("epoch {n} is not kept")))?))
+        }
+        None => Ok(st.epochs.latest()),
+    }
+}
+
 fn bad(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::new(Code::BadUserInput, message).field(field)
 }
@@ -233,14 +244,8 @@ impl CoreQuery {
         before: Option<String>,
     ) -> Result<Conn<Cluster>> {
         let st = state(ctx);
-        let set = match epoch {
-            Some(n) => st.epochs.get(n.max(0) as u64).ok_or_else(|| bad("epoch", format!("epoch {n} is not kept")))?,
-            None => match st.epochs.latest() {
-                Some(set) => set,
-                None => {
-                    return page(&[] as &[u32], (first, last, after, before), |_| unreachable!());
-                }
-            },
+        let Some(set) = kept_epoch(st, epoch)? else {
+            return page(&[] as &[u32], (first, last, after, before), |_| unreachable!());
         };
         let communities = st.caches.communities(&st.engine, &set);
         page(&communities.order, (first, last, after, before), |community| Cluster {
@@ -260,13 +265,9 @@ impl CoreQuery {
         #[graphql(default = 60)] first: i32,
     ) -> Result<ClusterMap> {
         let st = state(ctx);
-        let set = match epoch {
-            Some(n) => {
-                Some(st.epochs.get(n.max(0) as u64).ok_or_else(|| bad("epoch", format!("epoch {n} is not kept")))?)
-            }
-            None => st.epochs.latest(),
+        let Some(set) = kept_epoch(st, epoch)? else {
+            return Ok(ClusterMap { epoch: None, clusters: Vec::new(), ties: Vec::new() });
         };
-        let Some(set) = set else { return Ok(ClusterMap { epoch: None, clusters: Vec::new(), ties: Vec::new() }) };
         let communities = st.caches.communities(&st.engine, &set);
         let shown: Vec<u32> = communities.order.iter().copied().take(first.clamp(1, 200) as usize).collect();
         let index: std::collections::HashMap<u32, usize> = shown.iter().enumerate().map(|(i, &c)| (c, i)).collect();
