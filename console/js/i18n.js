@@ -37,6 +37,18 @@ export function num(v) {
   return decimal.format(v);
 }
 
+const position = new Intl.NumberFormat(locale, { useGrouping: false });
+
+/** A log position (a 64-bit decimal string from the API) in the reader's digits, exactly. */
+export function seq(s) {
+  return /^\d+$/.test(String(s ?? "")) ? position.format(BigInt(s)) : String(s ?? "—");
+}
+
+const change = new Intl.NumberFormat(locale, { maximumSignificantDigits: 3, signDisplay: "exceptZero" });
+
+/** A change, with its sign where the language puts it. */
+export const signed = (v) => change.format(Math.abs(v) < 1e-12 ? 0 : v);
+
 /** A fraction 0..=1 as a percentage. */
 export const pct = (v) => (v === null || v === undefined ? "—" : percent.format(v));
 

@@ -319,7 +319,7 @@ try {
     await pageA.getByRole("button", { name: "Follow", exact: true }).click();
     await pageA.waitForSelector("text=Following.");
     // No reload on B's page: the subscription brings A.
-    await pageB.waitForSelector(`#followers a[href="/console/mask/a_${stamp}"]`, { timeout: 5000 });
+    await pageB.waitForSelector(`#followers a[href="/console/mask/a_${stamp}"]`, { timeout: 15000 });
     const after = await pageB.locator("#follower-count").innerText();
     assert.notEqual(after, before, "the follower count did not change");
     assert.match(await pageB.locator("ol.activity").innerText(), new RegExp(`a_${stamp}`));
@@ -330,7 +330,7 @@ try {
     await pageA.goto(`${BASE}/console/world/${encodeURIComponent(world.id)}?lang=en`);
     await pageA.getByRole("button", { name: "Join this world" }).click();
     await pageA.waitForSelector("text=Joined.");
-    await pageB.waitForFunction((before) => document.querySelector("#member-count").textContent !== before, membersBefore, { timeout: 5000 });
+    await pageB.waitForFunction((before) => document.querySelector("#member-count").textContent !== before, membersBefore, { timeout: 15000 });
     assert.match(await pageB.locator("ol.activity").innerText(), new RegExp(`joined.*a_${stamp}`, "s"));
     assert.deepEqual(pageA.errors, []);
     assert.deepEqual(pageB.errors, []);

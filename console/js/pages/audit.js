@@ -2,7 +2,7 @@
 // `daira audit verify` recomputes, and how to recompute an epoch from the log.
 
 import { h, replace, section, table, note } from "../dom.js";
-import { t, num, decimalString } from "../i18n.js";
+import { t, num, decimalString, seq } from "../i18n.js";
 import { gql } from "../gql.js";
 
 const AUDIT = `query Audit {
@@ -26,7 +26,7 @@ export async function render(main) {
         "dl",
         { class: "facts" },
         h("dt", {}, t("audit.seq")),
-        h("dd", { id: "head-seq" }, h("bdi", {}, data.logHead.seq)),
+        h("dd", { id: "head-seq" }, seq(data.logHead.seq)),
         h("dt", {}, t("audit.hash")),
         h("dd", {}, h("code", { class: "hash", id: "head-hash" }, data.logHead.hash)),
       ),
@@ -36,7 +36,7 @@ export async function render(main) {
       t("audit.epochCut"),
       latest
         ? [
-            h("p", {}, t("audit.epochAt", { number: latest.number, seq: latest.logSeq })),
+            h("p", {}, t("audit.epochAt", { number: latest.number, seq: seq(latest.logSeq) })),
             h("p", {}, h("code", { class: "hash" }, latest.logHash)),
             h("p", {}, behind > 0 ? t("audit.behind", { count: behind }) : t("audit.current")),
           ]

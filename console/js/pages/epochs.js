@@ -2,7 +2,7 @@
 // difference between two: the biggest risers and fallers in trust.
 
 import { h, replace, section, table, maskLink, note } from "../dom.js";
-import { t, num } from "../i18n.js";
+import { t, num, seq, signed } from "../i18n.js";
 import { gql } from "../gql.js";
 import { navigate } from "../app.js";
 
@@ -30,7 +30,7 @@ export async function render(main, _params, query) {
       table(
         t("epochs.kept", { count: epochs.length }),
         [t("epochs.number"), t("epochs.logSeq"), t("epochs.logHash"), t("epochs.clusters"), t("epochs.modularity"), t("epochs.took")],
-        epochs.map((e) => [num(e.number), h("bdi", {}, e.logSeq), h("code", { class: "hash" }, e.logHash), num(e.clusterCount), num(e.modularity), t("epochs.ms", { ms: Math.round(e.computedInMs) })]),
+        epochs.map((e) => [num(e.number), seq(e.logSeq), h("code", { class: "hash" }, e.logHash), num(e.clusterCount), num(e.modularity), t("epochs.ms", { ms: Math.round(e.computedInMs) })]),
       ),
       h(
         "details",
@@ -70,7 +70,7 @@ export async function render(main, _params, query) {
   const changes = reputationChanges.nodes.map((c) => ({ ...c, delta: c.trustAfter - c.trustBefore }));
   const risers = changes.filter((c) => c.delta > 0).sort((a, b) => b.delta - a.delta).slice(0, 15);
   const fallers = changes.filter((c) => c.delta < 0).sort((a, b) => a.delta - b.delta).slice(0, 15);
-  const rows = (list) => list.map((c) => [maskLink(c.mask), num(c.trustBefore), num(c.trustAfter), h("span", { class: c.delta > 0 ? "up" : "down" }, `${c.delta > 0 ? "+" : ""}${num(c.delta)}`)]);
+  const rows = (list) => list.map((c) => [maskLink(c.mask), num(c.trustBefore), num(c.trustAfter), h("span", { class: c.delta > 0 ? "up" : "down" }, signed(c.delta))]);
   const columns = [t("mask.handle"), t("epochs.before"), t("epochs.after"), t("epochs.change")];
   replace(
     diff,

@@ -3,7 +3,7 @@
 // `?world=ID` narrows either to one world.
 
 import { h, replace, section, table, maskLink, worldLink, userText, note } from "../dom.js";
-import { t, num, pct, date, decimalString } from "../i18n.js";
+import { t, num, pct, date, decimalString, seq } from "../i18n.js";
 import { gql } from "../gql.js";
 
 const WORLDS = `query { worlds(first: 50) { nodes { id name } } }`;
@@ -120,7 +120,7 @@ function proposal(p) {
           ),
         )
       : null,
-    r.seq ? h("p", { class: "muted" }, t("proposals.recount", { seq: r.seq }), " ", h("code", { class: "hash" }, r.logHash)) : null,
+    r.seq ? h("p", { class: "muted" }, t("proposals.recount", { seq: seq(r.seq) }), " ", h("code", { class: "hash" }, r.logHash)) : null,
   );
 }
 
@@ -163,7 +163,7 @@ function appeals(list) {
         " ",
         a.jury.map((j, i) => [i ? ", " : "", maskLink(j)]),
         a.votes.length ? h("ul", {}, a.votes.map((v) => h("li", {}, maskLink(v.juror), ": ", t(`verdict.${v.verdict}`), " — ", userText(v.reason)))) : null,
-        h("span", { class: "muted" }, " ", t("cases.drawnAt", { seq: a.seedSeq })),
+        h("span", { class: "muted" }, " ", t("cases.drawnAt", { seq: seq(a.seedSeq) })),
       ),
     ),
   );

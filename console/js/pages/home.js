@@ -1,7 +1,7 @@
 // /console — where to start: the worlds, the latest epoch, the pages by who uses them.
 
 import { h, section, table, worldLink, replace } from "../dom.js";
-import { t, num, pct } from "../i18n.js";
+import { t, num, pct, seq } from "../i18n.js";
 import { gql } from "../gql.js";
 
 const QUERY = `query Home {
@@ -36,7 +36,7 @@ export async function render(main) {
       section(
         t("home.latestEpoch"),
         latest
-          ? h("p", {}, t("home.epochSummary", { number: latest.number, seq: latest.logSeq, clusters: latest.clusterCount }))
+          ? h("p", {}, t("home.epochSummary", { number: latest.number, seq: seq(latest.logSeq), clusters: latest.clusterCount }))
           : h("p", {}, t("epochs.none")),
       ),
     ),
