@@ -344,3 +344,119 @@ pub async fn trade(engine: &Engine) -> Result<()> {
     }
     Ok(())
 }
+
+/// Thread titles and first posts of the demo's conversations, in the four ways its members
+/// write: Arabic, Egyptian dialect, Arabizi and English. `{m}` is another member's handle.
+const THREADS: [(&str, &str); 6] = [
+    ("أول جرافيتي في وسط البلد", "رسمنا الحيطة امبارح قدام المحطة. مين عايز ييجي المرة الجاية؟ @{m} معانا؟"),
+    ("mahrganat el leila di — meen gai?", "ana 3amel playlist gedida, 3ayez ra2yak ya @{m} 🎶"),
+    ("Where to buy spray paint in Cairo?", "Looking for good spray cans near Downtown. @{m} do you know a shop?"),
+    ("ورشة خط عربي يوم الجمعة", "ورشة للمبتدئين في الخط الكوفي والرقعة. هنبدأ الساعة ٥ العصر."),
+    ("el mural el gedid fe Maadi", "5alast el mural el nharda, shokran @{m} 3al alwan!"),
+    (
+        "Archiving our remixes",
+        "Should we keep a list of every remix of the community's works? Markdown tables welcome.",
+    ),
+];
+
+/// Replies the demo's members write, by turn.
+const REPLIES: [&str; 6] = [
+    "فكرة حلوة جدا! أنا معاكم 👍",
+    "tamam, ana gai isA",
+    "Count me in — I can bring the stencils.",
+    "@{m} شوف ده 👀",
+    "**Great** idea. Here's a [map](https://example.org/map) of the walls we used last year.",
+    "ممكن نعملها أونلاين كمان؟",
+];
+
+/// The demo's conversations (issue 22): threads in its liveliest worlds, with replies,
+/// answers to replies, mentions and reactions — all through the one write path. Seeded, so
+/// every demo is the same.
+pub async fn talk(engine: &Engine) -> Result<()> {
+    const WORLDS: usize = 8;
+    let plans: Vec<(Id, Vec<(Actor, String)>)> = {
+        let graph = engine.read();
+        let mut worlds: Vec<u32> = (0..graph.vertex_count() as u32)
+            .filter(|&w| graph.kind_at(w) == VertexKind::World && graph.in_degree(EdgeKind::MemberOf, w) >= 4)
+            .collect();
+        worlds.sort_by_key(|&w| std::cmp::Reverse(graph.in_degree(EdgeKind::MemberOf, w)));
+        worlds
+            .into_iter()
+            .take(WORLDS)
+            .map(|w| {
+                let mut members: Vec<u32> = graph
+                    .inn(EdgeKind::MemberOf, w)
+                    .filter(|&m| graph.owner_key(m) != m && graph.mask_kind(m) != Some(schema::MaskKind::Private))
+                    .collect();
+                members.sort_unstable();
+                let people = members
+                    .into_iter()
+                    .filter_map(|m| {
+                        let handle = graph.public_prop(m, "handle")?.as_str()?.to_owned();
+                        Some((actor(&graph, m), handle))
+                    })
+                    .collect();
+                (graph.id_at(w), people)
+            })
+            .collect()
+    };
+    let mut rng = SplitMix64::new(23);
+    let mut posted = 0;
+    for (w, (world, people)) in plans.into_iter().enumerate() {
+        if people.len() < 3 {
+            continue;
+        }
+        let pick = |rng: &mut SplitMix64| (rng.next_u64() % people.len() as u64) as usize;
+        for t in 0..3 {
+            let (title, body) = THREADS[(w + t) % THREADS.len()];
+            let starter = pick(&mut rng);
+            let other = |rng: &mut SplitMix64, not: usize| {
+                let i = pick(rng);
+                if i == not { (i + 1) % people.len() } else { i }
+            };
+            let mention = &people[other(&mut rng, starter)].1;
+            let (thread, first) = (engine.new_id(), engine.new_id());
+            let command = Command::StartThread {
+                actor: people[starter].0,
+                thread,
+                post: first,
+                world,
+                title: title.into(),
+                body: body.replace("{m}", mention),
+            };
+            if let Err(e) = engine.execute(command).await {
+                // A member the world's rules do not let post (a sanction from the governance
+                // seeding) is skipped, as the rules say.
+                tracing::warn!(error = %e, "a demo thread was not started");
+                continue;
+            }
+            posted += 1;
+            let mut posts = vec![(first, starter)];
+            for r in 0..(2 + rng.next_u64() % 4) as usize {
+                let (to, to_writer) = if r > 0 && rng.next_u64().is_multiple_of(2) {
+                    posts[(rng.next_u64() % posts.len() as u64) as usize]
+                } else {
+                    (thread, starter)
+                };
+                let writer = other(&mut rng, to_writer);
+                let mention = &people[other(&mut rng, writer)].1;
+                let post = engine.new_id();
+                let body = REPLIES[(w + t + r) % REPLIES.len()].replace("{m}", mention);
+                if engine.execute(Command::Reply { actor: people[writer].0, post, to, body }).await.is_ok() {
+                    posts.push((post, writer));
+                    posted += 1;
+                }
+            }
+            for &(post, writer) in &posts {
+                let reactor = other(&mut rng, writer);
+                let reaction = schema::talk::Reaction::ALL[(rng.next_u64() % 6) as usize];
+                let _ =
+                    engine.execute(Command::React { actor: people[reactor].0, post, reaction: Some(reaction) }).await;
+            }
+        }
+    }
+    if posted == 0 {
+        bail!("the demo has no world where its members could talk");
+    }
+    Ok(())
+}

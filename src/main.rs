@@ -741,10 +741,11 @@ async fn load_demo(config: &DataConfig) -> Result<()> {
         reputation::compute_now(&engine, &epochs, &reputation::RecomputePolicy::default())?;
         daira::demo::govern(&engine).await?;
         daira::demo::trade(&engine).await?;
+        daira::demo::talk(&engine).await?;
         engine.shutdown().await;
         eprintln!(
             "the demo's first world has rules, proposals of every method, delegations, cases and a jury's verdict; \
-             its members have balances, and its works are listed and traded"
+             its members have balances, and its works are listed and traded; its worlds have threads"
         );
     } else {
         eprintln!("{} already holds data: using it", config.data.display());

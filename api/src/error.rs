@@ -44,6 +44,12 @@ pub enum Code {
     ListingClosed,
     /// The mask is a party, but not the one that may do this.
     NotAParty,
+    /// A required text (a post's body, a thread's title) is empty.
+    TextEmpty,
+    /// A text is longer than its documented limit.
+    TextTooLong,
+    /// The post or thread is hidden or removed: it takes no replies or reactions.
+    PostHidden,
 }
 
 impl Code {
@@ -62,6 +68,9 @@ impl Code {
             Code::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             Code::ListingClosed => "LISTING_CLOSED",
             Code::NotAParty => "NOT_A_PARTY",
+            Code::TextEmpty => "TEXT_EMPTY",
+            Code::TextTooLong => "TEXT_TOO_LONG",
+            Code::PostHidden => "POST_HIDDEN",
         }
     }
 }
@@ -74,7 +83,10 @@ impl Code {
             Code::Forbidden => StatusCode::FORBIDDEN,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::BadUserInput | Code::GraphqlParseFailed | Code::GraphqlValidationFailed => StatusCode::BAD_REQUEST,
-            Code::InsufficientFunds | Code::ListingClosed | Code::NotAParty => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::InsufficientFunds | Code::ListingClosed | Code::NotAParty | Code::PostHidden => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Code::TextEmpty | Code::TextTooLong => StatusCode::BAD_REQUEST,
             Code::IdempotencyConflict => StatusCode::CONFLICT,
             Code::Throttled => StatusCode::TOO_MANY_REQUESTS,
             Code::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -215,6 +227,10 @@ pub fn rejection(r: &schema::Rejection) -> ApiError {
         R::Refused(schema::ledger::Refusal::NotPending { .. }) => Code::NotFound,
         R::ListingClosed => Code::ListingClosed,
         R::NotAParty { .. } => Code::NotAParty,
+        R::EmptyText { .. } => Code::TextEmpty,
+        R::TooLong { .. } => Code::TextTooLong,
+        R::InvalidInput { field, reason } if field == "body" && reason.starts_with("at most") => Code::TextTooLong,
+        R::PostHidden => Code::PostHidden,
         _ => Code::BadUserInput,
     };
     // Rejections name engine ids; the client knows its own input, so say what without them.
@@ -237,6 +253,7 @@ pub fn rejection(r: &schema::Rejection) -> ApiError {
         R::Refused(schema::ledger::Refusal::IdReused { .. }) => Some("id"),
         R::InsufficientFunds { .. } => Some("amount"),
         R::ListingClosed => Some("listing"),
+        R::EmptyText { field } | R::TooLong { field, .. } => Some(field.as_str()),
         _ => None,
     };
     let mut e = ApiError::new(code, message);

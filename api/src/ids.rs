@@ -27,6 +27,10 @@ pub enum NodeKind {
     Listing,
     /// A contract.
     Contract,
+    /// A thread in a world.
+    Thread,
+    /// A post in a thread.
+    Post,
 }
 
 impl NodeKind {
@@ -40,6 +44,8 @@ impl NodeKind {
             NodeKind::Case => b'X',
             NodeKind::Listing => b'L',
             NodeKind::Contract => b'N',
+            NodeKind::Thread => b'T',
+            NodeKind::Post => b'S',
         }
     }
 
@@ -53,6 +59,8 @@ impl NodeKind {
             b'X' => NodeKind::Case,
             b'L' => NodeKind::Listing,
             b'N' => NodeKind::Contract,
+            b'T' => NodeKind::Thread,
+            b'S' => NodeKind::Post,
             _ => return None,
         })
     }

@@ -68,10 +68,19 @@ pub fn open_index(dir: &Path) -> Result<SearchIndex> {
 pub fn document(graph: &Graph, v: u32) -> Option<Doc> {
     let kind = graph.kind_at(v);
     // An erased mask is nobody's to find.
-    let searchable = matches!(
-        kind,
-        VertexKind::World | VertexKind::Work | VertexKind::Mask | VertexKind::Proposal | VertexKind::Listing
-    );
+    let searchable = match kind {
+        VertexKind::World | VertexKind::Work | VertexKind::Mask | VertexKind::Proposal | VertexKind::Listing => true,
+        // Not hidden or removed (the document checks the post itself), nor in a thread that
+        // is. A private mask's post is indexed like its works: each search shows it only to
+        // those who see the mask.
+        VertexKind::Thread => true,
+        VertexKind::Post => graph.out(EdgeKind::Within, v).next().is_none_or(|t| {
+            [schema::talk::HIDDEN, schema::talk::REMOVED]
+                .iter()
+                .all(|key| graph.public_prop(t, key) != Some(&schema::Value::Bool(true)))
+        }),
+        VertexKind::User | VertexKind::Contract => false,
+    };
     if !searchable || graph.erased_until(v).is_some() {
         return None;
     }
@@ -156,6 +165,7 @@ fn reindex(graph: &Graph, index: &SearchIndex, ids: impl IntoIterator<Item = Id>
         .flat_map(|v| graph.out(EdgeKind::Authored, v).map(|w| graph.id_at(w)))
         .collect();
     ids.extend(erased_works);
+    let ids = with_posts(graph, ids);
     for id in ids {
         match graph.index_of(id).and_then(|v| document(graph, v)) {
             Some(doc) => index.upsert(&doc)?,
@@ -164,6 +174,19 @@ fn reindex(graph: &Graph, index: &SearchIndex, ids: impl IntoIterator<Item = Id>
     }
     let position = graph.position();
     Ok((position.seq, position.hash))
+}
+
+/// `ids` and the posts of every thread among them: a thread removed (or shown again) takes
+/// its posts out of search (or back).
+fn with_posts(graph: &Graph, mut ids: Vec<Id>) -> Vec<Id> {
+    let posts: Vec<Id> = ids
+        .iter()
+        .filter_map(|&id| graph.index_of(id))
+        .filter(|&v| graph.kind_at(v) == VertexKind::Thread)
+        .flat_map(|t| graph.inn(EdgeKind::Within, t).map(|p| graph.id_at(p)))
+        .collect();
+    ids.extend(posts);
+    ids
 }
 
 /// Rebuilds the index from the graph and commits it at the graph's position.
@@ -209,6 +232,7 @@ pub fn priors(graph: &Graph, trust: &[f64], sybil: &[bool]) -> PriorTable {
     let mut works = Vec::new();
     let mut proposals = Vec::new();
     let mut listings = Vec::new();
+    let mut talk = Vec::new();
     let mut vitality: std::collections::HashMap<u32, f64> = std::collections::HashMap::new();
     for v in 0..n as u32 {
         match graph.kind_at(v) {
@@ -234,6 +258,13 @@ pub fn priors(graph: &Graph, trust: &[f64], sybil: &[bool]) -> PriorTable {
                 let author = graph.governance().proposals.get(&id).and_then(|p| graph.index_of(p.spec.author));
                 proposals.push((id, author.map_or(0.0, mask_trust)));
             }
+            VertexKind::Thread | VertexKind::Post => {
+                // A thread or post ranks by its writer's trust (a post also by reactions to
+                // it: each adds a little of the reacting mask's trust).
+                let writer = graph.inn(EdgeKind::Wrote, v).map(mask_trust).fold(0.0, f64::max);
+                let reacted: f64 = graph.inn(EdgeKind::Reacted, v).map(mask_trust).sum();
+                talk.push((graph.id_at(v), writer + 0.1 * reacted));
+            }
             VertexKind::Listing => {
                 // A listing ranks by its seller's trust.
                 let id = graph.id_at(v);
@@ -244,7 +275,7 @@ pub fn priors(graph: &Graph, trust: &[f64], sybil: &[bool]) -> PriorTable {
         }
     }
     let worlds = vitality.into_iter().map(|(v, score)| (graph.id_at(v), score)).collect();
-    PriorTable::from_groups(graph.position().seq, vec![masks, works, worlds, proposals, listings])
+    PriorTable::from_groups(graph.position().seq, vec![masks, works, worlds, proposals, listings, talk])
 }
 
 /// Priors from a fresh trust computation on the graph (for the command line, which has no
@@ -344,7 +375,10 @@ async fn flush(
     let hash = engine.log().get(seq).await?.map(|r| r.hash).unwrap_or([0; 32]);
     let docs: Vec<(Id, Option<Doc>)> = {
         let graph = engine.read();
-        pending.into_iter().map(|id| (id, graph.index_of(id).and_then(|v| document(&graph, v)))).collect()
+        with_posts(&graph, pending.into_iter().collect())
+            .into_iter()
+            .map(|id| (id, graph.index_of(id).and_then(|v| document(&graph, v))))
+            .collect()
     };
     let index = index.clone();
     tokio::task::spawn_blocking(move || -> Result<()> {

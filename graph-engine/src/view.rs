@@ -558,6 +558,22 @@ impl View for Overlay<'_> {
         economy::Royalty::of(self.graph.vertices.props.get(&v)?)
     }
 
+    fn prop(&self, id: Id, key: &str) -> Option<Value> {
+        for event in self.plain().rev() {
+            match event {
+                Event::PropsSet { id: i, props } if *i == id => {
+                    if let Some(value) = props.get(key) {
+                        return Some(value.clone());
+                    }
+                }
+                Event::VertexCreated { id: i, props, .. } if *i == id => return props.get(key).cloned(),
+                _ => {}
+            }
+        }
+        let v = self.graph.index_of(id)?;
+        self.graph.prop(v, key).cloned()
+    }
+
     fn delegations(&self, world: Id) -> BTreeMap<(Id, String), Id> {
         let mut delegations = self.graph.governance().delegations.get(&world).cloned().unwrap_or_default();
         for g in self.gov() {
@@ -672,6 +688,9 @@ impl View for GraphView<'_> {
     fn royalty(&self, work: Id) -> Option<economy::Royalty> {
         Overlay::new(self.0, &[]).royalty(work)
     }
+    fn prop(&self, id: Id, key: &str) -> Option<Value> {
+        Overlay::new(self.0, &[]).prop(id, key)
+    }
 }
 
 impl Graph {
@@ -690,6 +709,9 @@ impl Graph {
                 authors.peek().is_none()
                     || authors.any(|m| self.mask_kind(m) != Some(MaskKind::Private))
                     || schema::visibility::sees_work(&GraphView(self), viewer, self.id_at(v))
+            }
+            VertexKind::Post | VertexKind::Thread => {
+                schema::visibility::sees_post(&GraphView(self), viewer, self.id_at(v))
             }
             kind => schema::visibility::vertex_is_public(kind),
         }

@@ -181,6 +181,11 @@ fn local_trust(graph: &Graph, config: &TrustConfig) -> LocalTrust {
                                 let share = p.and_then(|p| p.weight).map_or(1.0, f64::from);
                                 add(author, config.endorse_weight * share);
                             }
+                        } else if graph.kind_at(v) == VertexKind::Post {
+                            // Endorsing a post trusts its writer, as a work its authors.
+                            for writer in graph.inn(EdgeKind::Wrote, v) {
+                                add(writer, config.endorse_weight);
+                            }
                         } else {
                             add(v, config.endorse_weight);
                         }

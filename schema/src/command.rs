@@ -193,6 +193,60 @@ pub enum Command {
         /// `true` hides, `false` shows again.
         hidden: bool,
     },
+    /// Start a thread in a world: its title and first post (the actor needs the world's post
+    /// privilege).
+    StartThread {
+        /// Who starts it.
+        actor: Actor,
+        /// The new thread's id.
+        thread: Id,
+        /// Its first post's id.
+        post: Id,
+        /// The world.
+        world: Id,
+        /// Its title.
+        title: String,
+        /// The first post's markdown body.
+        body: String,
+    },
+    /// Reply to a thread, or to a post of it.
+    Reply {
+        /// Who replies.
+        actor: Actor,
+        /// The new post's id.
+        post: Id,
+        /// The thread, or the post answered.
+        to: Id,
+        /// The markdown body.
+        body: String,
+    },
+    /// Replace the body of one's own post.
+    EditPost {
+        /// The post's writer.
+        actor: Actor,
+        /// The post.
+        post: Id,
+        /// The new body.
+        body: String,
+    },
+    /// Hide one's own post (a thread's first post hides the thread), or show it again.
+    HidePost {
+        /// The post's writer.
+        actor: Actor,
+        /// The post.
+        post: Id,
+        /// `true` hides, `false` shows again.
+        hidden: bool,
+    },
+    /// React to a post, change the reaction, or take it back (`None`).
+    React {
+        /// Who reacts.
+        actor: Actor,
+        /// The post.
+        post: Id,
+        /// The reaction, or none.
+        reaction: Option<crate::talk::Reaction>,
+    },
     /// Make a proposal in a world (the actor needs the world's propose privilege).
     CreateProposal(Box<NewProposal>),
     /// Cast or change a ballot (the latest counts until the proposal closes).

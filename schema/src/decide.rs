@@ -12,6 +12,7 @@ use crate::{
 use std::collections::{HashMap, HashSet};
 
 mod econ;
+mod talk;
 
 /// What the rules may ask of the current graph. The engine implements it over its store (plus
 /// the not-yet-committed effects of earlier commands in the same group commit).
@@ -83,6 +84,8 @@ pub trait View {
     fn due(&self, now_ms: i64, limit: usize) -> (Vec<u128>, Vec<(Id, u16)>);
     /// A work's declared royalty.
     fn royalty(&self, work: Id) -> Option<crate::economy::Royalty>;
+    /// A property of a vertex as the graph (and what is staged) leaves it.
+    fn prop(&self, id: Id, key: &str) -> Option<Value>;
 }
 
 /// Why a command was refused. Messages name the rule broken and never reveal a mask's owner.
@@ -210,6 +213,26 @@ pub enum Rejection {
         /// What was asked.
         action: &'static str,
     },
+    /// A required text (a post's body) is empty.
+    #[error("{field}: is empty")]
+    EmptyText {
+        /// Path of the field.
+        field: String,
+    },
+    /// A text is longer than its limit.
+    #[error("{field}: at most {limit} characters (got {got})")]
+    TooLong {
+        /// Path of the field.
+        field: String,
+        /// The limit, in characters.
+        limit: usize,
+        /// The length given, in characters.
+        got: usize,
+    },
+    /// The post (or thread) is hidden by its author or removed by a moderator: nobody may
+    /// reply to it or react to it.
+    #[error("the post is hidden")]
+    PostHidden,
     /// A limit was reached.
     #[error("limit exceeded: at most {limit} {what}")]
     LimitExceeded {
@@ -429,10 +452,15 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
                     id: target,
                     props: [("hidden".to_owned(), Value::Bool(true))].into_iter().collect(),
                 }),
+                (governance::Action::Hide, VertexKind::Post | VertexKind::Thread) => {
+                    events.extend(talk::removal(view, target, true))
+                }
                 (governance::Action::Hide, _) => {
                     return Err(Rejection::InvalidInput {
                         field: "action".into(),
-                        reason: "HIDE is for works; act on a mask with LIMIT, SUSPEND or REMOVE_FROM_WORLD".into(),
+                        reason: "HIDE is for works, threads and posts; act on a mask with LIMIT, SUSPEND or \
+                                 REMOVE_FROM_WORLD"
+                            .into(),
                     });
                 }
                 (_, VertexKind::Mask) => {
@@ -446,7 +474,7 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
                 _ => {
                     return Err(Rejection::InvalidInput {
                         field: "action".into(),
-                        reason: "LIMIT, SUSPEND and REMOVE_FROM_WORLD act on masks; HIDE a work".into(),
+                        reason: "LIMIT, SUSPEND and REMOVE_FROM_WORLD act on masks; HIDE a work, thread or post".into(),
                     });
                 }
             }
@@ -735,6 +763,17 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
                         not_own(view, actor, author, "endorse")?;
                     }
                 }
+                Some(VertexKind::Post) => {
+                    if !crate::visibility::sees_post(view, Some(actor.user), target) {
+                        return Err(Rejection::NotFound { kind: VertexKind::Post, id: target });
+                    }
+                    for writer in view.sources(EdgeKind::Wrote, target, 1) {
+                        if writer == actor.mask {
+                            return Err(Rejection::SelfAction { action: "endorse a post of" });
+                        }
+                        not_own(view, actor, writer, "endorse")?;
+                    }
+                }
                 _ => return Err(Rejection::NotFound { kind: VertexKind::Work, id: target }),
             }
             if view.has_edge(EdgeKind::Endorses, actor.mask, target) {
@@ -871,6 +910,11 @@ pub fn decide(command: Command, now_ms: i64, view: &dyn View) -> Result<Vec<Even
         | Command::CancelContract { .. }
         | Command::DisputeMilestone { .. }
         | Command::RuleDispute { .. } => econ::decide(command, now_ms, view),
+        Command::StartThread { .. }
+        | Command::Reply { .. }
+        | Command::EditPost { .. }
+        | Command::HidePost { .. }
+        | Command::React { .. } => talk::decide(command, now_ms, view),
         Command::Import(batch) => decide_import(batch, view),
         Command::EraseAccount { user, hide_works, handle_cooling_off_ms } => {
             if view.vertex_kind(user) != Some(VertexKind::User) || view.erased_until(user).is_some() {
@@ -989,8 +1033,10 @@ fn draw_jury(
 ) -> Result<Vec<Id>, crate::jury::TooFew> {
     let mut parties: Vec<Id> = case.moderator.iter().copied().collect();
     parties.push(case.target);
-    if view.vertex_kind(case.target) == Some(VertexKind::Work) {
-        parties.extend(view.sources(EdgeKind::Authored, case.target, AUTHORS_MAX));
+    match view.vertex_kind(case.target) {
+        Some(VertexKind::Work) => parties.extend(view.sources(EdgeKind::Authored, case.target, AUTHORS_MAX)),
+        Some(VertexKind::Post | VertexKind::Thread) => parties.extend(view.sources(EdgeKind::Wrote, case.target, 1)),
+        _ => {}
     }
     draw_world_jury(view, case.world, &parties, size, seed, now_ms)
 }
@@ -1034,6 +1080,11 @@ pub(crate) fn draw_world_jury(
 /// The events that lift a case's action.
 fn undo(view: &dyn View, case: &governance::Case) -> Vec<Event> {
     match case.action {
+        Some(governance::Action::Hide)
+            if matches!(view.vertex_kind(case.target), Some(VertexKind::Post | VertexKind::Thread)) =>
+        {
+            talk::removal(view, case.target, false)
+        }
         Some(governance::Action::Hide) => vec![Event::PropsSet {
             id: case.target,
             props: [("hidden".to_owned(), Value::Bool(false))].into_iter().collect(),
@@ -1085,6 +1136,13 @@ fn in_world(view: &dyn View, actor: Actor, world: Id, target: Id) -> Result<Vert
             }
             Ok(VertexKind::Work)
         }
+        Some(kind @ (VertexKind::Post | VertexKind::Thread)) => match talk::world_of_seen(view, actor, target) {
+            Some(w) if w == world => Ok(kind),
+            Some(_) => {
+                Err(Rejection::InvalidInput { field: "target".into(), reason: "was not posted in this world".into() })
+            }
+            None => Err(Rejection::NotFound { kind, id: target }),
+        },
         _ => Err(Rejection::NotFound { kind: VertexKind::Mask, id: target }),
     }
 }

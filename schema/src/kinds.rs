@@ -77,6 +77,10 @@ named_enum! {
         Proposal = "proposal",
         /// A micro-contract between masks.
         Contract = "contract",
+        /// A conversation in a world: a title and its posts.
+        Thread = "thread",
+        /// A post in a thread (its first post, or a reply).
+        Post = "post",
     }
 }
 
@@ -135,12 +139,22 @@ named_enum! {
         /// mask → mask: asks to collaborate, until the other asks back (the two become one
         /// `collaborates` edge). Consent, not trust.
         Asks = "asks",
+        /// mask → thread or post: who started a thread, who wrote a post.
+        Wrote = "wrote",
+        /// post → thread, thread → world: where a post or a thread belongs.
+        Within = "within",
+        /// post → post: a reply to an earlier post of its thread.
+        RepliesTo = "replies_to",
+        /// post → mask: an `@handle` in a post's body, resolved when it was written.
+        Mentions = "mentions",
+        /// mask → post, with the reaction's code ([`crate::talk::Reaction`]).
+        Reacted = "reacted",
     }
 }
 
 /// The number of edge kinds (the size of per-kind tables).
-pub const EDGE_KIND_COUNT: usize = 15;
-const _: () = assert!(EdgeKind::Asks as usize + 1 == EDGE_KIND_COUNT);
+pub const EDGE_KIND_COUNT: usize = 20;
+const _: () = assert!(EdgeKind::Reacted as usize + 1 == EDGE_KIND_COUNT);
 
 impl EdgeKind {
     /// The vertex kinds this edge kind may connect: (allowed sources, allowed targets).
@@ -155,10 +169,15 @@ impl EdgeKind {
             | EdgeKind::Traded
             | EdgeKind::Admits
             | EdgeKind::Asks => (&[Mask], &[Mask]),
-            EdgeKind::Endorses | EdgeKind::Reports => (&[Mask], &[Work, Mask]),
+            EdgeKind::Endorses | EdgeKind::Reports => (&[Mask], &[Work, Mask, Post]),
             EdgeKind::Authored | EdgeKind::Invited => (&[Mask], &[Work]),
             EdgeKind::RemixOf => (&[Work], &[Work]),
             EdgeKind::Voted => (&[Mask], &[Proposal]),
+            EdgeKind::Wrote => (&[Mask], &[Thread, Post]),
+            EdgeKind::Within => (&[Post, Thread], &[Thread, World]),
+            EdgeKind::RepliesTo => (&[Post], &[Post]),
+            EdgeKind::Mentions => (&[Post], &[Mask]),
+            EdgeKind::Reacted => (&[Mask], &[Post]),
         }
     }
 
@@ -170,6 +189,7 @@ impl EdgeKind {
             EdgeKind::Traded => Some("amount"),
             EdgeKind::Voted => Some("choice"),
             EdgeKind::Endorses => Some("weight"),
+            EdgeKind::Reacted => Some("reaction"),
             _ => None,
         }
     }
@@ -190,7 +210,7 @@ impl EdgeKind {
     pub fn check_weight(self, weight: Option<f32>) -> Result<(), WeightError> {
         let Some(w) = weight else {
             return match self {
-                EdgeKind::Rates | EdgeKind::Voted => Err(WeightError::Missing { kind: self }),
+                EdgeKind::Rates | EdgeKind::Voted | EdgeKind::Reacted => Err(WeightError::Missing { kind: self }),
                 _ => Ok(()),
             };
         };
@@ -200,12 +220,13 @@ impl EdgeKind {
             EdgeKind::Traded => 0.0..=f32::MAX,
             EdgeKind::Voted => -1.0..=1.0,
             EdgeKind::Endorses => -10.0..=10.0,
+            EdgeKind::Reacted => 1.0..=crate::talk::Reaction::ALL.len() as f32,
             _ => return Err(WeightError::NotAllowed { kind: self }),
         };
         if !w.is_finite() || !range.contains(&w) {
             return Err(WeightError::OutOfRange { kind: self, weight: w, min: *range.start(), max: *range.end() });
         }
-        if self == EdgeKind::Rates && w.fract() != 0.0 {
+        if matches!(self, EdgeKind::Rates | EdgeKind::Reacted) && w.fract() != 0.0 {
             return Err(WeightError::NotInteger { kind: self, weight: w });
         }
         Ok(())

@@ -18,6 +18,7 @@ mod kinds;
 pub mod ledger;
 mod mix;
 mod props;
+pub mod talk;
 pub mod tally;
 mod text;
 pub mod visibility;

@@ -12,7 +12,7 @@
 //! other control characters.
 //!
 //! Limits, in characters (after normalisation): display name 64, world name 100, title 200, tag
-//! 32, bio 2,000, description 8,000 (and never more than `TEXT_BYTES_MAX` bytes).
+//! 32, bio 2,000, post body 4,000, description 8,000 (and never more than `TEXT_BYTES_MAX` bytes).
 
 use crate::Rejection;
 use unicode_normalization::UnicodeNormalization;
@@ -34,6 +34,7 @@ fn rule(field: &str) -> (Kind, usize) {
         "title" => (Kind::Name, 200),
         "tags" | "tag" => (Kind::Name, 32),
         "bio" => (Kind::Prose, 2_000),
+        "body" => (Kind::Prose, crate::talk::BODY_CHARS_MAX),
         _ => (Kind::Prose, 8_000),
     }
 }

@@ -45,6 +45,31 @@ pub fn sees_work(view: &dyn View, viewer: Option<Id>, work: Id) -> bool {
     authors.is_empty() || authors.into_iter().any(|mask| sees_mask(view, viewer, mask))
 }
 
+/// Whether `viewer` may see a post or a thread (`talk`): one its author hid or a moderator
+/// removed only its author's owner; any other when its writer is seen (a private mask's posts
+/// by those who see the mask). A post also needs its thread seen: a removed thread takes its
+/// posts with it.
+pub fn sees_post(view: &dyn View, viewer: Option<Id>, talk: Id) -> bool {
+    let gone = |id: Id| {
+        [crate::talk::HIDDEN, crate::talk::REMOVED]
+            .into_iter()
+            .any(|key| view.prop(id, key) == Some(crate::Value::Bool(true)))
+    };
+    let seen = |id: Id| match view.sources(EdgeKind::Wrote, id, 1).first() {
+        // An imported post without a writer.
+        None => !gone(id),
+        Some(&writer) if gone(id) => viewer.is_some() && view.owner_of(writer) == viewer,
+        Some(&writer) => sees_mask(view, viewer, writer),
+    };
+    if !seen(talk) {
+        return false;
+    }
+    match view.vertex_kind(talk) {
+        Some(VertexKind::Post) => view.targets(EdgeKind::Within, talk, 1).first().is_none_or(|&thread| seen(thread)),
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,10 @@ pub enum DocKind {
     Proposal,
     /// An open marketplace listing.
     Listing,
+    /// A thread in a world (its title).
+    Thread,
+    /// A post in a thread (its body).
+    Post,
 }
 
 impl DocKind {
@@ -29,10 +33,12 @@ impl DocKind {
             DocKind::Mask => "mask",
             DocKind::Proposal => "proposal",
             DocKind::Listing => "listing",
+            DocKind::Thread => "thread",
+            DocKind::Post => "post",
         }
     }
 
-    /// Parses `world`, `work`, `mask`, `proposal` or `listing`.
+    /// Parses `world`, `work`, `mask`, `proposal`, `listing`, `thread` or `post`.
     pub fn parse(s: &str) -> Option<DocKind> {
         match s {
             "world" => Some(DocKind::World),
@@ -40,6 +46,8 @@ impl DocKind {
             "mask" => Some(DocKind::Mask),
             "proposal" => Some(DocKind::Proposal),
             "listing" => Some(DocKind::Listing),
+            "thread" => Some(DocKind::Thread),
+            "post" => Some(DocKind::Post),
             _ => None,
         }
     }
@@ -49,7 +57,17 @@ impl DocKind {
     }
 
     pub(crate) fn from_code(code: u64) -> Option<DocKind> {
-        [DocKind::World, DocKind::Work, DocKind::Mask, DocKind::Proposal, DocKind::Listing].get(code as usize).copied()
+        [
+            DocKind::World,
+            DocKind::Work,
+            DocKind::Mask,
+            DocKind::Proposal,
+            DocKind::Listing,
+            DocKind::Thread,
+            DocKind::Post,
+        ]
+        .get(code as usize)
+        .copied()
     }
 }
 
@@ -147,6 +165,17 @@ impl Doc {
                 let body = [e.text("terms"), e.text("listing_kind")].join("\n");
                 (DocKind::Listing, e.text("title").to_owned(), body, world)
             }
+            // A thread is found by its title, a post by its body; a moderator's removal takes
+            // either out (the author's own hiding is `hidden`, above).
+            VertexKind::Thread | VertexKind::Post if e.flag(schema::talk::REMOVED) => return None,
+            VertexKind::Thread => {
+                let world = e.text("world").parse::<Id>().ok();
+                (DocKind::Thread, e.text("title").to_owned(), String::new(), world)
+            }
+            VertexKind::Post => {
+                let world = e.text("world").parse::<Id>().ok();
+                (DocKind::Post, String::new(), e.text("body").to_owned(), world)
+            }
             VertexKind::User | VertexKind::Contract => return None,
         };
         Some(Doc { id: e.id, external: e.external.map(str::to_owned), kind, world, title, body })
@@ -164,8 +193,15 @@ fn touched_by(event: &Event, visit: &mut dyn FnMut(Id)) {
         Event::VertexCreated { id, .. } | Event::PropsSet { id, .. } => visit(*id),
         Event::Bulk(Bulk::Vertices { kind, ids, props, .. }) => {
             // Vertices without properties (a researcher's edge list) have no text to index.
-            let searchable =
-                matches!(kind, VertexKind::World | VertexKind::Work | VertexKind::Mask | VertexKind::Proposal);
+            let searchable = matches!(
+                kind,
+                VertexKind::World
+                    | VertexKind::Work
+                    | VertexKind::Mask
+                    | VertexKind::Proposal
+                    | VertexKind::Thread
+                    | VertexKind::Post
+            );
             if searchable && !props.is_empty() {
                 ids.0.iter().for_each(|&id| visit(Id(id)));
             }

@@ -17,6 +17,7 @@ mod privacy;
 mod private;
 mod search;
 mod server;
+mod talk;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1081,6 +1081,7 @@ impl Case {
             match graph.kind_at(v) {
                 VertexKind::Mask => sight.mask(graph, v).map(super::types::Node::Mask),
                 VertexKind::Work => sight.work(graph, v).map(super::types::Node::Work),
+                VertexKind::Post | VertexKind::Thread => super::talk::Post::in_case(sight, graph, v),
                 _ => None,
             }
         })
@@ -1258,8 +1259,8 @@ pub struct CasePayload {
 /// A mask or work by a global id naming either, or NOT_FOUND naming `field`.
 fn mask_or_work(ctx: &Context<'_>, id: &ID, field: &str) -> std::result::Result<Id, ApiError> {
     match state(ctx).ids.decode(id) {
-        Some((NodeKind::Mask | NodeKind::Work, raw)) => Ok(Id(raw)),
-        _ => Err(ApiError::new(Code::NotFound, "mask or work not found").field(field)),
+        Some((NodeKind::Mask | NodeKind::Work | NodeKind::Thread | NodeKind::Post, raw)) => Ok(Id(raw)),
+        _ => Err(ApiError::new(Code::NotFound, "mask, work, thread or post not found").field(field)),
     }
 }
 

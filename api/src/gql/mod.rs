@@ -8,6 +8,7 @@ mod governance;
 mod mutation;
 mod query;
 mod subscription;
+mod talk;
 mod types;
 
 pub use connection::{Conn, LIST_MAX};
@@ -16,6 +17,7 @@ pub use governance::*;
 pub use mutation::CoreMutation;
 pub use query::CoreQuery;
 pub use subscription::SubscriptionRoot;
+pub use talk::*;
 pub use types::*;
 
 use crate::State;
@@ -31,7 +33,7 @@ pub struct QueryRoot(CoreQuery, GovernanceQuery, EconomyQuery);
 /// The mutation root: the core mutations and governance's.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(CoreMutation, GovernanceMutation, ModerationMutation, EconomyMutation);
+pub struct MutationRoot(CoreMutation, GovernanceMutation, ModerationMutation, EconomyMutation, TalkMutation);
 
 /// The schema's type.
 pub type DairaSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -56,7 +58,8 @@ pub struct Caller {
 
 /// Fields whose answer depends on who asks. A subscription that selects one is not shared
 /// between viewers (see `crate::ws`); a field that reads [`Caller`] belongs here.
-pub const VIEWER_FIELDS: &[&str] = &["isMine", "balance", "available", "transfers", "privileges", "contract"];
+pub const VIEWER_FIELDS: &[&str] =
+    &["isMine", "balance", "available", "transfers", "privileges", "contract", "mentions"];
 
 /// In a request's data: it comes from a signed-in WebSocket (whose subscription streams are
 /// shared, and run as nobody in particular unless they select a [`VIEWER_FIELDS`] field).

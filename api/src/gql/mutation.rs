@@ -629,8 +629,8 @@ impl CoreMutation {
         let result: std::result::Result<(Option<Node>, u64), ApiError> = async {
             let st = state(ctx);
             let id = match st.ids.decode(&input.target) {
-                Some((NodeKind::Mask | NodeKind::Work, raw)) => Id(raw),
-                _ => return Err(ApiError::new(Code::NotFound, "work or mask not found").field("target")),
+                Some((NodeKind::Mask | NodeKind::Work | NodeKind::Post, raw)) => Id(raw),
+                _ => return Err(ApiError::new(Code::NotFound, "work, post or mask not found").field("target")),
             };
             let seq =
                 execute(ctx, Command::Endorse { actor: actor?, target: id }).await.map_err(|e| e.or_field("target"))?;
@@ -638,6 +638,7 @@ impl CoreMutation {
             let node = graph.index_of(id).and_then(|v| match graph.kind_at(v) {
                 VertexKind::Mask => Sight::of(ctx).mask(&graph, v).map(Node::Mask),
                 VertexKind::Work => Sight::of(ctx).work(&graph, v).map(Node::Work),
+                VertexKind::Post => super::talk::Post::seen(Sight::of(ctx), &graph, v).map(Node::Post),
                 _ => None,
             });
             Ok((node, seq))

@@ -37,6 +37,10 @@ pub enum SearchKind {
     Proposal,
     /// Open marketplace listings.
     Listing,
+    /// Threads, by their titles.
+    Thread,
+    /// Posts, by their bodies.
+    Post,
 }
 
 /// A language of the text.
@@ -98,6 +102,8 @@ pub(crate) fn resolve(ctx: &Context<'_>, id: &str) -> Option<Node> {
         NodeKind::Case => super::governance::Case::get(&graph, Id(raw)).map(Node::Case),
         NodeKind::Listing => super::economy::Listing::get(&graph, Id(raw)).map(Node::Listing),
         NodeKind::Contract => super::economy::Contract::visible(ctx, &graph, Id(raw)).map(Node::Contract),
+        NodeKind::Thread => super::talk::Thread::seen(sight, &graph, v).map(Node::Thread),
+        NodeKind::Post => super::talk::Post::seen(sight, &graph, v).map(Node::Post),
         NodeKind::Cluster => None,
     }
 }
@@ -386,6 +392,8 @@ impl CoreQuery {
                 SearchKind::Mask => search::DocKind::Mask,
                 SearchKind::Proposal => search::DocKind::Proposal,
                 SearchKind::Listing => search::DocKind::Listing,
+                SearchKind::Thread => search::DocKind::Thread,
+                SearchKind::Post => search::DocKind::Post,
             }),
             world,
             lang: lang.map(|l| match l {
@@ -408,11 +416,20 @@ impl CoreQuery {
                     VertexKind::Mask => SearchResult::Mask(sight.mask(&graph, v)?),
                     VertexKind::Proposal => SearchResult::Proposal(super::governance::Proposal::get(&graph, hit.id)?),
                     VertexKind::Listing => SearchResult::Listing(super::economy::Listing::get(&graph, hit.id)?),
+                    VertexKind::Thread => SearchResult::Thread(super::talk::Thread::seen(sight, &graph, v)?),
+                    VertexKind::Post => SearchResult::Post(super::talk::Post::seen(sight, &graph, v)?),
                     _ => return None,
+                };
+                // A post is titled by its thread.
+                let title = match graph.kind_at(v) {
+                    VertexKind::Post => {
+                        graph.out(EdgeKind::Within, v).next().and_then(|t| text(&graph, t, "title")).unwrap_or_default()
+                    }
+                    _ => hit.title,
                 };
                 Some(SearchHit {
                     node,
-                    title: hit.title,
+                    title,
                     score: f64::from(hit.score),
                     relevance: f64::from(hit.relevance),
                     prior: f64::from(hit.prior),

@@ -46,6 +46,9 @@ pub enum ActivityKind {
     Listed,
     /// A work of it was bought (the buyer is `mask`; the amounts stay the parties').
     Traded,
+    /// A thread was started in it, or a post written in one of its threads (`thread`,
+    /// `post`; the writer is `mask`).
+    Posted,
 }
 
 /// One thing that happened in a world.
@@ -69,6 +72,10 @@ pub struct Activity {
     pub case: Option<super::governance::Case>,
     /// The listing concerned, if any.
     pub listing: Option<super::economy::Listing>,
+    /// For POSTED: the thread.
+    pub thread: Option<super::talk::Thread>,
+    /// For POSTED: the post (a new thread's first post).
+    pub post: Option<super::talk::Post>,
 }
 
 /// What happened to a proposal.
@@ -182,6 +189,52 @@ pub struct MaskActivity {
     pub follower_count: i32,
 }
 
+/// What happened in a thread.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadUpdateKind {
+    /// A post was written in it (`post`).
+    Posted,
+    /// A post's body was edited (`post`).
+    Edited,
+    /// A post (or, with no `postId`, the thread) was hidden by its author or removed by a
+    /// moderator: it is gone for everyone but its author.
+    Hidden,
+    /// A hidden or removed post (or the thread) is shown again.
+    Shown,
+    /// Reactions to a post changed (`post.reactions`).
+    Reacted,
+}
+
+/// A change in a thread, as it is committed.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ThreadUpdate {
+    /// What happened.
+    pub kind: ThreadUpdateKind,
+    /// The log sequence number (a decimal string).
+    pub seq: String,
+    /// When it was committed, in microseconds since the Unix epoch (a decimal string).
+    pub committed_at: String,
+    /// The post concerned, as the subscriber sees it now (null once hidden).
+    pub post: Option<super::talk::Post>,
+    /// The post concerned's id, also when it is gone (null when the thread itself changed).
+    pub post_id: Option<ID>,
+}
+
+/// One of your masks was mentioned in a post.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Mention {
+    /// The log sequence number (a decimal string).
+    pub seq: String,
+    /// When it was committed, in microseconds since the Unix epoch (a decimal string).
+    pub committed_at: String,
+    /// The post that mentions it.
+    pub post: super::talk::Post,
+    /// The post's thread.
+    pub thread: Option<super::talk::Thread>,
+    /// The mask that wrote it.
+    pub by: Option<Mask>,
+}
+
 /// The world with engine id `id`, unless it is hidden.
 fn world_at(graph: &graph_engine::Graph, id: Id) -> Option<World> {
     graph.index_of(id).filter(|&v| graph.kind_at(v) == VertexKind::World && !hidden(graph, v)).map(|v| World { v, id })
@@ -251,6 +304,35 @@ impl SubscriptionRoot {
                         Event::PropsSet { id, .. } if *id == world => Some((ActivityKind::Edited, None, None)),
                         _ => None,
                     };
+                    if let Event::VertexCreated { id, kind: VertexKind::Post, props, .. } = event
+                        && world_of(props) == Some(world)
+                    {
+                        // What the subscriber does not see (a private mask's post) did not
+                        // happen, for them.
+                        let Some(post) = graph.index_of(*id).and_then(|v| super::talk::Post::seen(sight, &graph, v))
+                        else {
+                            continue;
+                        };
+                        let writer = graph.inn(EdgeKind::Wrote, post.v).next();
+                        let thread = graph
+                            .out(EdgeKind::Within, post.v)
+                            .next()
+                            .and_then(|t| super::talk::Thread::seen(sight, &graph, t));
+                        out.push(Activity {
+                            kind: ActivityKind::Posted,
+                            seq,
+                            committed_at: at.clone(),
+                            mask: writer.and_then(|w| sight.mask(&graph, w)),
+                            work: None,
+                            proposal: None,
+                            ballots: None,
+                            case: None,
+                            listing: None,
+                            thread,
+                            post: Some(post),
+                        });
+                        continue;
+                    }
                     if let Some((kind, mask, work)) = activity {
                         out.push(Activity {
                             kind,
@@ -262,6 +344,8 @@ impl SubscriptionRoot {
                             ballots: None,
                             case: None,
                             listing: None,
+                            thread: None,
+                            post: None,
                         });
                         continue;
                     }
@@ -284,6 +368,8 @@ impl SubscriptionRoot {
                                 ballots: None,
                                 case: None,
                                 listing: listed,
+                                thread: None,
+                                post: None,
                             });
                         }
                         continue;
@@ -325,6 +411,8 @@ impl SubscriptionRoot {
                         ballots,
                         case: case.and_then(|c| super::governance::Case::get(&graph, c)),
                         listing: None,
+                        thread: None,
+                        post: None,
                     });
                 }
                 futures_util::stream::iter(out)
@@ -491,6 +579,132 @@ impl SubscriptionRoot {
                         world,
                         work,
                         follower_count,
+                    });
+                }
+                futures_util::stream::iter(out)
+            })
+            .take_until(shutdown);
+        Ok(stream)
+    }
+
+    /// Changes in a thread, as they are committed: posts written, edited, hidden or shown,
+    /// reactions. A post the subscriber cannot see is left out whole.
+    async fn thread_updates(&self, ctx: &Context<'_>, thread: ID) -> Result<impl Stream<Item = ThreadUpdate> + use<>> {
+        signed_in(ctx)?;
+        let st = state(ctx).clone();
+        let sight = Sight::of(ctx);
+        let thread = st
+            .ids
+            .decode_as(NodeKind::Thread, &thread)
+            .and_then(|id| {
+                let graph = st.engine.read();
+                graph.index_of(id).and_then(|v| super::talk::Thread::seen(sight, &graph, v))
+            })
+            .ok_or_else(|| ApiError::new(Code::NotFound, "thread not found").field("thread"))?;
+        let shutdown = st.shutdown_signal();
+        let stream = commits(&st)
+            .flat_map(move |batch| {
+                let at =
+                    batch.committed_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()).to_string();
+                let graph = st.engine.read();
+                let in_thread = |id: Id| {
+                    graph.index_of(id).filter(|&v| {
+                        graph.kind_at(v) == VertexKind::Post && graph.out(EdgeKind::Within, v).next() == Some(thread.v)
+                    })
+                };
+                let mut out = Vec::new();
+                let mut reacted = std::collections::HashSet::new();
+                for (i, event) in batch.events.iter().enumerate() {
+                    let (kind, post) = match event {
+                        Event::VertexCreated { id, kind: VertexKind::Post, .. } => match in_thread(*id) {
+                            Some(v) => (ThreadUpdateKind::Posted, Some(v)),
+                            None => continue,
+                        },
+                        Event::PropsSet { id, props } if *id == thread.id => {
+                            match [schema::talk::HIDDEN, schema::talk::REMOVED].iter().find_map(|k| props.get(*k)) {
+                                Some(Value::Bool(true)) => (ThreadUpdateKind::Hidden, None),
+                                Some(_) => (ThreadUpdateKind::Shown, None),
+                                None => continue,
+                            }
+                        }
+                        Event::PropsSet { id, props } => {
+                            let Some(v) = in_thread(*id) else { continue };
+                            let gone = [schema::talk::HIDDEN, schema::talk::REMOVED].iter().find_map(|k| props.get(*k));
+                            match gone {
+                                Some(Value::Bool(true)) => (ThreadUpdateKind::Hidden, Some(v)),
+                                Some(_) => (ThreadUpdateKind::Shown, Some(v)),
+                                None if props.contains_key("body") => (ThreadUpdateKind::Edited, Some(v)),
+                                None => continue,
+                            }
+                        }
+                        Event::EdgeAdded { kind: EdgeKind::Reacted, dst, .. }
+                        | Event::EdgeRemoved { kind: EdgeKind::Reacted, dst, .. } => match in_thread(*dst) {
+                            // One update per post and batch: the counts are as they are now.
+                            Some(v) if reacted.insert(v) => (ThreadUpdateKind::Reacted, Some(v)),
+                            _ => continue,
+                        },
+                        _ => continue,
+                    };
+                    let seen = post.and_then(|v| super::talk::Post::seen(sight, &graph, v));
+                    if post.is_some() && seen.is_none() && !matches!(kind, ThreadUpdateKind::Hidden) {
+                        continue;
+                    }
+                    if kind == ThreadUpdateKind::Hidden
+                        && let Some(v) = post
+                        && graph.inn(EdgeKind::Wrote, v).next().is_some_and(|w| !sight.sees(&graph, w))
+                    {
+                        continue; // a post the subscriber never saw
+                    }
+                    out.push(ThreadUpdate {
+                        kind,
+                        seq: (batch.first_seq + i as u64).to_string(),
+                        committed_at: at.clone(),
+                        post: seen,
+                        post_id: post.map(|v| ID(st.ids.of(NodeKind::Post, graph.id_at(v)))),
+                    });
+                }
+                futures_util::stream::iter(out)
+            })
+            .take_until(shutdown);
+        Ok(stream)
+    }
+
+    /// Posts that mention one of your masks, as they are written (and edits that add the
+    /// mention). Its owner only: for anyone else the mask is not found.
+    async fn mentions(&self, ctx: &Context<'_>, mask: ID) -> Result<impl Stream<Item = Mention> + use<>> {
+        let user = super::user(ctx)?;
+        let st = state(ctx).clone();
+        let mask = st
+            .ids
+            .decode_as(NodeKind::Mask, &mask)
+            .filter(|&m| st.engine.read().is_owned_by(m, user))
+            .ok_or_else(|| ApiError::new(Code::NotFound, "mask not found").field("mask"))?;
+        let shutdown = st.shutdown_signal();
+        let sight = Sight::of(ctx);
+        let stream = commits(&st)
+            .flat_map(move |batch| {
+                let at =
+                    batch.committed_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()).to_string();
+                let graph = st.engine.read();
+                let mut out = Vec::new();
+                for (i, event) in batch.events.iter().enumerate() {
+                    let Event::EdgeAdded { kind: EdgeKind::Mentions, src, dst, .. } = event else { continue };
+                    if *dst != mask {
+                        continue;
+                    }
+                    let Some(post) = graph.index_of(*src).and_then(|v| super::talk::Post::seen(sight, &graph, v))
+                    else {
+                        continue;
+                    };
+                    out.push(Mention {
+                        seq: (batch.first_seq + i as u64).to_string(),
+                        committed_at: at.clone(),
+                        post,
+                        thread: graph
+                            .out(EdgeKind::Within, post.v)
+                            .next()
+                            .and_then(|t| super::talk::Thread::seen(sight, &graph, t)),
+                        by: graph.inn(EdgeKind::Wrote, post.v).next().and_then(|w| sight.mask(&graph, w)),
                     });
                 }
                 futures_util::stream::iter(out)

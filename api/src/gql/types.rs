@@ -70,6 +70,10 @@ pub enum Node {
     Listing(super::economy::Listing),
     /// A contract (its parties' and jurors' only).
     Contract(super::economy::Contract),
+    /// A thread in a world.
+    Thread(super::talk::Thread),
+    /// A post in a thread.
+    Post(super::talk::Post),
 }
 
 /// A public text property of a vertex.
@@ -495,6 +499,22 @@ impl World {
         let graph = st.engine.read();
         let items = in_public_order(st, &graph, works.iter().map(|&w| (published(&graph, w), w)));
         page_by_key(ctx, &items, (first, last, after, before), |v| Work { v, id: graph.id_at(v) })
+    }
+
+    /// Its threads the viewer sees, the most recently active first.
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn threads(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<super::talk::Thread>> {
+        let st = state(ctx);
+        let graph = st.engine.read();
+        let items = super::talk::threads_of(st, Sight::of(ctx), &graph, self.v);
+        page_by_key(ctx, &items, (first, last, after, before), |v| super::talk::Thread { v, id: graph.id_at(v) })
     }
 
     /// Its rules: who may propose, vote, report, moderate, sit on juries and post.
@@ -1064,6 +1084,10 @@ pub enum SearchResult {
     Proposal(super::governance::Proposal),
     /// A marketplace listing.
     Listing(super::economy::Listing),
+    /// A thread.
+    Thread(super::talk::Thread),
+    /// A post.
+    Post(super::talk::Post),
 }
 
 /// One search hit.

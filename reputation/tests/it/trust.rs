@@ -213,3 +213,39 @@ fn an_idle_mask_scores_what_isolated_says() {
         assert_eq!(isolated > 0.0, seeds.is_empty(), "seeds {seeds:?}: {isolated}");
     }
 }
+
+/// Endorsing a post is trust evidence for its writer, as endorsing a work is for its authors
+/// (issue 22): the same endorsements raise the writer's trust above a twin's whose post
+/// nobody endorsed — and the post itself gets no trust, being no mask.
+#[test]
+fn endorsing_a_post_trusts_its_writer() {
+    let mut lines = Vec::new();
+    for i in 0..6 {
+        lines.push(format!(r#"{{"vertex":"user","id":"u{i}"}}"#));
+        lines.push(format!(
+            r#"{{"vertex":"mask","id":"m{i}","owner":"u{i}","props":{{"kind":"public","handle":"mask_{i}"}}}}"#
+        ));
+    }
+    lines.push(r#"{"vertex":"world","id":"w","props":{"name":"Wekala"}}"#.into());
+    lines.push(r#"{"vertex":"thread","id":"t","props":{"title":"Murals"}}"#.into());
+    for p in ["p4", "p5"] {
+        lines.push(format!(r#"{{"vertex":"post","id":"{p}","props":{{"body":"a post"}}}}"#));
+        lines.push(format!(r#"{{"edge":"within","src":"{p}","dst":"t"}}"#));
+    }
+    lines.push(r#"{"edge":"within","src":"t","dst":"w"}"#.into());
+    lines.push(r#"{"edge":"wrote","src":"m4","dst":"p4"}"#.into());
+    lines.push(r#"{"edge":"wrote","src":"m5","dst":"p5"}"#.into());
+    // A small honest ring the seeds trust; m4 and m5 are alike but for the endorsements.
+    for (s, d) in [(0, 1), (1, 2), (2, 0), (0, 2), (1, 0), (2, 1), (3, 0), (0, 3)] {
+        lines.push(format!(r#"{{"edge":"rates","src":"m{s}","dst":"m{d}","props":{{"rating":8}}}}"#));
+    }
+    for s in 0..3 {
+        lines.push(format!(r#"{{"edge":"endorses","src":"m{s}","dst":"p4"}}"#));
+    }
+    let graph = crate::support::load_jsonl(lines.join("\n").as_bytes());
+    let v = |e: &str| graph.index_of_external(e).unwrap();
+    let t = trust(&graph, &[v("m0")], &TrustConfig::default()).unwrap();
+    let (endorsed, twin) = (t.trust[v("m4") as usize], t.trust[v("m5") as usize]);
+    assert!(endorsed > twin, "the endorsed post's writer {endorsed} > its twin {twin}");
+    assert_eq!(t.trust[v("p4") as usize], 0.0, "a post holds no trust");
+}
