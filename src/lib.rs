@@ -11,6 +11,7 @@ pub mod exec;
 pub mod governance;
 pub mod ledger;
 pub mod logging;
+pub mod message;
 pub mod progress;
 pub mod recompute;
 pub mod stats;

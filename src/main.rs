@@ -60,6 +60,24 @@ enum Cmd {
         #[command(subcommand)]
         command: LedgerCmd,
     },
+    /// End-to-end encrypted direct messages, through a running server (`daira serve`): this
+    /// side seals and opens them; the server stores what it cannot read.
+    Message {
+        /// The server's GraphQL endpoint.
+        #[arg(long, env = "DAIRA_SERVER", default_value = "http://127.0.0.1:8080/graphql", global = true)]
+        server: String,
+        /// A session token (from `login`).
+        #[arg(long, env = "DAIRA_TOKEN", global = true)]
+        token: Option<String>,
+        /// Your mask's handle.
+        #[arg(long = "as", global = true)]
+        as_handle: Option<String>,
+        /// Your mask's key file (made by `daira message keys`; readable by you only).
+        #[arg(long, global = true)]
+        keys: Option<PathBuf>,
+        #[command(subcommand)]
+        command: MessageCmd,
+    },
     /// Governance on the data directory (a reader: it runs beside a server).
     Governance {
         #[command(subcommand)]
@@ -295,6 +313,26 @@ enum LedgerCmd {
 }
 
 #[derive(Subcommand)]
+enum MessageCmd {
+    /// Make the mask's keys (or top up its one-time pre-keys) and publish them.
+    Keys,
+    /// Seal a message to a mask's published keys and send it.
+    Send {
+        /// The receiving mask's handle.
+        #[arg(long)]
+        to: String,
+        /// The message.
+        text: String,
+    },
+    /// Open and print the messages with a mask (or in every conversation).
+    Read {
+        /// The other mask's handle (default: every conversation).
+        #[arg(long)]
+        with: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum GovernanceCmd {
     /// Recount a proposal from the log: a closed one from the log as it stood just before it
     /// closed (exit 1 if the recount differs from the result recorded then), an open one now.
@@ -409,6 +447,35 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("wrote {} edges to {}", src.len(), out.display());
         }
         Cmd::Exec => exec(&config).await?,
+        Cmd::Message { server, token, as_handle, keys, command } => {
+            let handle = as_handle.context("--as HANDLE: the mask you act as")?;
+            let keys = keys.context("--keys FILE: your mask's key file")?;
+            let session =
+                daira::message::Session { client: daira_client::Client::new(&server, token)?, handle: handle.clone() };
+            // Blocking HTTP off the runtime's workers.
+            let shown = tokio::task::spawn_blocking(move || -> Result<String> {
+                Ok(match command {
+                    MessageCmd::Keys => {
+                        let left = daira::message::keys(&session, &keys)?;
+                        format!("published the keys of @{handle} ({left} one-time pre-keys on the server)")
+                    }
+                    MessageCmd::Send { to, text } => {
+                        let id = daira::message::send(&session, &keys, &to, &text)?;
+                        format!("sent {id}")
+                    }
+                    MessageCmd::Read { with } => daira::message::read(&session, &keys, with.as_deref())?
+                        .into_iter()
+                        .map(|m| match m.text {
+                            Ok(text) => format!("{} @{}: {text}", m.sent_at, m.from),
+                            Err(why) => format!("{} @{}: ({why})", m.sent_at, m.from),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                })
+            })
+            .await??;
+            println!("{shown}");
+        }
         Cmd::Ledger { command: LedgerCmd::Issue { to, amount, file, reason } } => {
             let grants = match (to, amount, file) {
                 (Some(to), Some(amount), _) => {

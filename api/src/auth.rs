@@ -162,7 +162,7 @@ pub async fn migrate_postgres(url: &str, pg_schema: Option<&str>, serve_role: Op
     if !existed {
         move_old_tables(&pool, pg_schema, &schema).await?;
     }
-    for table in TABLES {
+    for table in TABLES.into_iter().chain(crate::messages::TABLES.map(|(_, sql)| sql)) {
         run(table.to_owned()).await?;
     }
     if let Some(role) = serve_role {
@@ -294,6 +294,15 @@ impl AuthStore {
             decoy,
             ttl,
         })
+    }
+
+    /// The PostgreSQL pool of the accounts' schema, when the store is on PostgreSQL (the
+    /// message store keeps its tables there too).
+    pub(crate) fn postgres(&self) -> Option<PgPool> {
+        match &self.pool {
+            Pool::Postgres(p) => Some(p.clone()),
+            Pool::Sqlite(_) => None,
+        }
     }
 
     /// Stores a secret as earlier versions did (tests of the move into the key file).

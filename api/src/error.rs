@@ -50,6 +50,10 @@ pub enum Code {
     TextTooLong,
     /// The post or thread is hidden or removed: it takes no replies or reactions.
     PostHidden,
+    /// The mask has published no keys: it cannot be sent an encrypted message yet.
+    NoKeys,
+    /// The recipient blocked the sending mask.
+    Blocked,
 }
 
 impl Code {
@@ -71,6 +75,8 @@ impl Code {
             Code::TextEmpty => "TEXT_EMPTY",
             Code::TextTooLong => "TEXT_TOO_LONG",
             Code::PostHidden => "POST_HIDDEN",
+            Code::NoKeys => "NO_KEYS",
+            Code::Blocked => "BLOCKED",
         }
     }
 }
@@ -83,9 +89,12 @@ impl Code {
             Code::Forbidden => StatusCode::FORBIDDEN,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::BadUserInput | Code::GraphqlParseFailed | Code::GraphqlValidationFailed => StatusCode::BAD_REQUEST,
-            Code::InsufficientFunds | Code::ListingClosed | Code::NotAParty | Code::PostHidden => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Code::InsufficientFunds
+            | Code::ListingClosed
+            | Code::NotAParty
+            | Code::PostHidden
+            | Code::NoKeys
+            | Code::Blocked => StatusCode::UNPROCESSABLE_ENTITY,
             Code::TextEmpty | Code::TextTooLong => StatusCode::BAD_REQUEST,
             Code::IdempotencyConflict => StatusCode::CONFLICT,
             Code::Throttled => StatusCode::TOO_MANY_REQUESTS,

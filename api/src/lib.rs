@@ -24,6 +24,7 @@ pub mod http;
 pub mod ids;
 pub mod keys;
 pub mod listen;
+pub mod messages;
 pub mod metrics;
 mod state;
 pub mod ws;
@@ -279,6 +280,9 @@ pub async fn serve(
     )
     .await
     .context("opening the account store")?;
+    let messages = messages::MessageStore::open(&config.engine.data_dir, auth.postgres())
+        .await
+        .context("opening the message store")?;
     let key_file = config.key_file.clone().unwrap_or_else(|| config.engine.data_dir.join(keys::DEFAULT_FILE));
     let server_keys = Arc::new(keys::Keys::load(&key_file, &auth).await?);
     let key = server_keys.id_key();
@@ -293,6 +297,7 @@ pub async fn serve(
         index,
         epochs,
         auth,
+        messages,
         ids: ids::GlobalIds::new(key),
         keys: server_keys,
         handle_cooling_off: config.handle_cooling_off,

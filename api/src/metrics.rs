@@ -16,6 +16,8 @@ pub struct Metrics {
     operations: [AtomicU64; 3],
     throttled: AtomicU64,
     mutations: AtomicU64,
+    messages: AtomicU64,
+    message_bytes: AtomicU64,
     subscriptions: AtomicU64,
     subscriptions_started: AtomicU64,
     websockets: AtomicU64,
@@ -74,6 +76,12 @@ impl Metrics {
     /// A mutation was committed.
     pub fn mutation_committed(&self) {
         self.mutations.fetch_add(1, Relaxed);
+    }
+
+    /// A direct message was stored (`bytes` of ciphertext).
+    pub fn message_sent(&self, bytes: usize) {
+        self.messages.fetch_add(1, Relaxed);
+        self.message_bytes.fetch_add(bytes as u64, Relaxed);
     }
 
     /// A response carried errors.
@@ -138,7 +146,7 @@ impl Metrics {
             let active = e.contracts.values().filter(|c| c.status == schema::economy::Status::Active).count();
             (e.ledger.transfers.len(), pending, e.issued, open, active)
         };
-        let figures: [(&str, &str, &str, f64); 21] = [
+        let figures: [(&str, &str, &str, f64); 23] = [
             ("daira_graphql_errors_total", "counter", "Errors in GraphQL responses.", self.errors.load(Relaxed) as f64),
             (
                 "daira_throttled_total",
@@ -147,6 +155,18 @@ impl Metrics {
                 self.throttled.load(Relaxed) as f64,
             ),
             ("daira_mutations_committed_total", "counter", "Mutations committed.", self.mutations.load(Relaxed) as f64),
+            (
+                "daira_messages_sent_total",
+                "counter",
+                "Direct messages stored (end-to-end encrypted envelopes).",
+                self.messages.load(Relaxed) as f64,
+            ),
+            (
+                "daira_message_bytes_total",
+                "counter",
+                "Ciphertext bytes of the direct messages stored.",
+                self.message_bytes.load(Relaxed) as f64,
+            ),
             ("daira_subscriptions", "gauge", "Live subscriptions.", self.subscriptions.load(Relaxed) as f64),
             (
                 "daira_subscriptions_started_total",

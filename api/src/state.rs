@@ -18,6 +18,8 @@ pub struct State {
     pub epochs: Arc<Epochs>,
     /// Accounts and sessions.
     pub auth: auth::AuthStore,
+    /// Direct messages (end-to-end encrypted envelopes), keys and blocks, outside the log.
+    pub messages: crate::messages::MessageStore,
     /// Global ids.
     pub ids: ids::GlobalIds,
     /// The key file's keys (export signing).

@@ -11,6 +11,7 @@ mod erasure;
 mod export;
 mod governance;
 mod listing;
+mod messages;
 mod moderation;
 mod order;
 mod privacy;

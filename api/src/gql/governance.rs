@@ -1185,7 +1185,7 @@ pub struct ModerateInput {
     pub as_mask: Option<ID>,
     /// The world.
     pub world: ID,
-    /// The mask or work.
+    /// The mask, work, thread or post (HIDE removes a thread or post).
     pub target: ID,
     /// What is done.
     pub action: ModerationAction,

@@ -5,6 +5,7 @@
 mod connection;
 mod economy;
 mod governance;
+mod messages;
 mod mutation;
 mod query;
 mod subscription;
@@ -14,6 +15,7 @@ mod types;
 pub use connection::{Conn, LIST_MAX};
 pub use economy::*;
 pub use governance::*;
+pub use messages::*;
 pub use mutation::CoreMutation;
 pub use query::CoreQuery;
 pub use subscription::SubscriptionRoot;
@@ -28,12 +30,19 @@ use std::sync::Arc;
 /// The query root: the core queries and governance's.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(CoreQuery, GovernanceQuery, EconomyQuery);
+pub struct QueryRoot(CoreQuery, GovernanceQuery, EconomyQuery, MessagesQuery);
 
 /// The mutation root: the core mutations and governance's.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(CoreMutation, GovernanceMutation, ModerationMutation, EconomyMutation, TalkMutation);
+pub struct MutationRoot(
+    CoreMutation,
+    GovernanceMutation,
+    ModerationMutation,
+    EconomyMutation,
+    TalkMutation,
+    MessagesMutation,
+);
 
 /// The schema's type.
 pub type DairaSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -59,7 +68,7 @@ pub struct Caller {
 /// Fields whose answer depends on who asks. A subscription that selects one is not shared
 /// between viewers (see `crate::ws`); a field that reads [`Caller`] belongs here.
 pub const VIEWER_FIELDS: &[&str] =
-    &["isMine", "balance", "available", "transfers", "privileges", "contract", "mentions"];
+    &["isMine", "balance", "available", "transfers", "privileges", "contract", "mentions", "directMessages"];
 
 /// In a request's data: it comes from a signed-in WebSocket (whose subscription streams are
 /// shared, and run as nobody in particular unless they select a [`VIEWER_FIELDS`] field).

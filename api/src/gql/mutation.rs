@@ -429,7 +429,7 @@ async fn on_world(
     )
 }
 
-fn auth_error(e: AuthError) -> ApiError {
+pub(super) fn auth_error(e: AuthError) -> ApiError {
     match e {
         AuthError::LoginTaken(_) => ApiError::new(Code::BadUserInput, "that login is taken").field("login"),
         AuthError::BadCredentials => ApiError::new(Code::Unauthenticated, "wrong login or password"),
@@ -524,6 +524,15 @@ impl CoreMutation {
             let graph = st.engine.read();
             graph.index_of(user).and_then(|u| graph.erased_until(u)).is_some()
         };
+        // Its masks' messages, keys and blocks go with it (named before the erasure unlinks
+        // them).
+        let masks: Vec<Id> = {
+            let graph = st.engine.read();
+            graph
+                .index_of(user)
+                .map(|u| graph.out(EdgeKind::Owns, u).map(|m| graph.id_at(m)).collect())
+                .unwrap_or_default()
+        };
         // The log first (it is what cannot be undone), then the credentials and sessions; a
         // retry after a failure between the two finishes the second.
         let seq = if erased {
@@ -534,6 +543,7 @@ impl CoreMutation {
             let command = Command::EraseAccount { user, hide_works, handle_cooling_off_ms: cooling_off };
             execute(ctx, command).await?
         };
+        st.messages.erase(&masks).await.map_err(auth_error)?;
         st.auth.erase(user).await.map_err(auth_error)?;
         tracing::info!(seq, "an account was erased");
         Ok(payload(Some(seq), Vec::new()))

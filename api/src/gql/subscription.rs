@@ -713,6 +713,32 @@ impl SubscriptionRoot {
         Ok(stream)
     }
 
+    /// Direct messages to and from one of your masks, as they are stored (sealed: your client
+    /// opens them). Its owner only: for anyone else the mask is not found.
+    async fn direct_messages(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "as")] as_mask: ID,
+    ) -> Result<impl Stream<Item = super::messages::Message> + use<>> {
+        super::user(ctx)?;
+        let mask = super::messages::own_mask(ctx, &as_mask)?;
+        let st = state(ctx).clone();
+        let shutdown = st.shutdown_signal();
+        let stream = futures_util::stream::unfold(st.messages.delivered(), move |mut delivered| async move {
+            loop {
+                match delivered.recv().await {
+                    Ok(envelope) if envelope.sender == mask || envelope.recipient == mask => {
+                        return Some((super::messages::Message(envelope), delivered));
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        })
+        .take_until(shutdown);
+        Ok(stream)
+    }
+
     /// A mask's scores each time an epoch is computed.
     async fn mask_scores(&self, ctx: &Context<'_>, mask: ID) -> Result<impl Stream<Item = ScoreUpdate> + use<>> {
         signed_in(ctx)?;

@@ -403,6 +403,18 @@ impl Mask {
         page_by_key(ctx, &items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) }).map(Some)
     }
 
+    /// Its published keys, for sealing a message to it (null until it publishes keys). Each
+    /// signed-in caller that asks takes one of its one-time pre-keys, which nobody else gets.
+    async fn key_bundle(&self, ctx: &Context<'_>) -> Result<Option<super::messages::KeyBundle>> {
+        super::messages::bundle_of(ctx, self.id, true).await
+    }
+
+    /// Its published Ed25519 identity key (base64url; null until it publishes keys): what a
+    /// reader's client compares with the identity in a message's header. Takes nothing.
+    async fn identity_key(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(super::messages::bundle_of(ctx, self.id, false).await?.map(|b| b.identity_key))
+    }
+
     /// Trust in the latest epoch (null before the first epoch). A mask made after the epoch
     /// has what a mask that never acted has.
     async fn trust(&self, ctx: &Context<'_>) -> Option<f64> {
