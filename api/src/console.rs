@@ -52,6 +52,7 @@ static ASSETS: &[Asset] = assets! {
     "js/pages/mask.js" => JS,
     "js/pages/search.js" => JS,
     "js/pages/signin.js" => JS,
+    "js/pages/thread.js" => JS,
     "js/pages/world.js" => JS,
     "vendor/graphology.umd.min.js" => JS,
     "vendor/sigma.min.js" => JS,

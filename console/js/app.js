@@ -9,6 +9,7 @@ import * as home from "./pages/home.js";
 import * as search from "./pages/search.js";
 import * as clusters from "./pages/clusters.js";
 import * as world from "./pages/world.js";
+import * as thread from "./pages/thread.js";
 import * as mask from "./pages/mask.js";
 import * as epochs from "./pages/epochs.js";
 import * as governance from "./pages/governance.js";
@@ -21,6 +22,7 @@ const routes = [
   [/^\/console\/clusters\/?$/, clusters.renderMap, "nav.clusters"],
   [/^\/console\/clusters\/([^/]+)\/?$/, clusters.renderCluster, "nav.clusters"],
   [/^\/console\/world\/([^/]+)\/?$/, world.render, "nav.worlds"],
+  [/^\/console\/thread\/([^/]+)\/?$/, thread.render, "nav.worlds"],
   [/^\/console\/mask\/([^/]+)\/?$/, mask.render, null],
   [/^\/console\/epochs\/?$/, epochs.render, "nav.epochs"],
   [/^\/console\/proposals\/?$/, governance.renderProposals, "nav.proposals"],

@@ -118,10 +118,13 @@ try {
   await waitForServer();
   // What the demo holds, through the public API (as any client would find it).
   const demo = await gql(`{
-    worlds(first: 20) { nodes { id name } }
+    worlds(first: 20) { nodes { id name threads(first: 1) { nodes { id } } } }
     clusterMap(first: 1) { clusters { id size graph(first: 5) { members { mask { handle } trust } } } }
   }`);
-  const world = demo.worlds.nodes[0];
+  // A world with conversations (the demo's liveliest worlds have them).
+  const world = demo.worlds.nodes.find((w) => w.threads.nodes.length) ?? demo.worlds.nodes[0];
+  const thread = world.threads.nodes[0];
+  assert.ok(thread, "the demo has threads");
   const cluster = demo.clusterMap.clusters[0];
   const handle = cluster.graph.members[0].mask.handle;
   const pages = [
@@ -130,6 +133,7 @@ try {
     ["clusters", "/console/clusters"],
     ["cluster", `/console/clusters/${encodeURIComponent(cluster.id)}`],
     ["world", `/console/world/${encodeURIComponent(world.id)}`],
+    ["thread", `/console/thread/${encodeURIComponent(thread.id)}`],
     ["mask", `/console/mask/${handle}`],
     ["epochs", "/console/epochs"],
     ["proposals", "/console/proposals"],
@@ -332,6 +336,17 @@ try {
     await pageA.waitForSelector("text=Joined.");
     await pageB.waitForFunction((before) => document.querySelector("#member-count").textContent !== before, membersBefore, { timeout: 15000 });
     assert.match(await pageB.locator("ol.activity").innerText(), new RegExp(`joined.*a_${stamp}`, "s"));
+    // One of the world's threads: B reads it; A, a member now, replies from the console; B's
+    // page shows the reply with no reload.
+    await pageB.goto(`${BASE}/console/thread/${encodeURIComponent(thread.id)}?lang=en`);
+    await pageB.waitForSelector("ol.posts li");
+    const postsBefore = await pageB.locator("ol.posts > li").count();
+    await pageA.goto(`${BASE}/console/thread/${encodeURIComponent(thread.id)}?lang=en`);
+    await pageA.fill("#reply-body", `رد من الكونسول — a reply ${stamp}`);
+    await pageA.getByRole("button", { name: "Reply", exact: true }).click();
+    await pageA.waitForSelector("text=Posted.");
+    await pageB.waitForFunction((n) => document.querySelectorAll("ol.posts > li").length > n, postsBefore, { timeout: 15000 });
+    assert.match(await pageB.locator("ol.posts").innerText(), new RegExp(`a reply ${stamp}`));
     assert.deepEqual(pageA.errors, []);
     assert.deepEqual(pageB.errors, []);
     await contextA.close();

@@ -18,13 +18,15 @@ const SEARCH = `query Search($q: String!, $kind: SearchKind, $world: ID, $lang: 
         ... on Mask { id handle displayName }
         ... on Proposal { id title world { id name } }
         ... on Listing { id price kind work { id title } seller { handle } }
+        ... on Thread { id world { id name } }
+        ... on Post { id thread { id } author { id handle } }
       }
     }
   }
 }`;
 
 const WORLDS = `query { worlds(first: 100) { nodes { id name } } }`;
-const KINDS = ["WORLD", "WORK", "MASK", "PROPOSAL", "LISTING"];
+const KINDS = ["WORLD", "WORK", "MASK", "PROPOSAL", "LISTING", "THREAD", "POST"];
 let worldsCache = null;
 
 export async function render(main, _params, query) {
@@ -112,7 +114,8 @@ function showResults(el, q, search) {
   );
 }
 
-const kindOf = (typename) => ({ World: "WORLD", Work: "WORK", Mask: "MASK", Proposal: "PROPOSAL", Listing: "LISTING" })[typename];
+const kindOf = (typename) =>
+  ({ World: "WORLD", Work: "WORK", Mask: "MASK", Proposal: "PROPOSAL", Listing: "LISTING", Thread: "THREAD", Post: "POST" })[typename];
 
 function link(hit) {
   const n = hit.node;
@@ -121,6 +124,10 @@ function link(hit) {
       return h("span", {}, worldLink(n), " ", h("span", { class: "muted" }, t("world.memberCount", { count: n.memberCount })));
     case "Mask":
       return h("span", {}, maskLink(n), " ", userText(n.displayName));
+    case "Thread":
+      return h("span", {}, h("a", { href: `/console/thread/${encodeURIComponent(n.id)}`, dir: "auto" }, hit.title), n.world ? [" · ", worldLink(n.world)] : null);
+    case "Post":
+      return h("span", {}, n.thread ? h("a", { href: `/console/thread/${encodeURIComponent(n.thread.id)}`, dir: "auto" }, hit.title) : userText(hit.title, "strong"), " · ", maskLink(n.author));
     case "Work":
     case "Proposal":
       return h("span", {}, userText(hit.title, "strong"), n.world ? [" · ", worldLink(n.world)] : null);

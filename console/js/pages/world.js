@@ -13,6 +13,7 @@ const WORLD = `query World($id: ID!) {
       moderators(first: 20) { nodes { id handle } }
       curators { id handle }
       works(first: 20) { totalCount nodes { id title endorsementCount authors(first: 3) { nodes { id handle } } } }
+      threads(first: 20) { totalCount nodes { id title postCount activeAt author { id handle } } }
       proposals(first: 20) { totalCount nodes { id title method result { status winner turnout } closesAt } }
       cases(first: 20) { totalCount nodes { id action rule reason status createdAt moderator { id handle } } }
     }
@@ -20,7 +21,7 @@ const WORLD = `query World($id: ID!) {
 }`;
 
 const ACTIVITY = `subscription Activity($world: ID!) {
-  worldActivity(world: $world) { kind seq committedAt mask { id handle } work { id title } proposal { id title } }
+  worldActivity(world: $world) { kind seq committedAt mask { id handle } work { id title } proposal { id title } thread { id title } }
 }`;
 
 const JOIN = `mutation Join($as: ID, $world: ID!) { joinWorld(input: {as: $as, world: $world}) { seq userErrors { field message code } } }`;
@@ -72,7 +73,19 @@ export async function render(main, [id]) {
         world.works.nodes.map((w) => [userText(w.title), h("span", {}, w.authors.nodes.map((a, i) => [i ? ", " : "", maskLink(a)])), num(w.endorsementCount)]),
       ),
     ),
-    section(t("world.threads"), note(t("world.noThreads"))),
+    section(
+      t("world.threadsTitle", { count: world.threads.totalCount }),
+      table(
+        t("world.threads"),
+        [t("thread.title"), t("thread.author"), t("thread.posts"), t("thread.active")],
+        world.threads.nodes.map((th) => [
+          h("a", { href: `/console/thread/${encodeURIComponent(th.id)}`, dir: "auto" }, th.title),
+          maskLink(th.author),
+          num(th.postCount),
+          date(th.activeAt),
+        ]),
+      ),
+    ),
     section(
       t("world.proposals", { count: world.proposals.totalCount }),
       table(
@@ -115,7 +128,7 @@ export async function render(main, [id]) {
       count += a.kind === "JOINED" ? 1 : -1;
       members.textContent = num(count);
     }
-    const what = a.work?.title ?? a.proposal?.title ?? "";
+    const what = a.work?.title ?? a.proposal?.title ?? a.thread?.title ?? "";
     live.prepend(h("li", {}, h("time", {}, date(a.committedAt)), " ", t(`activity.${a.kind}`), " ", a.mask ? maskLink(a.mask) : null, what ? [" · ", userText(what)] : null));
   });
 }
