@@ -245,7 +245,7 @@ struct ServeArgs {
     /// How long a request's headers may take to arrive, in milliseconds (slow clients are cut).
     #[arg(long, default_value_t = 10_000)]
     header_timeout_ms: u64,
-    /// The most connections open at once.
+    /// The most connections open at once (WebSockets included: at most as many of them).
     #[arg(long, default_value_t = 10_000)]
     connections_max: usize,
     /// The most connections open at once from one address (IPv6: one /64).
@@ -707,6 +707,7 @@ async fn serve(config: &DataConfig, args: ServeArgs) -> Result<()> {
         request_timeout: std::time::Duration::from_millis(args.request_timeout_ms.max(1)),
         websockets_per_ip: args.websockets_per_ip.max(1),
         websockets_per_user: args.websockets_per_user.max(1),
+        websockets_max: args.connections_max.max(1) as u64,
         ..api::http::Limits::default()
     };
     let serve = api::ServeConfig {

@@ -5,7 +5,8 @@
 #   2. writes: durable `rate` mutations, then durable `castVote` ballots, on the SQLite log
 #      (group commit);
 #   3. subscriptions: delivery to 1,000 worldActivity subscribers, beside the floor under any
-#      fan-out here (bare loopback writes to 1,000 sockets read by one tokio thread).
+#      fan-out here (bare loopback writes to 1,000 sockets read by one tokio thread); then to
+#      10,000 (sockets from 127.0.0.2-9), beside the floor at 10,000.
 # Needs wrk (apt-get install wrk). Rate limits are off and the per-address connection and
 # WebSocket caps raised for the run (they would throttle one loopback client, by design). Usage: benches/api/run.sh [SECONDS] [CONNECTIONS]
 set -euo pipefail
@@ -15,11 +16,11 @@ CONNS=${2:-16}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 2; }
 cargo build --release -q --bin daira -p daira
 cargo build --release -q -p benches --bin api_peer --bin api_subscribers --bin loopback_floor
-ulimit -n 8192
+ulimit -n 20000
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 ./target/release/daira --data "$work/data" serve --demo --listen 127.0.0.1:8180 \
-  --rate-per-ip 0 --rate-per-token 0 --connections-per-ip 4096 --websockets-per-ip 2048 --websockets-per-user 2048 >"$work/serve.out" 2>"$work/serve.err" &
+  --rate-per-ip 0 --rate-per-token 0 --connections-max 11000 --connections-per-ip 4096 --websockets-per-ip 2048 --websockets-per-user 11000 >"$work/serve.out" 2>"$work/serve.err" &
 ./target/release/api_peer 127.0.0.1:8181 >"$work/peer.out" &
 for _ in $(seq 1 600); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.2; done
 sleep 2  # the first epoch
@@ -113,6 +114,8 @@ subs=$(./target/release/api_subscribers 127.0.0.1:8180 1000 100 2>&1 || echo "ap
 # The floor under fan-out on this machine: bare loopback writes (two threads, as the server has
 # two workers) to 1,000 sockets read by one tokio thread, no WebSocket, no GraphQL.
 floor=$(WRITERS=2 ./target/release/loopback_floor 1000 100 2>&1)
+subs10k=$(./target/release/api_subscribers 127.0.0.1:8180 10000 20 2>&1 || echo "api_subscribers (10,000) failed: exit $?")
+floor10k=$(WRITERS=2 ./target/release/loopback_floor 10000 20 2>&1)
 
 printf '\n%-44s %12s %10s %10s\n' "workload (wrk -t1 -c$CONNS, ${SECONDS_EACH}s; reads: median of 3)" "requests/s" "p50" "p99"
 printf '%-44s %12s %10s %10s\n' "peer: mask, trust, 20 followers" "$(rps peer)" "$(pct peer 50%)" "$(pct peer 99%)"
@@ -129,3 +132,8 @@ echo "floor: $floor"
 awk -v s="$(echo "$subs" | sed -n 's/.*commit -> receive.*p99 \([0-9.]*\).*/\1/p')" \
     -v f="$(echo "$floor" | sed -n 's/.*write -> read.*p99 \([0-9.]*\).*/\1/p')" \
     'BEGIN { if (s > 0 && f > 0) printf "subscription p99 daira/floor: %.2f\n", s / f }'
+echo "$subs10k"
+echo "floor (10,000): $floor10k"
+awk -v s="$(echo "$subs10k" | sed -n 's/.*commit -> receive.*p99 \([0-9.]*\).*/\1/p')" \
+    -v f="$(echo "$floor10k" | sed -n 's/.*write -> read.*p99 \([0-9.]*\).*/\1/p')" \
+    'BEGIN { if (s > 0 && f > 0) printf "subscription p99 daira/floor at 10,000: %.2f\n", s / f }'

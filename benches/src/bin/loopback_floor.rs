@@ -1,95 +1,77 @@
-//! The floor under subscription fan-out on this machine: one thread writes a 120-byte
-//! message to each of N loopback TCP sockets (plain blocking writes, nothing else), and a
-//! one-thread tokio runtime with one task per socket reads them, as `api_subscribers` does.
-//! Prints the percentiles of write → read over M rounds, 50 ms apart. Whatever a server does
-//! on top of this, it cannot beat it.
+//! The floor under subscription fan-out on this machine: threads write a 120-byte message to
+//! each of N loopback TCP sockets (plain blocking writes, nothing else), and a one-thread tokio
+//! runtime with one task per socket reads them, as `api_subscribers` does. Prints the
+//! percentiles of write → read over M rounds, 50 ms apart. Whatever a server does on top of
+//! this, it cannot beat it.
+//!
+//! The reading side is a second process (this binary again), as `api_subscribers` is beside a
+//! server: one process may not hold both ends of 10,000 sockets under a 20,000-file limit.
+//! Each message carries the moment its round began (microseconds since the Unix epoch; one
+//! machine, one clock), and the reader measures from it. The reading sockets come from
+//! 127.0.0.2 to 127.0.0.9 in turn, as `api_subscribers`'s do.
 //!
 //! ```text
 //! cargo run --release -p benches --bin loopback_floor -- [N] [M]
 //! ```
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
-fn main() {
-    let mut args = std::env::args().skip(1);
-    let n: usize = args.next().map_or(1000, |a| a.parse().expect("N"));
-    let rounds: usize = args.next().map_or(100, |a| a.parse().expect("M"));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+const MESSAGE: usize = 120;
+
+fn now_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64
+}
+
+/// The reading side: connects N sockets to `addr`, reads M messages on each (or until the
+/// writer closes), and prints the write → read percentiles.
+fn read_side(addr: std::net::SocketAddr, n: usize, rounds: usize) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let received: Arc<parking_lot::Mutex<Vec<(usize, Instant)>>> = Arc::default();
-    let mut writers = Vec::with_capacity(n);
+    let latencies: Arc<parking_lot::Mutex<Vec<f64>>> = Arc::default();
     runtime.block_on(async {
-        for _ in 0..n {
-            let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut tasks = Vec::with_capacity(n);
+        for i in 0..n {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(std::net::SocketAddr::from(([127, 0, 0, 2 + (i % 8) as u8], 0))).unwrap();
+            let mut client = socket.connect(addr).await.unwrap();
             client.set_nodelay(true).unwrap();
-            let (server, _) = listener.accept().unwrap();
-            server.set_nodelay(true).unwrap();
-            writers.push(server);
-            let received = received.clone();
-            tokio::spawn(async move {
-                let mut client = client;
-                let mut buf = [0u8; 4096];
-                let mut round = 0;
-                while let Ok(read) = client.read(&mut buf).await {
+            let latencies = latencies.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * MESSAGE];
+                let mut pending = Vec::new();
+                let mut seen = 0;
+                while seen < rounds {
+                    let Ok(read) = client.read(&mut buf).await else { break };
                     if read == 0 {
                         break;
                     }
-                    received.lock().push((round, Instant::now()));
-                    round += 1;
+                    let at = now_us();
+                    pending.extend_from_slice(&buf[..read]);
+                    while pending.len() >= MESSAGE {
+                        let stamp = u64::from_le_bytes(pending[..8].try_into().unwrap());
+                        latencies.lock().push(at.saturating_sub(stamp) as f64 / 1e3);
+                        pending.drain(..MESSAGE);
+                        seen += 1;
+                    }
                 }
-            });
+            }));
+        }
+        // Connected: tell the writer, then wait for every reader.
+        println!("connected");
+        std::io::stdout().flush().unwrap();
+        for task in tasks {
+            let _ = task.await;
         }
     });
-    let message = [b'x'; 120];
-    let (starts_tx, starts_rx) = std::sync::mpsc::channel();
-    let (spans_tx, spans_rx) = std::sync::mpsc::channel();
-    // WRITERS threads split the sockets between them, as a server's workers would.
-    let threads: usize = std::env::var("WRITERS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
-    let writer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        let chunk = writers.len().div_ceil(threads);
-        let mut parts: Vec<Vec<std::net::TcpStream>> = Vec::new();
-        while !writers.is_empty() {
-            let rest = writers.split_off(chunk.min(writers.len()));
-            parts.push(std::mem::replace(&mut writers, rest));
-        }
-        for _ in 0..rounds {
-            starts_tx.send(Instant::now()).unwrap();
-            let began = Instant::now();
-            std::thread::scope(|scope| {
-                for part in &mut parts {
-                    scope.spawn(|| {
-                        for socket in part.iter_mut() {
-                            socket.write_all(&message).unwrap();
-                        }
-                    });
-                }
-            });
-            spans_tx.send(began.elapsed().as_secs_f64() * 1e3).unwrap();
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    });
-    runtime.block_on(async {
-        while !writer.is_finished() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
-    let starts: Vec<Instant> = starts_rx.try_iter().collect();
-    let mut spans: Vec<f64> = spans_rx.try_iter().collect();
-    spans.sort_by(f64::total_cmp);
-    let mut latencies: Vec<f64> = received
-        .lock()
-        .iter()
-        .filter_map(|&(round, at)| starts.get(round).map(|s| at.duration_since(*s).as_secs_f64() * 1e3))
-        .collect();
+    let mut latencies = std::mem::take(&mut *latencies.lock());
     latencies.sort_by(f64::total_cmp);
+    if latencies.is_empty() {
+        println!("{n} sockets: nothing read");
+        return;
+    }
     let p = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
-    println!("writing all {n}: median {:.2} ms, max {:.2} ms", spans[spans.len() / 2], spans[spans.len() - 1]);
     println!(
         "{n} sockets, {rounds} rounds, {} reads: write -> read ms p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
         latencies.len(),
@@ -98,4 +80,64 @@ fn main() {
         p(0.99),
         latencies[latencies.len() - 1]
     );
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().map_or(1000, |a| a.parse().expect("N"));
+    let rounds: usize = args.next().map_or(100, |a| a.parse().expect("M"));
+    if let Ok(addr) = std::env::var("FLOOR_READ_FROM") {
+        read_side(addr.parse().expect("FLOOR_READ_FROM is ip:port"), n, rounds);
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut reader = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([n.to_string(), rounds.to_string()])
+        .env("FLOOR_READ_FROM", addr.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the reading side starts");
+    let mut writers = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (server, _) = listener.accept().unwrap();
+        server.set_nodelay(true).unwrap();
+        writers.push(server);
+    }
+    let mut out = reader.stdout.take().unwrap();
+    let mut line = [0u8; 10];
+    out.read_exact(&mut line).expect("the reader says it is connected");
+    std::thread::sleep(Duration::from_millis(300));
+    // WRITERS threads split the sockets between them, as a server's workers would.
+    let threads: usize = std::env::var("WRITERS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
+    let chunk = writers.len().div_ceil(threads);
+    let mut parts: Vec<Vec<std::net::TcpStream>> = Vec::new();
+    while !writers.is_empty() {
+        let rest = writers.split_off(chunk.min(writers.len()));
+        parts.push(std::mem::replace(&mut writers, rest));
+    }
+    let mut spans = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let mut message = [b'x'; MESSAGE];
+        message[..8].copy_from_slice(&now_us().to_le_bytes());
+        let began = std::time::Instant::now();
+        std::thread::scope(|scope| {
+            for part in &mut parts {
+                scope.spawn(|| {
+                    for socket in part.iter_mut() {
+                        socket.write_all(&message).unwrap();
+                    }
+                });
+            }
+        });
+        spans.push(began.elapsed().as_secs_f64() * 1e3);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    reader.wait().unwrap();
+    drop(parts);
+    spans.sort_by(f64::total_cmp);
+    println!("writing all {n}: median {:.2} ms, max {:.2} ms", spans[spans.len() / 2], spans[spans.len() - 1]);
+    print!("{}", rest.trim_start());
 }
