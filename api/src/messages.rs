@@ -197,6 +197,26 @@ impl MessageStore {
                 .bind(m)
                 .fetch_optional(&mut *tx)
                 .await?;
+            // One mask, one key: the same public key on two masks would tell anyone comparing
+            // them that one person holds both. Only the key's holder can be refused here (the
+            // signature needs its private half), so the refusal tells nobody else anything.
+            let taken: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM daira_key_bundles WHERE mask <> $1 AND (identity_key = $2 OR signed_pre_key = $3)",
+            )
+            .bind(m)
+            .bind(identity_key)
+            .bind(signed_pre_key)
+            .fetch_one(&mut *tx)
+            .await?;
+            if taken > 0 {
+                tx.rollback().await?;
+                return Err(AuthError::Invalid {
+                    field: "identityKey",
+                    reason: "is another of your masks' key: make one key file per mask (one key on two masks \
+                             would show that one person holds both)"
+                        .into(),
+                });
+            }
             if old.is_some_and(|old| old != identity_key) {
                 sqlx::query("DELETE FROM daira_one_time_keys WHERE mask = $1").bind(m).execute(&mut *tx).await?;
             }

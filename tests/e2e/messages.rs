@@ -230,3 +230,35 @@ fn story(backend: &[&str]) {
     // After the server stopped (its write-ahead logs folded in), still nothing.
     assert_eq!(holding(&data, secret.as_bytes()), Vec::<String>::new());
 }
+
+/// The attack: a user publishes one key file's keys for two of their masks (as a careless
+/// client would); anyone comparing the masks' public identity keys would then see that one
+/// person holds both. The second publication must be refused (the refusal reaches only the
+/// key's holder: nobody else can sign with it), and the two masks' keys never match.
+#[test]
+fn one_key_for_two_masks_is_refused_so_keys_never_link_masks() {
+    let server = Server::start(false, &ARGS);
+    let (amal, amal_pub) = server.user_with_mask("amal", "amal_pub", "PUBLIC");
+    let shadow = server.create_mask(&amal, "quiet_one", "SHADOW");
+    let (stranger, _) = server.user_with_mask("stranger", "stranger_pub", "PUBLIC");
+    let keys = daira_client::Keys::generate(2).unwrap().published();
+    let publish = "mutation($i: PublishKeysInput!) { publishKeys(input: $i) { oneTimePreKeys userErrors { field message code } } }";
+    let input = |mask: &str| {
+        let one_time: Vec<Value> = keys.one_time_pre_keys.iter().map(|(id, k)| json!({"id": id, "key": k})).collect();
+        json!({"i": {"as": mask, "identityKey": keys.identity_key, "signedPreKey": keys.signed_pre_key, "signature": keys.signature, "oneTimePreKeys": one_time}})
+    };
+    let first = server.gql(publish, input(&amal_pub), Some(&amal));
+    assert_eq!(first["publishKeys"]["userErrors"], json!([]), "{first}");
+    let second = server.gql(publish, input(&shadow), Some(&amal));
+    assert_eq!(second["publishKeys"]["userErrors"][0]["code"], "BAD_USER_INPUT", "{second}");
+    let key = |mask: &str| {
+        server.gql(
+            "query($m: ID!) { node(id: $m) { ... on Mask { identityKey } } }",
+            json!({"m": mask}),
+            Some(&stranger),
+        )["node"]["identityKey"]
+            .clone()
+    };
+    assert_ne!(key(&amal_pub), key(&shadow), "one identity key on two masks links them");
+    assert!(server.terminate().success());
+}
