@@ -117,6 +117,12 @@ fn threads_replies_reactions_mentions_search_and_moderation() {
             (mention["by"]["handle"].as_str(), mention["thread"]["title"].as_str()),
             (Some("amal_pub"), Some("جرافيتي الحيطة الجديدة"))
         );
+        let later = server.gql(
+            "{ mask(handle: \"bilal_pub\") { mentionedIn(first: 5) { totalCount nodes { id } } } }",
+            json!({}),
+            Some(&bilal),
+        );
+        assert_eq!(later["mask"]["mentionedIn"]["nodes"][0]["id"], json!(first), "found after the fact too: {later}");
         let posted = ws::next(&mut activity, Duration::from_secs(15)).await.expect("the world's activity");
         let posted = &posted["payload"]["data"]["worldActivity"];
         assert_eq!(

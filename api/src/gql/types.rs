@@ -403,6 +403,28 @@ impl Mask {
         page_by_key(ctx, &items, (first, last, after, before), |v| Mask { v, id: graph.id_at(v) }).map(Some)
     }
 
+    /// Posts that mention it (those the viewer sees), the latest mention first: where its
+    /// owner finds mentions after the fact (the `mentions` subscription delivers them live).
+    #[graphql(complexity = "cost(first, last, child_complexity)")]
+    async fn mentioned_in(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+    ) -> Result<Conn<super::talk::Post>> {
+        let st = state(ctx);
+        let graph = st.engine.read();
+        let sight = Sight::of(ctx);
+        let items = graph
+            .in_edges(EdgeKind::Mentions, self.v)
+            .filter(|&(p, _)| super::talk::Post::seen(sight, &graph, p).is_some())
+            .map(|(p, props)| (props.time_ms, p));
+        let ordered = in_public_order(st, &graph, items);
+        page_by_key(ctx, &ordered, (first, last, after, before), |v| super::talk::Post { v, id: graph.id_at(v) })
+    }
+
     /// Its published keys, for sealing a message to it (null until it publishes keys). Each
     /// signed-in caller that asks takes one of its one-time pre-keys, which nobody else gets.
     async fn key_bundle(&self, ctx: &Context<'_>) -> Result<Option<super::messages::KeyBundle>> {
