@@ -66,8 +66,10 @@ pub enum AuthError {
 /// Result alias.
 pub type Result<T> = std::result::Result<T, AuthError>;
 
+/// The embedded SQLite database or the PostgreSQL server (the accounts' and the messages'
+/// stores).
 #[derive(Clone)]
-enum Pool {
+pub(crate) enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -76,11 +78,12 @@ enum Pool {
 macro_rules! on_pool {
     ($pool:expr, |$p:ident| $body:expr) => {
         match $pool {
-            Pool::Sqlite($p) => $body,
-            Pool::Postgres($p) => $body,
+            crate::auth::Pool::Sqlite($p) => $body,
+            crate::auth::Pool::Postgres($p) => $body,
         }
     };
 }
+pub(crate) use on_pool;
 
 /// The account store's tables, by name.
 const TABLE_NAMES: [&str; 3] = ["daira_credentials", "daira_sessions", "daira_secrets"];

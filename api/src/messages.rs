@@ -5,9 +5,9 @@
 //! ciphertext), the masks' published public keys, and who blocked whom. Nothing here is in
 //! the log, so a participant's deletion deletes: no event, no chain hash, remembers it.
 
-use crate::auth::AuthError;
+use crate::auth::{AuthError, Pool, on_pool};
 use sqlx::postgres::PgPool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,21 +63,6 @@ pub(crate) const TABLES: [(&str, &str); 4] = [
         )",
     ),
 ];
-
-#[derive(Clone)]
-enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
-macro_rules! on_pool {
-    ($pool:expr, |$p:ident| $body:expr) => {
-        match $pool {
-            Pool::Sqlite($p) => $body,
-            Pool::Postgres($p) => $body,
-        }
-    };
-}
 
 /// A mask's published keys (base64url, as the client made them).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,8 +6,8 @@
 
 use super::connection::{Conn, page};
 use super::mutation::{actor, execute, target};
-use super::state;
 use super::types::{Mask, Sight, Work};
+use super::{payload, state};
 use crate::error::{ApiError, Code, UserError};
 use crate::ids::NodeKind;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
@@ -939,14 +939,6 @@ pub struct ContractPayload {
     pub client_mutation_id: Option<String>,
     /// What was wrong (INSUFFICIENT_FUNDS, NOT_A_PARTY, NOT_FOUND, …).
     pub user_errors: Vec<UserError>,
-}
-
-fn payload<T>(result: std::result::Result<T, ApiError>, refused: impl FnOnce(Vec<UserError>) -> T) -> Result<T> {
-    match result {
-        Ok(p) => Ok(p),
-        Err(e) if e.code == Code::InternalServerError => Err(e.into()),
-        Err(e) => Ok(refused(vec![e.into()])),
-    }
 }
 
 /// A milestone id: the contract and the index.

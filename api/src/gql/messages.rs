@@ -6,8 +6,8 @@
 
 use super::connection::{Conn, page};
 use super::mutation::{actor, auth_error, target};
-use super::state;
 use super::types::{Mask, Sight};
+use super::{payload, state};
 use crate::error::{ApiError, Code, UserError};
 use crate::ids::NodeKind;
 use crate::messages::{CIPHERTEXT_BYTES_MAX, Envelope, HEADER_BYTES_MAX, ONE_TIME_KEYS_MAX};
@@ -288,14 +288,6 @@ pub struct MessageChangePayload {
     pub user_errors: Vec<UserError>,
 }
 
-fn refused<T>(result: std::result::Result<T, ApiError>, refused: impl FnOnce(Vec<UserError>) -> T) -> Result<T> {
-    match result {
-        Ok(p) => Ok(p),
-        Err(e) if e.code == Code::InternalServerError => Err(e.into()),
-        Err(e) => Ok(refused(vec![e.into()])),
-    }
-}
-
 async fn on_block(ctx: &Context<'_>, input: BlockMaskInput, on: bool) -> Result<MessageChangePayload> {
     let client = input.client_mutation_id.clone();
     super::user(ctx)?;
@@ -309,7 +301,7 @@ async fn on_block(ctx: &Context<'_>, input: BlockMaskInput, on: bool) -> Result<
         Ok(MessageChangePayload { ok, client_mutation_id: client.clone(), user_errors: Vec::new() })
     }
     .await;
-    refused(result, |user_errors| MessageChangePayload {
+    payload(result, |user_errors| MessageChangePayload {
         client_mutation_id: client,
         user_errors,
         ..Default::default()
@@ -351,7 +343,7 @@ impl MessagesMutation {
             })
         }
         .await;
-        refused(result, |user_errors| PublishKeysPayload {
+        payload(result, |user_errors| PublishKeysPayload {
             client_mutation_id: client,
             user_errors,
             ..Default::default()
@@ -413,7 +405,7 @@ impl MessagesMutation {
             })
         }
         .await;
-        refused(result, |user_errors| SendMessagePayload {
+        payload(result, |user_errors| SendMessagePayload {
             client_mutation_id: client,
             user_errors,
             ..Default::default()
@@ -433,7 +425,7 @@ impl MessagesMutation {
             Ok(MessageChangePayload { ok, client_mutation_id: client.clone(), user_errors: Vec::new() })
         }
         .await;
-        refused(result, |user_errors| MessageChangePayload {
+        payload(result, |user_errors| MessageChangePayload {
             client_mutation_id: client,
             user_errors,
             ..Default::default()

@@ -94,6 +94,19 @@ pub fn sdl() -> String {
     Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot).finish().sdl()
 }
 
+/// A mutation's payload: the result, or the payload `refused` makes of the input's error as
+/// `userErrors` — an internal failure stays an error of the field, not of the input.
+pub(crate) fn payload<T>(
+    result: Result<T, ApiError>,
+    refused: impl FnOnce(Vec<crate::error::UserError>) -> T,
+) -> async_graphql::Result<T> {
+    match result {
+        Ok(p) => Ok(p),
+        Err(e) if e.code == Code::InternalServerError => Err(e.into()),
+        Err(e) => Ok(refused(vec![e.into()])),
+    }
+}
+
 pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a Arc<State> {
     ctx.data_unchecked::<Arc<State>>()
 }

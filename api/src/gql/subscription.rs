@@ -99,6 +99,11 @@ pub struct ProposalUpdate {
     pub proposal: super::governance::Proposal,
 }
 
+/// When a batch was committed, in microseconds since the Unix epoch (a decimal string).
+fn committed_at(batch: &graph_engine::Committed) -> String {
+    batch.committed_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()).to_string()
+}
+
 /// The committed batches of the engine, as a stream that skips what it lagged behind.
 fn commits(st: &crate::State) -> impl Stream<Item = std::sync::Arc<graph_engine::Committed>> + use<> {
     futures_util::stream::unfold(st.engine.subscribe(), move |mut commits| async move {
@@ -263,8 +268,7 @@ impl SubscriptionRoot {
         let sight = Sight::of(ctx);
         let stream = commits(&st)
             .flat_map(move |batch| {
-                let at =
-                    batch.committed_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()).to_string();
+                let at = committed_at(&batch);
                 let graph = st.engine.read();
                 let mut out = Vec::new();
                 for (i, event) in batch.events.iter().enumerate() {
@@ -523,8 +527,7 @@ impl SubscriptionRoot {
         let shutdown = st.shutdown_signal();
         let stream = commits(&st)
             .flat_map(move |batch| {
-                let at =
-                    batch.committed_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()).to_string();
+                let at = committed_at(&batch);
                 let graph = st.engine.read();
                 let me = found.id;
                 let mask = |id: Id| sight.mask_by_id(&graph, id);
@@ -604,8 +607,7 @@ impl SubscriptionRoot {
         let shutdown = st.shutdown_signal();
         let stream = commits(&st)
             .flat_map(move |batch| {
-                let at =
-                    batch.committed_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()).to_string();
+                let at = committed_at(&batch);
                 let graph = st.engine.read();
                 let in_thread = |id: Id| {
                     graph.index_of(id).filter(|&v| {
@@ -683,8 +685,7 @@ impl SubscriptionRoot {
         let sight = Sight::of(ctx);
         let stream = commits(&st)
             .flat_map(move |batch| {
-                let at =
-                    batch.committed_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()).to_string();
+                let at = committed_at(&batch);
                 let graph = st.engine.read();
                 let mut out = Vec::new();
                 for (i, event) in batch.events.iter().enumerate() {

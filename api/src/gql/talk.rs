@@ -5,8 +5,8 @@
 
 use super::connection::{Conn, Ordered, page_by_key};
 use super::mutation::{actor, execute, target};
-use super::state;
 use super::types::{Mask, Sight, World, in_public_order};
+use super::{payload, state};
 use crate::error::{ApiError, Code, UserError};
 use crate::ids::NodeKind;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
@@ -406,14 +406,6 @@ pub struct PostPayload {
     pub user_errors: Vec<UserError>,
 }
 
-fn refused<T>(result: std::result::Result<T, ApiError>, refused: impl FnOnce(Vec<UserError>) -> T) -> Result<T> {
-    match result {
-        Ok(p) => Ok(p),
-        Err(e) if e.code == Code::InternalServerError => Err(e.into()),
-        Err(e) => Ok(refused(vec![e.into()])),
-    }
-}
-
 /// The engine id of a thread or post the client named in `field`.
 fn thread_or_post(ctx: &Context<'_>, id: &ID, field: &str) -> std::result::Result<Id, ApiError> {
     match state(ctx).ids.decode(id) {
@@ -448,7 +440,7 @@ impl TalkMutation {
             })
         }
         .await;
-        refused(result, |user_errors| PostPayload { client_mutation_id: client, user_errors, ..Default::default() })
+        payload(result, |user_errors| PostPayload { client_mutation_id: client, user_errors, ..Default::default() })
     }
 }
 
@@ -476,7 +468,7 @@ impl TalkMutation {
             })
         }
         .await;
-        refused(result, |user_errors| ThreadPayload { client_mutation_id: client, user_errors, ..Default::default() })
+        payload(result, |user_errors| ThreadPayload { client_mutation_id: client, user_errors, ..Default::default() })
     }
 
     /// Reply to a thread, or to one of its posts (the reply names it as its parent).
