@@ -66,8 +66,8 @@ enum Cmd {
         /// The server's GraphQL endpoint.
         #[arg(long, env = "DAIRA_SERVER", default_value = "http://127.0.0.1:8080/graphql", global = true)]
         server: String,
-        /// A session token (from `login`).
-        #[arg(long, env = "DAIRA_TOKEN", global = true)]
+        /// A session token (from `login`; it may begin with `-`, as base64url does).
+        #[arg(long, env = "DAIRA_TOKEN", global = true, allow_hyphen_values = true)]
         token: Option<String>,
         /// Your mask's handle.
         #[arg(long = "as", global = true)]

@@ -86,6 +86,11 @@ fn story(backend: &[&str]) {
     let (carol, _) = server.user_with_mask("carol", "carol_pub", "PUBLIC");
     let keys = |name: &str| dir.path().join(format!("{name}.keys.json"));
 
+    // A session token may begin with '-' (base64url): it is the token, not an option.
+    let dashed = message(&server, "-nNotAToken", "amal_pub", &keys("nobody"), &["read"]);
+    let said = String::from_utf8_lossy(&dashed.stderr);
+    assert!(!dashed.status.success() && said.contains("key file"), "parsed as the token: {said}");
+
     // Keys: made on each side, published; the server checked the signature.
     assert!(ok_out(message(&server, &amal, "amal_pub", &keys("amal"), &["keys"])).contains("20 one-time pre-keys"));
     ok_out(message(&server, &amal, "night_owl", &keys("owl"), &["keys"]));
