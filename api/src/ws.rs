@@ -3,8 +3,12 @@
 //!
 //! A thousand apps watching one world ask the same thing. Subscribers whose document,
 //! operation name and variables agree share one [`Group`]: one execution of the subscription
-//! stream and one serialisation of each result, broadcast to every socket as bytes that only
-//! need the operation's id put around them. A document that selects a field whose answer
+//! stream and one serialisation of each result, written to every socket as bytes that only
+//! need the operation's id put around them. The group's task writes them itself, to each
+//! socket that can take them at once (each socket's writing half is its [`Outbox`]), shared
+//! among as many tasks as the runtime has workers when there are many sockets — no task per
+//! socket is woken; a socket's own task only finishes what its socket could not take yet. A
+//! subscriber whose client leaves 256 results unread is cut off (THROTTLED). A document that selects a field whose answer
 //! depends on who asks ([`crate::gql::VIEWER_FIELDS`]) is keyed by its viewer too. Every
 //! shared stream runs as its key's viewer — nobody, unless the key names one — so a field that
 //! reads the viewer without being listed answers as it would to a stranger, never as it would
@@ -31,12 +35,18 @@ use crate::metrics::{Operation, SubscriptionGuard};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Request, Response};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::Sink;
 use futures_util::stream::{BoxStream, StreamExt};
+use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
@@ -149,12 +159,288 @@ pub struct Hub {
     groups: Mutex<HashMap<Key, Weak<Group>>>,
 }
 
-/// Where a group's results go out: the sender, taken away when the stream ends, and whether a
-/// new subscriber may join (not while the stream's only result so far is a failure, which is
-/// most likely its last).
+/// A socket's writing half, shared by its session's task and the groups its subscriptions
+/// belong to.
+///
+/// Whoever has a message writes it at once when the socket can take it — a group's task
+/// writes its frame to a thousand sockets without waking a thousand tasks. What the socket
+/// cannot take yet (its buffer is full, or the other half holds the socket for a moment)
+/// waits here, and the session's task, woken once, finishes the writing.
+pub(crate) struct Outbox {
+    pending: Mutex<Pending>,
+    /// The session's task, woken when it has writing to finish or operations to forget.
+    owner: AtomicWaker,
+}
+
+/// The writing half and what waits to be written.
+struct Pending {
+    sink: Pin<Box<dyn Sink<Message, Error = axum::Error> + Send>>,
+    queue: VecDeque<Message>,
+    /// Something was handed to the sink and not yet flushed.
+    unflushed: bool,
+    /// The socket failed, or its client stopped reading: nothing more is written.
+    failed: bool,
+    /// Subscriptions a group ended (its `complete`, its `error`, or a cut-off already sent):
+    /// the operation's id and its serial, for the session to forget.
+    ended: Vec<(String, u64)>,
+}
+
+/// How many messages may wait for one socket before its client counts as not reading.
+const OUTBOX_MAX: usize = 4 * BACKLOG;
+
+/// Why a message could not be written: the socket failed or its client stopped reading.
+#[derive(Debug)]
+pub(crate) struct Closed;
+
+/// What the session's task learns from its outbox.
+enum Outgoing {
+    /// Groups ended these subscriptions (id, serial).
+    Ended(Vec<(String, u64)>),
+    /// The socket failed, or a message waited longer than [`SEND_TIMEOUT`].
+    Failed,
+}
+
+impl Pending {
+    /// Writes what waits, as far as the socket takes it: whether everything is written.
+    fn write(&mut self, cx: &mut std::task::Context<'_>) -> Result<bool, axum::Error> {
+        while !self.queue.is_empty() {
+            match self.sink.as_mut().poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    let message = self.queue.pop_front().expect("not empty");
+                    self.sink.as_mut().start_send(message)?;
+                    self.unflushed = true;
+                }
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => return Ok(false),
+            }
+        }
+        if self.unflushed {
+            match self.sink.as_mut().poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl Outbox {
+    pub(crate) fn new(sink: impl Sink<Message, Error = axum::Error> + Send + 'static) -> Arc<Outbox> {
+        Arc::new(Outbox {
+            pending: Mutex::new(Pending {
+                sink: Box::pin(sink),
+                queue: VecDeque::new(),
+                unflushed: false,
+                failed: false,
+                ended: Vec::new(),
+            }),
+            owner: AtomicWaker::new(),
+        })
+    }
+
+    /// Writes a message now if the socket takes it, or leaves it for the session's task.
+    pub(crate) fn send(&self, message: Message) -> Result<(), Closed> {
+        self.offer(message, OUTBOX_MAX).map(|_| ())
+    }
+
+    /// [`Outbox::send`], unless `behind` messages already wait: then `Ok(false)`, and nothing
+    /// is sent. More than [`OUTBOX_MAX`] waiting closes the socket.
+    fn offer(&self, message: Message, behind: usize) -> Result<bool, Closed> {
+        let mut pending = self.pending.lock();
+        if pending.failed {
+            return Err(Closed);
+        }
+        if pending.queue.len() >= behind.min(OUTBOX_MAX) {
+            if pending.queue.len() < OUTBOX_MAX {
+                return Ok(false);
+            }
+            pending.failed = true;
+        } else {
+            pending.queue.push_back(message);
+            if pending.queue.len() == 1 && !pending.unflushed {
+                // Nothing else waits: write it from here. A socket that cannot take it now
+                // registers nobody (the no-op waker); the session's task, woken below, does.
+                let mut cx = std::task::Context::from_waker(Waker::noop());
+                match pending.write(&mut cx) {
+                    Ok(true) => return Ok(true),
+                    Ok(false) => {}
+                    Err(_) => pending.failed = true,
+                }
+            }
+        }
+        let failed = pending.failed;
+        drop(pending);
+        self.owner.wake();
+        if failed { Err(Closed) } else { Ok(true) }
+    }
+
+    /// A text message.
+    fn text(&self, text: String) -> Result<(), Closed> {
+        self.send(Message::Text(text.into()))
+    }
+
+    /// Tells the session's task that a group ended one of its subscriptions.
+    fn ended(&self, id: &str, serial: u64) {
+        self.pending.lock().ended.push((id.to_owned(), serial));
+        self.owner.wake();
+    }
+
+    /// The session's task: finishes the writing that waits, with its own waker; ready when
+    /// groups ended subscriptions or the socket failed. `stalled` times a socket that takes
+    /// nothing.
+    fn poll_outgoing(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        stalled: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    ) -> Poll<Outgoing> {
+        self.owner.register(cx.waker());
+        let mut pending = self.pending.lock();
+        if !pending.ended.is_empty() {
+            return Poll::Ready(Outgoing::Ended(std::mem::take(&mut pending.ended)));
+        }
+        if pending.failed {
+            return Poll::Ready(Outgoing::Failed);
+        }
+        let before = pending.queue.len();
+        match pending.write(cx) {
+            Err(_) => {
+                pending.failed = true;
+                Poll::Ready(Outgoing::Failed)
+            }
+            Ok(true) => {
+                *stalled = None;
+                Poll::Pending
+            }
+            Ok(false) => {
+                if pending.queue.len() < before {
+                    *stalled = None;
+                }
+                drop(pending);
+                let timer = stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(SEND_TIMEOUT)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        self.pending.lock().failed = true;
+                        Poll::Ready(Outgoing::Failed)
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    /// Writes what waits, for at most `limit` (a closing socket's last words).
+    async fn drain(&self, limit: Duration) {
+        let _ = tokio::time::timeout(
+            limit,
+            std::future::poll_fn(|cx| {
+                let mut pending = self.pending.lock();
+                match pending.write(cx) {
+                    Ok(false) => Poll::Pending,
+                    Ok(true) | Err(_) => Poll::Ready(()),
+                }
+            }),
+        )
+        .await;
+    }
+}
+
+/// One subscriber of a group: an operation on a socket.
+struct Member {
+    outbox: Arc<Outbox>,
+    protocol: Protocol,
+    /// The operation's id, and the same as JSON.
+    id: Box<str>,
+    id_json: Box<str>,
+    /// `{"type":"next","id":…,"payload":` (or the legacy `data`), ready to put a result after.
+    next: Box<str>,
+    /// Tells this subscription from an earlier one under the same id.
+    serial: u64,
+    /// Cleared when the subscriber leaves or is cut off; the group forgets it soon after.
+    live: AtomicBool,
+}
+
+impl Member {
+    fn new(outbox: Arc<Outbox>, protocol: Protocol, id: &str, serial: u64) -> Member {
+        let id_json: Box<str> = serde_json::to_string(id).unwrap_or_default().into();
+        let next = match protocol {
+            Protocol::TransportWs => format!(r#"{{"type":"next","id":{id_json},"payload":"#),
+            Protocol::Legacy => format!(r#"{{"type":"data","id":{id_json},"payload":"#),
+        };
+        Member { outbox, protocol, id: id.into(), id_json, next: next.into(), serial, live: AtomicBool::new(true) }
+    }
+
+    /// Writes one of the group's frames to this subscriber (or leaves it in its outbox).
+    fn deliver(&self, frame: &Frame) {
+        if !self.live.load(Relaxed) {
+            return;
+        }
+        let text = |m: String| self.outbox.text(m);
+        if let Frame::Next(payload) = frame {
+            let mut message = String::with_capacity(self.next.len() + payload.len() + 1);
+            message.push_str(&self.next);
+            message.push_str(payload);
+            message.push('}');
+            match self.outbox.offer(Message::Text(message.into()), BACKLOG) {
+                Ok(true) => return,
+                // Its client has not read the last BACKLOG messages: cut off, told why.
+                Ok(false) => {
+                    let _ = messages(self.protocol, &self.id_json, &Frame::lagged(BACKLOG as u64), text);
+                }
+                Err(Closed) => {}
+            }
+        } else {
+            let _ = messages(self.protocol, &self.id_json, frame, text);
+        }
+        self.live.store(false, Relaxed);
+        self.outbox.ended(&self.id, self.serial);
+    }
+}
+
+/// The messages that carry an operation's frame, in the socket's protocol, handed to `send`.
+fn messages(
+    protocol: Protocol,
+    id_json: &str,
+    frame: &Frame,
+    mut send: impl FnMut(String) -> Result<(), Closed>,
+) -> Result<(), Closed> {
+    match (frame, protocol) {
+        (Frame::Next(payload), Protocol::TransportWs) => {
+            send(format!(r#"{{"type":"next","id":{id_json},"payload":{payload}}}"#))
+        }
+        (Frame::Next(payload), Protocol::Legacy) => {
+            send(format!(r#"{{"type":"data","id":{id_json},"payload":{payload}}}"#))
+        }
+        (Frame::Error(errors), Protocol::TransportWs) => {
+            send(format!(r#"{{"type":"error","id":{id_json},"payload":{errors}}}"#))
+        }
+        (Frame::Error(errors), Protocol::Legacy) => {
+            send(format!(r#"{{"type":"data","id":{id_json},"payload":{{"data":null,"errors":{errors}}}}}"#))?;
+            send(format!(r#"{{"type":"complete","id":{id_json}}}"#))
+        }
+        (Frame::Complete, _) => send(format!(r#"{{"type":"complete","id":{id_json}}}"#)),
+    }
+}
+
+/// Where a group's results go: its members (copied on write, so that a frame goes out to a
+/// snapshot without holding the lock), whether it still runs, and whether a new subscriber
+/// may join (not while the stream's only result so far is a failure, which is most likely
+/// its last).
 struct Outlet {
-    sender: Option<broadcast::Sender<Arc<Frame>>>,
+    members: Arc<Vec<Arc<Member>>>,
+    open: bool,
     joinable: bool,
+    /// Members that left since the list was last pruned.
+    gone: usize,
+}
+
+impl Outlet {
+    fn prune(&mut self) {
+        if self.gone > 0 {
+            Arc::make_mut(&mut self.members).retain(|m| m.live.load(Relaxed));
+            self.gone = 0;
+        }
+    }
 }
 
 type Slot = Arc<Mutex<Outlet>>;
@@ -179,53 +465,93 @@ impl Drop for Group {
     }
 }
 
+/// A socket's place in a group. Dropping it leaves the group (the last to leave ends it).
+struct Subscription {
+    group: Arc<Group>,
+    member: Arc<Member>,
+    _guard: Box<dyn Send>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        // Cut off by its group or leaving now, it is pruned from the group's list.
+        self.member.live.store(false, Relaxed);
+        self.group.slot.lock().gone += 1;
+    }
+}
+
 impl Hub {
     /// How many shared streams are running.
     pub fn groups(&self) -> usize {
         self.groups.lock().len()
     }
 
-    /// Joins the group for `key`, starting it with `start` when there is none (or it ended).
+    /// Joins the group for `key` as `member`, starting it with `start` when there is none (or
+    /// it ended).
     fn join(
         self: &Arc<Self>,
         key: Key,
+        member: Arc<Member>,
         start: impl FnOnce() -> BoxStream<'static, Response>,
-    ) -> (Arc<Group>, broadcast::Receiver<Arc<Frame>>) {
+    ) -> Arc<Group> {
         // Declared before the lock: a group dropped here must not be dropped under it.
         let _finished: Option<Arc<Group>>;
         let mut groups = self.groups.lock();
         if let Some(group) = groups.get(&key).and_then(Weak::upgrade) {
-            let receiver = {
-                let outlet = group.slot.lock();
-                outlet.sender.as_ref().filter(|_| outlet.joinable).map(broadcast::Sender::subscribe)
+            let joined = {
+                let mut outlet = group.slot.lock();
+                if outlet.open && outlet.joinable {
+                    if outlet.gone > outlet.members.len() / 2 {
+                        outlet.prune();
+                    }
+                    Arc::make_mut(&mut outlet.members).push(member.clone());
+                    true
+                } else {
+                    false
+                }
             };
-            if let Some(receiver) = receiver {
-                return (group, receiver);
+            if joined {
+                return group;
             }
             _finished = Some(group);
         }
-        let (sender, receiver) = broadcast::channel(BACKLOG);
-        let slot: Slot = Arc::new(Mutex::new(Outlet { sender: Some(sender), joinable: true }));
+        let slot: Slot =
+            Arc::new(Mutex::new(Outlet { members: Arc::new(vec![member]), open: true, joinable: true, gone: 0 }));
         let task = tokio::spawn(run(start(), slot.clone())).abort_handle();
         let group = Arc::new(Group { key: key.clone(), hub: Arc::downgrade(self), slot, task });
         groups.insert(key, Arc::downgrade(&group));
-        (group, receiver)
+        group
     }
 }
 
-/// Drops a group's sender however its task ends — a panicking resolver included — so that
-/// its subscribers are told (`complete`) and nobody joins it afterwards.
+/// Ends a group however its task ends — a panicking resolver included — so that its
+/// subscribers are told (`complete`) and nobody joins it afterwards.
 struct CloseOnDrop(Slot);
 
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
-        self.0.lock().sender = None;
+        let members = {
+            let mut outlet = self.0.lock();
+            if !outlet.open {
+                return;
+            }
+            outlet.open = false;
+            outlet.members.clone()
+        };
+        for member in members.iter() {
+            member.deliver(&Frame::Complete);
+        }
     }
 }
 
-/// Runs a group's stream: serialises each result once and hands it to every subscriber.
+/// Above this many subscribers, a frame is written by as many tasks as the runtime has
+/// workers, each taking a share of the sockets (as many threads as there are cores write).
+const SHARE: usize = 256;
+
+/// Runs a group's stream: serialises each result once and writes it to every subscriber.
 async fn run(mut stream: BoxStream<'static, Response>, slot: Slot) {
     let _close = CloseOnDrop(slot.clone());
+    let workers = tokio::runtime::Handle::current().metrics().num_workers().max(1);
     let mut succeeded = false;
     while let Some(response) = stream.next().await {
         // Nothing but errors before any result: the subscription failed to start (a world
@@ -233,38 +559,63 @@ async fn run(mut stream: BoxStream<'static, Response>, slot: Slot) {
         let failed = !succeeded && response.data == async_graphql::Value::Null && !response.errors.is_empty();
         succeeded |= !failed;
         let frame = Arc::new(Frame::of(&response));
-        let mut outlet = slot.lock();
-        let Some(sender) = outlet.sender.as_ref() else { return };
+        // `error` ends an operation: no `complete` after it.
         let ends = matches!(*frame, Frame::Error(_));
-        let _ = sender.send(frame);
+        let members = {
+            let mut outlet = slot.lock();
+            if !outlet.open {
+                return;
+            }
+            outlet.prune();
+            outlet.joinable = !failed;
+            outlet.open = !ends;
+            outlet.members.clone()
+        };
+        fan_out(&members, &frame, workers).await;
         if ends {
-            // `error` ends an operation: no `complete` after it.
-            outlet.sender = None;
             return;
         }
-        outlet.joinable = !failed;
     }
-    if let Some(sender) = slot.lock().sender.take() {
-        let _ = sender.send(Arc::new(Frame::Complete));
-    }
+    let members = {
+        let mut outlet = slot.lock();
+        if !outlet.open {
+            return;
+        }
+        outlet.open = false;
+        outlet.members.clone()
+    };
+    fan_out(&members, &Arc::new(Frame::Complete), workers).await;
 }
 
-/// A subscriber's view of its group: the group's frames, then nothing. Holding the group
-/// keeps it running; `guard` is dropped with the subscription.
-fn subscriber(
-    group: Arc<Group>,
-    receiver: broadcast::Receiver<Arc<Frame>>,
-    guard: impl Send + 'static,
-) -> BoxStream<'static, Arc<Frame>> {
-    futures_util::stream::unfold(Some((group, receiver, guard)), |state| async move {
-        let (group, mut receiver, guard) = state?;
-        match receiver.recv().await {
-            Ok(frame) => Some((frame, Some((group, receiver, guard)))),
-            Err(broadcast::error::RecvError::Lagged(missed)) => Some((Arc::new(Frame::lagged(missed)), None)),
-            Err(broadcast::error::RecvError::Closed) => Some((Arc::new(Frame::Complete), None)),
+/// Writes a frame to every member: here, or shared among `workers` tasks when there are many.
+///
+/// Every share is a task of its own, spawned in order: tokio runs the last task a worker
+/// spawned next on that worker (its LIFO slot, which no other worker may take) and moves the
+/// one it displaces to the queue idle workers steal from — so the shares run on different
+/// workers at once, and the group's task only waits for them.
+async fn fan_out(members: &Arc<Vec<Arc<Member>>>, frame: &Arc<Frame>, workers: usize) {
+    let shares = workers.min(members.len() / SHARE).max(1);
+    if shares == 1 {
+        for member in members.iter() {
+            member.deliver(frame);
         }
-    })
-    .boxed()
+        return;
+    }
+    let size = members.len().div_ceil(shares);
+    let tasks: Vec<_> = (0..shares)
+        .map(|i| {
+            let (members, frame) = (members.clone(), frame.clone());
+            tokio::spawn(async move {
+                let end = ((i + 1) * size).min(members.len());
+                for member in &members[i * size..end] {
+                    member.deliver(&frame);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
 }
 
 /// A message from the client (both protocols' names).
@@ -322,16 +673,23 @@ pub type Admit = Arc<dyn Fn(&Caller, u32) -> Result<(), u64> + Send + Sync>;
 
 /// Why a session ended.
 enum End {
-    /// The client went away (or closed).
+    /// The client went away (or closed, or stopped reading).
     Gone,
     /// Close the socket with this code and reason.
     Close(u16, String),
+}
+
+impl From<Closed> for End {
+    fn from(_: Closed) -> End {
+        End::Gone
+    }
 }
 
 /// One socket's session.
 struct Session {
     protocol: Protocol,
     cx: Context,
+    outbox: Arc<Outbox>,
     /// Set once `connection_init` was accepted.
     caller: Option<Caller>,
     /// When the session ends (once signed in).
@@ -339,7 +697,12 @@ struct Session {
     /// The account's place among its sockets.
     _ticket: Option<crate::listen::Ticket<schema::Id>>,
     init_seen: bool,
+    /// Queries, mutations and refusals, until their last frame.
     operations: StreamMap<String, BoxStream<'static, Arc<Frame>>>,
+    /// Subscriptions, by operation id: their groups write to the socket themselves.
+    subscriptions: HashMap<String, Subscription>,
+    /// The last subscription's serial.
+    serial: u64,
 }
 
 /// Milliseconds since the Unix epoch as an instant of tokio's clock (now, if past).
@@ -349,7 +712,9 @@ fn instant_of(ms: i64) -> tokio::time::Instant {
 }
 
 /// Serves one socket until it closes.
-pub async fn serve(mut socket: WebSocket, protocol: Protocol, cx: Context) {
+pub async fn serve(socket: WebSocket, protocol: Protocol, cx: Context) {
+    let (sink, mut incoming) = socket.split();
+    let outbox = Outbox::new(sink);
     let shutdown = cx.state.shutdown_signal();
     tokio::pin!(shutdown);
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
@@ -364,14 +729,18 @@ pub async fn serve(mut socket: WebSocket, protocol: Protocol, cx: Context) {
     let expiry = tokio::time::sleep_until(far);
     tokio::pin!(expiry);
     let mut last_heard = start;
+    let mut stalled = None;
     let mut session = Session {
         protocol,
         cx,
+        outbox: outbox.clone(),
         caller: None,
         expires: None,
         _ticket: None,
         init_seen: false,
         operations: StreamMap::new(),
+        subscriptions: HashMap::new(),
+        serial: 0,
     };
     let end = loop {
         let signed_in = session.caller.is_some();
@@ -394,23 +763,32 @@ pub async fn serve(mut socket: WebSocket, protocol: Protocol, cx: Context) {
                 if last_heard.elapsed() > IDLE_TIMEOUT {
                     Err(End::Close(1001, format!("no answer to pings for {} s", IDLE_TIMEOUT.as_secs())))
                 } else {
-                    send(&mut socket, r#"{"type":"ping"}"#.into()).await
+                    session.say(r#"{"type":"ping"}"#.into())
                 }
             }
-            _ = keep_alive.tick(), if protocol == Protocol::Legacy && signed_in => {
-                send(&mut socket, r#"{"type":"ka"}"#.into()).await
-            }
-            message = socket.recv() => {
+            _ = keep_alive.tick(), if protocol == Protocol::Legacy && signed_in => session.say(r#"{"type":"ka"}"#.into()),
+            outgoing = std::future::poll_fn(|cx| outbox.poll_outgoing(cx, &mut stalled)) => match outgoing {
+                Outgoing::Ended(ended) => {
+                    for (id, serial) in ended {
+                        if session.subscriptions.get(&id).is_some_and(|s| s.member.serial == serial) {
+                            session.subscriptions.remove(&id);
+                        }
+                    }
+                    Ok(())
+                }
+                Outgoing::Failed => Err(End::Gone),
+            },
+            message = incoming.next() => {
                 last_heard = tokio::time::Instant::now();
                 match message {
-                    Some(Ok(Message::Text(text))) => session.receive(text.as_bytes(), &mut socket).await,
-                    Some(Ok(Message::Binary(bytes))) => session.receive(&bytes, &mut socket).await,
+                    Some(Ok(Message::Text(text))) => session.receive(text.as_bytes()).await,
+                    Some(Ok(Message::Binary(bytes))) => session.receive(&bytes).await,
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Err(End::Gone),
                     Some(Ok(_)) => Ok(()),
                 }
             }
             Some((id, frame)) = session.operations.next(), if !session.operations.is_empty() => {
-                session.deliver(&id, &frame, &mut socket).await
+                session.deliver(&id, &frame)
             }
         };
         if let Err(end) = step {
@@ -420,12 +798,16 @@ pub async fn serve(mut socket: WebSocket, protocol: Protocol, cx: Context) {
             expiry.as_mut().reset(at);
         }
     };
+    // Its subscriptions leave their groups before the last words.
+    drop(session);
     if let End::Close(code, mut reason) = end {
         // A close frame's reason is at most 123 bytes.
         while reason.len() > 123 {
             reason.pop();
         }
-        let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+        if outbox.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).is_ok() {
+            outbox.drain(Duration::from_secs(1)).await;
+        }
     }
 }
 
@@ -444,18 +826,15 @@ async fn sign_in(cx: &Context, payload: Value) -> Result<(Caller, i64), String> 
     (cx.sign_in)(token).await
 }
 
-/// Sends a message; a client that has not taken it within [`SEND_TIMEOUT`] is dropped.
-async fn send(socket: &mut WebSocket, text: String) -> Result<(), End> {
-    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(End::Gone),
-    }
-}
-
 impl Session {
     /// The session token the socket signed in with.
     fn token(&self) -> Option<&str> {
         self.caller.as_ref().and_then(|c| c.token.as_deref())
+    }
+
+    /// Sends a message of the session's own.
+    fn say(&self, text: String) -> Result<(), End> {
+        Ok(self.outbox.text(text)?)
     }
 
     /// Closes the socket (4403) when its session has ended: signed out, expired or revoked.
@@ -473,7 +852,7 @@ impl Session {
     }
 
     /// Handles a message from the client.
-    async fn receive(&mut self, bytes: &[u8], socket: &mut WebSocket) -> Result<(), End> {
+    async fn receive(&mut self, bytes: &[u8]) -> Result<(), End> {
         let message: ClientMessage = serde_json::from_slice(bytes)
             .map_err(|e| End::Close(4400, format!("not a {} message: {e}", self.protocol.name())))?;
         match message {
@@ -493,17 +872,16 @@ impl Session {
                         }
                         self.caller = Some(caller);
                         self.expires = Some(instant_of(expires_ms));
-                        send(socket, r#"{"type":"connection_ack"}"#.into()).await?;
+                        self.say(r#"{"type":"connection_ack"}"#.into())?;
                         if self.protocol == Protocol::Legacy {
-                            send(socket, r#"{"type":"ka"}"#.into()).await?;
+                            self.say(r#"{"type":"ka"}"#.into())?;
                         }
                         Ok(())
                     }
                     Err(why) => match self.protocol {
                         Protocol::TransportWs => Err(End::Close(4403, format!("Forbidden: {why}"))),
                         Protocol::Legacy => {
-                            send(socket, json!({"type": "connection_error", "payload": {"message": why}}).to_string())
-                                .await?;
+                            self.say(json!({"type": "connection_error", "payload": {"message": why}}).to_string())?;
                             Err(End::Close(1000, "connection_init refused".into()))
                         }
                     },
@@ -513,12 +891,12 @@ impl Session {
                 let Some(caller) = self.caller.clone() else {
                     return Err(End::Close(4401, "Unauthorized".into()));
                 };
-                if self.operations.contains_key(&id) {
+                if self.operations.contains_key(&id) || self.subscriptions.contains_key(&id) {
                     return Err(End::Close(4409, format!("Subscriber for {id} already exists")));
                 }
                 // The session may have ended since the socket signed in.
                 self.recheck().await?;
-                let refusal = if self.operations.len() >= OPERATIONS_PER_SOCKET {
+                let refusal = if self.operations.len() + self.subscriptions.len() >= OPERATIONS_PER_SOCKET {
                     Some(format!("at most {OPERATIONS_PER_SOCKET} operations may run at once on one socket"))
                 } else if let Err(wait) = (self.cx.admit)(&caller, {
                     let name = payload.operation_name.as_deref();
@@ -530,36 +908,41 @@ impl Session {
                 } else {
                     None
                 };
-                let stream = match refusal {
+                match refusal {
                     Some(message) => {
-                        futures_util::stream::iter([Arc::new(errors_frame(Code::Throttled, &message))]).boxed()
+                        let refused = futures_util::stream::iter([Arc::new(errors_frame(Code::Throttled, &message))]);
+                        self.operations.insert(id, refused.boxed());
                     }
-                    None => self.start(*payload, caller),
-                };
-                self.operations.insert(id, stream);
+                    None => match self.start(&id, *payload, caller) {
+                        Started::Once(stream) => {
+                            self.operations.insert(id, stream);
+                        }
+                        Started::Subscribed(subscription) => {
+                            self.subscriptions.insert(id, subscription);
+                        }
+                    },
+                }
                 Ok(())
             }
             ClientMessage::Complete { id } => {
-                if self.operations.remove(&id).is_some() && self.protocol == Protocol::Legacy {
-                    send(socket, json!({"type": "complete", "id": id}).to_string()).await?;
+                let known = self.operations.remove(&id).is_some() | self.subscriptions.remove(&id).is_some();
+                if known && self.protocol == Protocol::Legacy {
+                    self.say(json!({"type": "complete", "id": id}).to_string())?;
                 }
                 Ok(())
             }
             ClientMessage::ConnectionTerminate => Err(End::Close(1000, "terminated".into())),
-            ClientMessage::Ping { payload } => {
-                let pong = match payload {
-                    Some(payload) => json!({"type": "pong", "payload": payload}).to_string(),
-                    None => r#"{"type":"pong"}"#.into(),
-                };
-                send(socket, pong).await
-            }
+            ClientMessage::Ping { payload } => self.say(match payload {
+                Some(payload) => json!({"type": "pong", "payload": payload}).to_string(),
+                None => r#"{"type":"pong"}"#.into(),
+            }),
             ClientMessage::Pong { .. } => Ok(()),
         }
     }
 
     /// Starts an operation: a subscription joins (or starts) its group; a query or mutation
     /// runs once.
-    fn start(&self, request: Request, caller: Caller) -> BoxStream<'static, Arc<Frame>> {
+    fn start(&mut self, id: &str, request: Request, caller: Caller) -> Started {
         let cx = &self.cx;
         let kind = async_graphql::parser::parse_query(&request.query).ok().and_then(|doc| match &doc.operations {
             DocumentOperations::Single(op) => Some(op.node.ty),
@@ -577,7 +960,7 @@ impl Session {
         if kind != Some(OperationType::Subscription) {
             // Parse errors and the like come back from execution, classified.
             let (schema, state, timeout) = (cx.schema.clone(), cx.state.clone(), cx.request_timeout);
-            return futures_util::stream::once(async move {
+            let once = futures_util::stream::once(async move {
                 match tokio::time::timeout(timeout, schema.execute(request.data(caller))).await {
                     Ok(response) => {
                         state.metrics.errors(response.errors.len());
@@ -588,9 +971,8 @@ impl Session {
                         Arc::new(Frame::Next(json!({"data": null, "errors": [error.to_json()]}).to_string().into()))
                     }
                 }
-            })
-            .chain(futures_util::stream::iter([Arc::new(Frame::Complete)]))
-            .boxed();
+            });
+            return Started::Once(once.chain(futures_util::stream::iter([Arc::new(Frame::Complete)])).boxed());
         }
         let viewer = VIEWER_FIELDS.iter().any(|f| request.query.contains(f)).then_some(caller.user).flatten();
         let key = Key {
@@ -599,51 +981,40 @@ impl Session {
             variables: serde_json::to_string(&request.variables).unwrap_or_default(),
             viewer,
         };
+        self.serial += 1;
+        let member = Arc::new(Member::new(self.outbox.clone(), self.protocol, id, self.serial));
         let schema = cx.schema.clone();
-        let (group, receiver) = cx.state.hub.join(key, move || {
+        let group = cx.state.hub.join(key, member.clone(), move || {
             let request = request.data(Caller { user: viewer, token: None }).data(SignedIn);
             schema.execute_stream(request)
         });
         cx.state.metrics.subscription_started();
-        subscriber(group, receiver, SubscriptionGuard(cx.state.clone()))
+        Started::Subscribed(Subscription { group, member, _guard: Box::new(SubscriptionGuard(cx.state.clone())) })
     }
 
-    /// Sends one of an operation's frames, and forgets the operation after its last.
-    async fn deliver(&mut self, id: &str, frame: &Frame, socket: &mut WebSocket) -> Result<(), End> {
-        let id_json = serde_json::to_string(id).unwrap_or_default();
-        match (frame, self.protocol) {
-            (Frame::Next(payload), Protocol::TransportWs) => {
-                send(socket, format!(r#"{{"type":"next","id":{id_json},"payload":{payload}}}"#)).await
-            }
-            (Frame::Next(payload), Protocol::Legacy) => {
-                send(socket, format!(r#"{{"type":"data","id":{id_json},"payload":{payload}}}"#)).await
-            }
-            (Frame::Error(errors), Protocol::TransportWs) => {
-                self.operations.remove(id);
-                send(socket, format!(r#"{{"type":"error","id":{id_json},"payload":{errors}}}"#)).await
-            }
-            (Frame::Error(errors), Protocol::Legacy) => {
-                self.operations.remove(id);
-                send(
-                    socket,
-                    format!(r#"{{"type":"data","id":{id_json},"payload":{{"data":null,"errors":{errors}}}}}"#),
-                )
-                .await?;
-                send(socket, format!(r#"{{"type":"complete","id":{id_json}}}"#)).await
-            }
-            (Frame::Complete, _) => {
-                self.operations.remove(id);
-                send(socket, format!(r#"{{"type":"complete","id":{id_json}}}"#)).await
-            }
+    /// Sends one of a query's or mutation's frames, and forgets the operation after its last.
+    fn deliver(&mut self, id: &str, frame: &Frame) -> Result<(), End> {
+        if !matches!(frame, Frame::Next(_)) {
+            self.operations.remove(id);
         }
+        let id_json = serde_json::to_string(id).unwrap_or_default();
+        Ok(messages(self.protocol, &id_json, frame, |m| self.outbox.text(m))?)
     }
+}
+
+/// An operation, started.
+enum Started {
+    /// A query or mutation (or a refusal): its frames.
+    Once(BoxStream<'static, Arc<Frame>>),
+    /// A subscription, in its group.
+    Subscribed(Subscription),
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use async_graphql::{ServerError, value};
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
     use tokio::sync::mpsc;
 
     fn key(viewer: Option<u64>) -> Key {
@@ -662,43 +1033,115 @@ mod tests {
         (sender, stream.boxed())
     }
 
-    fn text(frame: &Frame) -> String {
-        match frame {
-            Frame::Next(s) => format!("next {s}"),
-            Frame::Error(s) => format!("error {s}"),
-            Frame::Complete => "complete".into(),
+    /// A socket's writing half that keeps what it is given, and takes nothing while `blocked`.
+    #[derive(Clone, Default)]
+    struct Wire {
+        written: Arc<Mutex<Vec<String>>>,
+        blocked: Arc<AtomicBool>,
+        waker: Arc<AtomicWaker>,
+    }
+
+    impl Sink<Message> for Wire {
+        type Error = axum::Error;
+        fn poll_ready(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Result<(), axum::Error>> {
+            self.waker.register(cx.waker());
+            if self.blocked.load(Relaxed) { Poll::Pending } else { Poll::Ready(Ok(())) }
+        }
+        fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), axum::Error> {
+            if let Message::Text(text) = message {
+                self.written.lock().push(text.to_string());
+            }
+            Ok(())
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<Result<(), axum::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<Result<(), axum::Error>> {
+            Poll::Ready(Ok(()))
         }
     }
 
+    impl Wire {
+        /// A subscriber on this wire: its outbox and the member for operation `id`.
+        fn member(&self, id: &str) -> Arc<Member> {
+            Arc::new(Member::new(Outbox::new(self.clone()), Protocol::TransportWs, id, 1))
+        }
+
+        /// What was written, once `n` messages were (within 5 s).
+        async fn wait(&self, n: usize) -> Vec<String> {
+            for _ in 0..5000 {
+                if self.written.lock().len() >= n {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            self.written.lock().clone()
+        }
+    }
+
+    /// Joins as a new member on a new wire.
+    fn join(
+        hub: &Arc<Hub>,
+        key: Key,
+        start: impl FnOnce() -> BoxStream<'static, Response>,
+    ) -> (Arc<Group>, Wire, Arc<Member>) {
+        let wire = Wire::default();
+        let member = wire.member("a");
+        (hub.join(key, member.clone(), start), wire, member)
+    }
+
     #[tokio::test]
-    async fn subscribers_with_one_key_share_one_execution_and_one_serialisation() {
+    async fn subscribers_with_one_key_share_one_execution_written_by_the_groups_task() {
         let hub = Arc::new(Hub::default());
         let starts = AtomicUsize::new(0);
         let (feed, stream) = fed();
-        let (first, mut one) = hub.join(key(None), || {
-            starts.fetch_add(1, Ordering::Relaxed);
+        let (first, one, _) = join(&hub, key(None), || {
+            starts.fetch_add(1, Relaxed);
             stream
         });
-        let (second, mut two) = hub.join(key(None), || unreachable!("the group is running"));
+        let (second, two, _) = join(&hub, key(None), || unreachable!("the group is running"));
         assert!(Arc::ptr_eq(&first, &second));
-        let (viewers, _) = hub.join(key(Some(7)), || futures_util::stream::pending().boxed());
+        let (viewers, _, _) = join(&hub, key(Some(7)), || futures_util::stream::pending().boxed());
         assert!(!Arc::ptr_eq(&first, &viewers));
-        assert_eq!((hub.groups(), starts.load(Ordering::Relaxed)), (2, 1));
+        assert_eq!((hub.groups(), starts.load(Relaxed)), (2, 1));
 
+        // Nobody polls the sockets' own tasks here (there are none): the group wrote.
         feed.send(Response::new(value!({"n": 1}))).unwrap();
-        let (a, b) = (one.recv().await.unwrap(), two.recv().await.unwrap());
-        assert!(Arc::ptr_eq(&a, &b), "serialised once");
-        assert_eq!(text(&a), r#"next {"data":{"n":1}}"#);
+        let next = r#"{"type":"next","id":"a","payload":{"data":{"n":1}}}"#;
+        assert_eq!((one.wait(1).await, two.wait(1).await), (vec![next.to_owned()], vec![next.to_owned()]));
 
         // A finished group is not joined again: the next subscriber starts its own.
         drop(feed);
-        assert_eq!(text(&one.recv().await.unwrap()), "complete");
-        let (third, _) = hub.join(key(None), || futures_util::stream::pending().boxed());
+        assert_eq!(one.wait(2).await[1], r#"{"type":"complete","id":"a"}"#);
+        let (third, _, _) = join(&hub, key(None), || futures_util::stream::pending().boxed());
         assert!(!Arc::ptr_eq(&first, &third));
 
         // The last subscriber gone, a group stops and leaves the hub.
         drop((first, second, third, viewers));
         assert_eq!(hub.groups(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_subscribers_get_every_frame_in_order_from_shared_writers() {
+        let hub = Arc::new(Hub::default());
+        let (feed, stream) = fed();
+        let mut stream = Some(stream);
+        let wires: Vec<Wire> = (0..3 * SHARE).map(|_| Wire::default()).collect();
+        let groups: Vec<_> =
+            wires.iter().map(|w| hub.join(key(None), w.member("s"), || stream.take().unwrap())).collect();
+        for n in 0..5 {
+            feed.send(Response::new(value!({ "n": n }))).unwrap();
+        }
+        drop(feed);
+        for wire in &wires {
+            let written = wire.wait(6).await;
+            let expected: Vec<String> = (0..5)
+                .map(|n| format!(r#"{{"type":"next","id":"s","payload":{{"data":{{"n":{n}}}}}}}"#))
+                .chain([r#"{"type":"complete","id":"s"}"#.to_owned()])
+                .collect();
+            assert_eq!(written, expected);
+        }
+        drop(groups);
     }
 
     #[tokio::test]
@@ -711,25 +1154,30 @@ mod tests {
             x
         });
         let (feed, stream) = fed();
-        let (group, mut receiver) = hub.join(key(None), || stream);
+        let (group, wire, _) = join(&hub, key(None), || stream);
         feed.send(Response::from_errors(vec![error])).unwrap();
-        let first = text(&receiver.recv().await.unwrap());
-        assert!(first.starts_with(r#"next {"data":null,"errors":[{"message":"world not found""#), "{first}");
-        let (other, _) = hub.join(key(None), || futures_util::stream::pending().boxed());
+        let first = wire.wait(1).await[0].clone();
+        assert!(
+            first.starts_with(
+                r#"{"type":"next","id":"a","payload":{"data":null,"errors":[{"message":"world not found""#
+            ),
+            "{first}"
+        );
+        let (other, _, _) = join(&hub, key(None), || futures_util::stream::pending().boxed());
         assert!(!Arc::ptr_eq(&group, &other), "a stream that failed to start is not joined");
         drop(feed);
-        assert_eq!(text(&receiver.recv().await.unwrap()), "complete");
-        assert!(receiver.recv().await.is_err(), "nothing after complete");
+        assert_eq!(wire.wait(2).await[1], r#"{"type":"complete","id":"a"}"#);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(wire.written.lock().len(), 2, "nothing after complete");
 
         // A stream whose first result fails but that goes on is joined again once it delivers.
         drop(other);
         let (feed, stream) = fed();
-        let (group, mut receiver) = hub.join(key(Some(1)), || stream);
+        let (group, wire, _) = join(&hub, key(Some(1)), || stream);
         feed.send(Response::from_errors(vec![ServerError::new("a field failed", None)])).unwrap();
-        let _ = receiver.recv().await.unwrap();
         feed.send(Response::new(value!(1))).unwrap();
-        assert_eq!(text(&receiver.recv().await.unwrap()), "next {\"data\":1}");
-        let (again, _) = hub.join(key(Some(1)), || unreachable!("joined"));
+        assert_eq!(wire.wait(2).await[1], r#"{"type":"next","id":"a","payload":{"data":1}}"#);
+        let (again, _, _) = join(&hub, key(Some(1)), || unreachable!("joined"));
         assert!(Arc::ptr_eq(&group, &again));
 
         let mut invalid = ServerError::new("Unknown field \"x\"", None);
@@ -738,9 +1186,18 @@ mod tests {
             x.set("code", Code::GraphqlValidationFailed.as_str());
             x
         });
+        let mut legacy = Vec::new();
+        messages(Protocol::Legacy, r#""7""#, &Frame::of(&Response::from_errors(vec![invalid])), |m| {
+            legacy.push(m);
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(
-            text(&Frame::of(&Response::from_errors(vec![invalid]))),
-            r#"error [{"message":"Unknown field \"x\"","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]"#
+            legacy,
+            [
+                r#"{"type":"data","id":"7","payload":{"data":null,"errors":[{"message":"Unknown field \"x\"","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}}"#,
+                r#"{"type":"complete","id":"7"}"#
+            ]
         );
     }
 
@@ -748,32 +1205,41 @@ mod tests {
     async fn a_panicking_stream_completes_its_subscribers() {
         let hub = Arc::new(Hub::default());
         let panicking = futures_util::stream::once(async { panic!("a resolver panicked") }).boxed();
-        let (group, mut receiver) = hub.join(key(None), || panicking);
-        assert!(matches!(receiver.recv().await, Err(broadcast::error::RecvError::Closed)));
-        let mut view = subscriber(group.clone(), receiver, ());
-        assert_eq!(text(&view.next().await.unwrap()), "complete");
-        let (again, _) = hub.join(key(None), || futures_util::stream::pending().boxed());
+        let (group, wire, member) = join(&hub, key(None), || panicking);
+        assert_eq!(wire.wait(1).await, [r#"{"type":"complete","id":"a"}"#]);
+        assert_eq!(std::mem::take(&mut member.outbox.pending.lock().ended), [("a".to_owned(), 1)]);
+        let (again, _, _) = join(&hub, key(None), || futures_util::stream::pending().boxed());
         assert!(!Arc::ptr_eq(&group, &again), "a dead group is not joined");
     }
 
     #[tokio::test]
-    async fn a_subscriber_that_falls_behind_is_cut_off() {
+    async fn a_subscriber_that_falls_behind_is_cut_off_and_its_socket_finishes_the_writing() {
         let hub = Arc::new(Hub::default());
         let (feed, stream) = fed();
-        let (group, receiver) = hub.join(key(None), || stream);
-        let (_reader, mut reading) = hub.join(key(None), || unreachable!());
+        let (_group, slow, member) = join(&hub, key(None), || stream);
+        let (_reading, quick, _) = join(&hub, key(None), || unreachable!());
+        slow.blocked.store(true, Relaxed);
         for n in 0..BACKLOG + 10 {
             feed.send(Response::new(value!({ "n": n }))).unwrap();
-            if n % 16 == 0 {
-                // The reader keeps up.
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                while reading.try_recv().is_ok() {}
-            }
         }
+        assert_eq!(quick.wait(BACKLOG + 10).await.len(), BACKLOG + 10, "the reader keeps up");
+        assert!(slow.written.lock().is_empty());
+        let outbox = member.outbox.clone();
+        assert_eq!(std::mem::take(&mut outbox.pending.lock().ended), [("a".to_owned(), 1)], "cut off");
+
+        // The socket's task writes what waited once the socket takes it again.
+        slow.blocked.store(false, Relaxed);
+        let mut stalled = None;
+        let drained = std::future::poll_fn(|cx| match outbox.poll_outgoing(cx, &mut stalled) {
+            Poll::Pending if outbox.pending.lock().queue.is_empty() => Poll::Ready(()),
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(_) => panic!("the socket did not fail"),
+        });
+        tokio::time::timeout(Duration::from_secs(5), drained).await.unwrap();
+        let written = slow.written.lock().clone();
+        assert_eq!(written.len(), BACKLOG + 1, "{:?}", written.last());
+        assert!(written[BACKLOG].contains("THROTTLED") && written[BACKLOG].contains("256 results behind"));
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let mut slow = subscriber(group, receiver, ());
-        let frame = slow.next().await.unwrap();
-        assert!(text(&frame).contains("THROTTLED") && text(&frame).contains("10 results behind"), "{}", text(&frame));
-        assert!(slow.next().await.is_none(), "the slow subscriber is cut off");
+        assert_eq!(slow.written.lock().len(), BACKLOG + 1, "nothing after the cut-off");
     }
 }
