@@ -233,6 +233,12 @@ struct ServeArgs {
     /// address only operators reach).
     #[arg(long, env = "DAIRA_ADMIN_LISTEN")]
     admin_listen: Option<std::net::SocketAddr>,
+    /// Run as replica N (1 to 1023) of a PostgreSQL log that other `daira serve` processes
+    /// append to as well: ids are made as node N, the log is followed (LISTEN/NOTIFY wakes it),
+    /// and a commit another replica got ahead of is decided again. Needs --database-url
+    /// postgres://… and the replicas' one key file (--key-file).
+    #[arg(long, env = "DAIRA_REPLICA_ID", value_parser = clap::value_parser!(u16).range(1..1024))]
+    replica_id: Option<u16>,
     /// Load the demo community first when the data directory is empty.
     #[arg(long)]
     demo: bool,
@@ -710,8 +716,20 @@ async fn serve(config: &DataConfig, args: ServeArgs) -> Result<()> {
         websockets_max: args.connections_max.max(1) as u64,
         ..api::http::Limits::default()
     };
+    let mut engine = config.engine();
+    if let Some(id) = args.replica_id {
+        let postgres = config
+            .database_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"));
+        if !postgres {
+            anyhow::bail!("--replica-id needs --database-url postgres://…: replicas share one PostgreSQL log");
+        }
+        engine.node = id;
+        engine.follow = true;
+    }
     let serve = api::ServeConfig {
-        engine: config.engine(),
+        engine,
         listen: args.listen,
         admin_listen: args.admin_listen,
         key_file: config.key_file.clone(),

@@ -54,6 +54,9 @@ pub enum Code {
     NoKeys,
     /// The recipient blocked the sending mask.
     Blocked,
+    /// This replica has not yet applied the log sequence number the request asked for
+    /// (`X-Daira-Min-Seq`): retry, or ask another replica.
+    ReplicaBehind,
 }
 
 impl Code {
@@ -77,6 +80,7 @@ impl Code {
             Code::PostHidden => "POST_HIDDEN",
             Code::NoKeys => "NO_KEYS",
             Code::Blocked => "BLOCKED",
+            Code::ReplicaBehind => "REPLICA_BEHIND",
         }
     }
 }
@@ -98,6 +102,7 @@ impl Code {
             Code::TextEmpty | Code::TextTooLong => StatusCode::BAD_REQUEST,
             Code::IdempotencyConflict => StatusCode::CONFLICT,
             Code::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            Code::ReplicaBehind => StatusCode::SERVICE_UNAVAILABLE,
             Code::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

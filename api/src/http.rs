@@ -701,6 +701,7 @@ async fn post(app: &App, peer: SocketAddr, request: Request<Body>) -> Result<Res
         return Err(too_large());
     }
     let (caller, verdicts) = admit(app, peer, headers, media).await?;
+    wait_min_seq(app, headers, media).await?;
     let bytes: Bytes = axum::body::to_bytes(body, app.limits.body_bytes).await.map_err(|_| too_large())?;
     // The common case: a well-formed request (or batch) straight from the bytes.
     if let Ok(parsed) = serde_json::from_slice::<async_graphql::BatchRequest>(&bytes) {
@@ -902,11 +903,58 @@ async fn asset(Path(file): Path<String>) -> Response {
     }
 }
 
-async fn healthz(AxumState(app): AxumState<App>) -> Response {
-    let graph_seq = app.state.engine.read().position().seq;
+/// The header that asks for read-your-writes across replicas: answer once this replica has
+/// applied the given log sequence number (a mutation's `seq`, from whichever replica took it).
+pub const MIN_SEQ_HEADER: &str = "x-daira-min-seq";
+/// How long a request asking for a log sequence number waits for this replica to apply it.
+pub const MIN_SEQ_WAIT: Duration = Duration::from_secs(5);
+
+/// Waits until this replica has applied the log sequence number `X-Daira-Min-Seq` asks for:
+/// a bad number is 400, one not applied within [`MIN_SEQ_WAIT`] is 503 (`REPLICA_BEHIND`).
+async fn wait_min_seq(app: &App, headers: &HeaderMap, media: &'static str) -> Result<(), ApiError> {
+    let Some(value) = headers.get(MIN_SEQ_HEADER) else { return Ok(()) };
+    let seq = value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(|| {
+        bad_request(media, "X-Daira-Min-Seq must be a log sequence number (a mutation's seq)".to_owned())
+    })?;
+    min_seq(&app.state, seq).await.map_err(|e| e.media(media))
+}
+
+/// Waits until the engine has applied `seq`, or says it has not (503, `REPLICA_BEHIND`).
+pub(crate) async fn min_seq(state: &State, seq: u64) -> Result<(), ApiError> {
+    if state.engine.applied_seq() >= seq || state.engine.wait_applied(seq, MIN_SEQ_WAIT).await {
+        return Ok(());
+    }
+    state.metrics.replica_behind();
+    Err(ApiError::new(
+        Code::ReplicaBehind,
+        format!(
+            "this replica has applied the log through {} and not {seq} within {} s: retry, or ask another replica",
+            state.engine.applied_seq(),
+            MIN_SEQ_WAIT.as_secs()
+        ),
+    )
+    .status(StatusCode::SERVICE_UNAVAILABLE)
+    .header(header::RETRY_AFTER, HeaderValue::from_static("1")))
+}
+
+async fn healthz(AxumState(app): AxumState<App>, Query(params): Query<HashMap<String, String>>) -> Response {
+    let (graph_seq, state_hash) = {
+        let graph = app.state.engine.read();
+        let hash = params.contains_key("hash").then(|| graph_engine::log::hex(&graph.state_hash()));
+        (graph.position().seq, hash)
+    };
+    // The log's head, and how far this replica is behind it (0 for a single writer).
+    let head = graph_engine::log::LogReader::head(app.state.engine.log()).await.map(|h| h.seq).ok();
+    let writer = app.state.engine.writer_stats();
     let body = json!({
         "status": "ok",
         "log_seq": graph_seq,
+        "log_head": head,
+        "lag": head.map(|h| h.saturating_sub(graph_seq)),
+        "replica_id": app.state.replica_id,
+        "follows": app.state.engine.follows(),
+        "conflicts": writer.conflicts,
+        "state_hash": state_hash,
         "epoch": app.state.epochs.latest().map(|e| e.number),
         "search_seq": app.state.index.stamp().map(|s| s.seq),
     });

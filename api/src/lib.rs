@@ -305,6 +305,7 @@ pub async fn serve(
         metrics: metrics::Metrics::default(),
         caches: caches::Caches::default(),
         hub: Arc::default(),
+        replica_id: config.engine.follow.then_some(config.engine.node),
         epoch_numbers: epoch_loop.numbers(),
         shutdown,
     });

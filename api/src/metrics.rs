@@ -15,6 +15,7 @@ pub struct Metrics {
     duration_micros: AtomicU64,
     operations: [AtomicU64; 3],
     throttled: AtomicU64,
+    replica_behind: AtomicU64,
     mutations: AtomicU64,
     messages: AtomicU64,
     message_bytes: AtomicU64,
@@ -69,6 +70,11 @@ impl Metrics {
     }
 
     /// A request was refused by a rate limit.
+    pub fn replica_behind(&self) {
+        self.replica_behind.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a request refused by a rate limit.
     pub fn throttled(&self) {
         self.throttled.fetch_add(1, Relaxed);
     }
@@ -146,7 +152,7 @@ impl Metrics {
             let active = e.contracts.values().filter(|c| c.status == schema::economy::Status::Active).count();
             (e.ledger.transfers.len(), pending, e.issued, open, active)
         };
-        let figures: [(&str, &str, &str, f64); 23] = [
+        let figures: [(&str, &str, &str, f64); 28] = [
             ("daira_graphql_errors_total", "counter", "Errors in GraphQL responses.", self.errors.load(Relaxed) as f64),
             (
                 "daira_throttled_total",
@@ -186,6 +192,36 @@ impl Metrics {
             ("daira_writer_group_commits_total", "counter", "Group commits written.", stats.commits as f64),
             ("daira_log_events_total", "counter", "Events appended to the log.", stats.events as f64),
             ("daira_log_head_seq", "gauge", "The graph's position in the log.", seq as f64),
+            (
+                "daira_replica_lag",
+                "gauge",
+                "Events other replicas appended (as announced) that this one has not applied yet.",
+                state.engine.lag() as f64,
+            ),
+            (
+                "daira_log_conflicts_total",
+                "counter",
+                "Group commits another replica appended ahead of, each decided again.",
+                stats.conflicts as f64,
+            ),
+            (
+                "daira_replica_followed_events_total",
+                "counter",
+                "Events other replicas appended, applied here.",
+                stats.followed as f64,
+            ),
+            (
+                "daira_replica_follow_seconds_total",
+                "counter",
+                "Time spent reading and applying other replicas' events.",
+                stats.follow_ns as f64 / 1e9,
+            ),
+            (
+                "daira_replica_behind_total",
+                "counter",
+                "Requests refused because this replica had not applied their X-Daira-Min-Seq in time.",
+                self.replica_behind.load(Relaxed) as f64,
+            ),
             ("daira_graph_vertices", "gauge", "Vertices in the graph.", vertices as f64),
             (
                 "daira_epoch",

@@ -34,6 +34,8 @@ pub struct State {
     pub caches: caches::Caches,
     /// Shared subscription streams.
     pub hub: Arc<ws::Hub>,
+    /// This process's replica id, when it is one of several on one PostgreSQL log.
+    pub replica_id: Option<u16>,
     pub(crate) epoch_numbers: watch::Receiver<u64>,
     pub(crate) shutdown: watch::Sender<bool>,
 }

@@ -17,7 +17,8 @@
 //! Protocol errors close the socket with the codes graphql-transport-ws names: 4400 for a
 //! message that is not one, 4401 for `subscribe` before `connection_ack`, 4403 when
 //! `connection_init` is refused, 4408 when it does not come within 10 s, 4409 for an id in
-//! use, 4429 for a second `connection_init`. The legacy protocol gets `connection_error` for
+//! use, 4429 for a second `connection_init`, 4503 when a replica has not applied the log
+//! sequence number `connection_init` asks for (`minSeq`) within 5 s. The legacy protocol gets `connection_error` for
 //! a refused sign-in and, like its servers did, `data` with the errors and then `complete`
 //! for a failed operation; it is kept alive with `ka` every 12 s.
 //!
@@ -811,6 +812,16 @@ pub async fn serve(socket: WebSocket, protocol: Protocol, cx: Context) {
     }
 }
 
+/// The log sequence number `connection_init` asks this replica to have applied first:
+/// `minSeq`, or `X-Daira-Min-Seq` among its `headers` (a number or a decimal string).
+fn min_seq_of(payload: &Value) -> Option<u64> {
+    let value = payload.get("minSeq").or_else(|| {
+        let headers = payload.get("headers")?.as_object()?;
+        headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(crate::http::MIN_SEQ_HEADER)).map(|(_, v)| v)
+    })?;
+    value.as_u64().or_else(|| value.as_str()?.trim().parse().ok())
+}
+
 /// The session token in `connection_init`'s payload — at the top level (`Authorization`,
 /// `authToken` or `token`) or, as Apollo-style clients put it, under `headers` — signed in.
 async fn sign_in(cx: &Context, payload: Value) -> Result<(Caller, i64), String> {
@@ -861,9 +872,18 @@ impl Session {
                     return Err(End::Close(4429, "Too many initialisation requests".into()));
                 }
                 self.init_seen = true;
-                let signed = tokio::time::timeout(INIT_TIMEOUT, sign_in(&self.cx, payload.unwrap_or_default())).await;
+                let payload = payload.unwrap_or_default();
+                let min_seq = min_seq_of(&payload);
+                let signed = tokio::time::timeout(INIT_TIMEOUT, sign_in(&self.cx, payload)).await;
                 match signed.unwrap_or_else(|_| Err("signing in took too long".into())) {
                     Ok((caller, expires_ms)) => {
+                        // Read-your-writes across replicas: acknowledged once this replica
+                        // has applied what the client wrote elsewhere.
+                        if let Some(seq) = min_seq
+                            && let Err(behind) = crate::http::min_seq(&self.cx.state, seq).await
+                        {
+                            return Err(End::Close(4503, behind.message));
+                        }
                         if let Some(user) = caller.user {
                             match self.cx.per_user.enter(user) {
                                 Ok(ticket) => self._ticket = Some(ticket),

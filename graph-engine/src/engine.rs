@@ -20,6 +20,10 @@ pub const WRITE_QUEUE_MAX: usize = 4096;
 pub const GROUP_COMMIT_MAX: usize = 256;
 /// The most committed batches a slow subscriber may fall behind before it misses some.
 pub const SUBSCRIBER_LAG_MAX: usize = 1024;
+/// How many times a group commit is decided again after another writer appended first.
+pub const CONFLICT_RETRIES: u32 = 16;
+/// How often a follower reads the log's head unwoken (a notification lost on the way).
+const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How to open an engine.
 #[derive(Clone, Debug)]
@@ -39,6 +43,9 @@ pub struct EngineConfig {
     /// links in the log. A writer creates the file or the key when missing; a reader only
     /// reads them.
     pub key_file: Option<PathBuf>,
+    /// Other processes append to this log too (replicas of one PostgreSQL log): follow what
+    /// they append, and decide a group commit again when another writer appended first.
+    pub follow: bool,
 }
 
 impl EngineConfig {
@@ -51,6 +58,7 @@ impl EngineConfig {
             node: 0,
             read_only: false,
             key_file: None,
+            follow: false,
         }
     }
 
@@ -153,6 +161,13 @@ struct Shared {
     stats: Mutex<WriterStats>,
     /// The latest epoch's scores, for the rules' privileges and REPUTATION weights.
     reputation: RwLock<Option<Arc<dyn Reputation>>>,
+    /// Whether other processes append to the log (see [`EngineConfig::follow`]).
+    follow: bool,
+    /// The last sequence number applied to the graph, for readers that wait for one.
+    applied: tokio::sync::watch::Sender<u64>,
+    /// The highest sequence number any writer's append announced (a follower's view of the
+    /// log's head, for its lag).
+    announced: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Counters of the writer, for metrics.
@@ -166,6 +181,12 @@ pub struct WriterStats {
     pub commits: u64,
     /// Events appended.
     pub events: u64,
+    /// Group commits another writer's append got ahead of (each decided again).
+    pub conflicts: u64,
+    /// Events other writers appended, applied here.
+    pub followed: u64,
+    /// Time spent reading and applying them, in nanoseconds.
+    pub follow_ns: u64,
 }
 
 /// The engine: a graph kept equal to the replay of its log.
@@ -173,6 +194,8 @@ pub struct Engine {
     shared: Arc<Shared>,
     queue: mpsc::Sender<Job>,
     writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// What wakes the follower when another process appends.
+    watcher: Option<tokio::task::JoinHandle<()>>,
     /// The data directory's writer lock, held while the engine lives (SQLite logs only).
     _lock: Option<std::fs::File>,
 }
@@ -222,6 +245,8 @@ impl Engine {
             .max()
             .unwrap_or(Id(0));
         let (committed, _) = broadcast::channel(SUBSCRIBER_LAG_MAX);
+        let (applied, _) = tokio::sync::watch::channel(graph.position().seq);
+        let follow = config.follow && !config.read_only;
         let shared = Arc::new(Shared {
             log,
             sealer: Mutex::new(sealer),
@@ -230,11 +255,17 @@ impl Engine {
             committed,
             stats: Mutex::new(WriterStats::default()),
             reputation: RwLock::new(None),
+            follow,
+            applied,
+            announced: Arc::default(),
         });
         let (queue, jobs) = mpsc::channel(WRITE_QUEUE_MAX);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let watcher = if follow { shared.log.watch(wake.clone(), shared.announced.clone()) } else { None };
+        let wake = follow.then_some(wake);
         // A read-only engine has no writer: its queue is closed and `execute` says so.
-        let writer = (!config.read_only).then(|| tokio::spawn(write_loop(shared.clone(), jobs)));
-        Ok(Engine { shared, queue, writer: Mutex::new(writer), _lock: lock })
+        let writer = (!config.read_only).then(|| tokio::spawn(write_loop(shared.clone(), jobs, wake)));
+        Ok(Engine { shared, queue, writer: Mutex::new(writer), watcher, _lock: lock })
     }
 
     /// A consistent, read-only view of the graph. Hold it briefly: the writer waits for it to
@@ -311,6 +342,29 @@ impl Engine {
         }
     }
 
+    /// The last sequence number applied to the graph.
+    pub fn applied_seq(&self) -> u64 {
+        *self.shared.applied.borrow()
+    }
+
+    /// Waits until the graph has applied `seq` (a write another replica acknowledged), for at
+    /// most `within`: whether it has.
+    pub async fn wait_applied(&self, seq: u64, within: std::time::Duration) -> bool {
+        let mut applied = self.shared.applied.subscribe();
+        matches!(tokio::time::timeout(within, applied.wait_for(|&s| s >= seq)).await, Ok(Ok(_)))
+    }
+
+    /// How far the graph is behind the log's head as appends announce it (0 for the only
+    /// writer; a follower's lag between a notification and its apply).
+    pub fn lag(&self) -> u64 {
+        self.shared.announced.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(self.applied_seq())
+    }
+
+    /// Whether this engine follows other writers of its log.
+    pub fn follows(&self) -> bool {
+        self.shared.follow
+    }
+
     /// Counters of the writer.
     pub fn writer_stats(&self) -> WriterStats {
         *self.shared.stats.lock()
@@ -323,7 +377,10 @@ impl Engine {
 
     /// Stops taking commands, lets the writer finish what it accepted, and closes the log.
     pub async fn shutdown(self) {
-        let Engine { shared, queue, writer, _lock } = self;
+        let Engine { shared, queue, writer, watcher, _lock } = self;
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
         drop(queue);
         let handle = writer.lock().take();
         if let Some(handle) = handle {
@@ -405,9 +462,27 @@ fn check_link(position: &LogPosition, record: &Record) -> Result<()> {
     Ok(())
 }
 
-async fn write_loop(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) {
+async fn write_loop(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>, wake: Option<Arc<tokio::sync::Notify>>) {
     let mut batch: Vec<Job> = Vec::with_capacity(GROUP_COMMIT_MAX);
-    while let Some(first) = jobs.recv().await {
+    let mut poll = tokio::time::interval(FOLLOW_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // A follower applies what other writers append between its own commits.
+        let first = match &wake {
+            Some(wake) => tokio::select! {
+                job = jobs.recv() => job,
+                _ = wake.notified() => {
+                    follow_or_log(&shared).await;
+                    continue;
+                }
+                _ = poll.tick() => {
+                    follow_or_log(&shared).await;
+                    continue;
+                }
+            },
+            None => jobs.recv().await,
+        };
+        let Some(first) = first else { break };
         batch.push(first);
         // Imports are committed alone; everything else that is waiting joins this commit.
         if !matches!(batch[0].command, Command::Import(_)) {
@@ -427,68 +502,166 @@ async fn write_loop(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
+/// Follows the log, and says so when it cannot (the next wake or tick tries again).
+async fn follow_or_log(shared: &Shared) {
+    if let Err(e) = follow_log(shared).await {
+        tracing::warn!(error = %e, "following the log");
+    }
+}
+
+/// Applies what other writers appended since the graph's position, in order, and hands it to
+/// subscribers as their own commits are.
+async fn follow_log(shared: &Shared) -> Result<()> {
+    let from = shared.graph.read().position();
+    let mut records = Vec::new();
+    shared
+        .log
+        .scan(from.seq + 1, |record| {
+            records.push(record);
+            Ok(())
+        })
+        .await?;
+    if records.is_empty() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let mut keyring_read = false;
+    let mut position = from;
+    let mut opened = Vec::with_capacity(records.len());
+    for record in &records {
+        check_link(&position, record)?;
+        let event = match record.event()? {
+            Event::Sealed(sealed) => {
+                let gone = matches!(shared.sealer.lock().open(&sealed, record.seq)?, Opened::KeyGone(_));
+                if gone && !keyring_read {
+                    // A user key another writer made: the keyring has it since that append.
+                    let rows = shared.log.reads().keyring().await?;
+                    shared.sealer.lock().learn_keyring(rows)?;
+                    keyring_read = true;
+                }
+                shared.sealer.lock().open_in_replay(&sealed, record.seq)?
+            }
+            event => Some(event),
+        };
+        position = LogPosition { seq: record.seq, hash: record.hash };
+        opened.push((position, event));
+    }
+    shared.sealer.lock().forget_shredded();
+    // Subscribers get the events in runs of consecutive sequence numbers (an envelope whose
+    // key an erasure shredded is applied as nothing).
+    let copies = shared.committed.receiver_count() > 0;
+    let mut runs: Vec<(u64, Vec<Event>)> = Vec::new();
+    let count = opened.len() as u64;
+    {
+        let mut graph = shared.graph.write();
+        for (at, event) in opened {
+            let Some(event) = event else { continue };
+            if copies {
+                match runs.last_mut() {
+                    Some((first, events)) if *first + events.len() as u64 == at.seq => events.push(event.clone()),
+                    _ => runs.push((at.seq, vec![event.clone()])),
+                }
+            }
+            graph.apply_at(event, at)?;
+        }
+        graph.set_position(position);
+    }
+    shared.applied.send_replace(position.seq);
+    {
+        let mut stats = shared.stats.lock();
+        stats.followed += count;
+        stats.follow_ns += started.elapsed().as_nanos() as u64;
+    }
+    let committed_at = SystemTime::now();
+    for (first_seq, events) in runs {
+        let _ = shared.committed.send(Arc::new(Committed { first_seq, events, committed_at }));
+    }
+    Ok(())
+}
+
 /// Decides every job against the graph plus the events staged before it, appends all staged
 /// events in one transaction, applies them, then answers every job.
-async fn commit_group(shared: &Shared, jobs: Vec<Job>) {
+async fn commit_group(shared: &Shared, mut jobs: Vec<Job>) {
     if jobs.is_empty() {
         return;
     }
-    let now = now_ms();
-    let mut staged: Vec<Event> = Vec::new();
-    let mut answers: Vec<(Reply, Result<std::ops::Range<usize>>)> = Vec::new();
-    let mut rejections = 0;
-    {
-        let reputation = shared.reputation.read().clone();
-        let graph = shared.graph.read();
-        for job in jobs {
-            let decided = {
-                let view = Overlay::new(&graph, &staged).with_reputation(reputation.as_deref());
-                schema::decide(job.command, now, &view)
-            };
-            match decided {
-                Ok(events) => {
-                    let start = staged.len();
-                    staged.extend(events);
-                    answers.push((job.reply, Ok(start..staged.len())));
-                }
-                Err(rejection) => {
-                    rejections += 1;
-                    answers.push((job.reply, Err(Error::Rejected(rejection))));
+    let mut attempts = 0;
+    loop {
+        // A follower keeps the commands to decide them again if another writer gets ahead.
+        let again = shared.follow && attempts < CONFLICT_RETRIES;
+        let now = now_ms();
+        let mut staged: Vec<Event> = Vec::new();
+        let mut outcomes: Vec<Result<std::ops::Range<usize>>> = Vec::with_capacity(jobs.len());
+        let mut rejections = 0;
+        {
+            let reputation = shared.reputation.read().clone();
+            let graph = shared.graph.read();
+            for job in &mut jobs {
+                let command = if again {
+                    job.command.clone()
+                } else {
+                    std::mem::replace(&mut job.command, Command::Import(Default::default()))
+                };
+                let decided = {
+                    let view = Overlay::new(&graph, &staged).with_reputation(reputation.as_deref());
+                    schema::decide(command, now, &view)
+                };
+                match decided {
+                    Ok(events) => {
+                        let start = staged.len();
+                        staged.extend(events);
+                        outcomes.push(Ok(start..staged.len()));
+                    }
+                    Err(rejection) => {
+                        rejections += 1;
+                        outcomes.push(Err(Error::Rejected(rejection)));
+                    }
                 }
             }
         }
-    }
-    let head = shared.graph.read().position();
-    let staged_count = staged.len();
-    // Subscribers get their own copy; the store takes the events themselves.
-    let for_subscribers = (shared.committed.receiver_count() > 0).then(|| staged.clone());
-    let result = if staged.is_empty() { Ok(Vec::new()) } else { append_and_apply(shared, head, now, staged).await };
-    {
-        let mut stats = shared.stats.lock();
-        stats.rejections += rejections;
-        stats.commands += answers.len() as u64 - rejections;
-        if result.as_ref().is_ok_and(|h| !h.is_empty()) {
-            stats.commits += 1;
-            stats.events += staged_count as u64;
+        let head = shared.graph.read().position();
+        let staged_count = staged.len();
+        // Subscribers get their own copy; the store takes the events themselves.
+        let for_subscribers = (shared.committed.receiver_count() > 0).then(|| staged.clone());
+        let result = if staged.is_empty() { Ok(Vec::new()) } else { append_and_apply(shared, head, now, staged).await };
+        if again && matches!(result, Err(Error::Conflict { .. })) {
+            // Another writer appended first: apply what it wrote, then decide again against
+            // the state this commit now lands on.
+            attempts += 1;
+            shared.stats.lock().conflicts += 1;
+            match follow_log(shared).await {
+                Ok(()) => continue,
+                Err(e) => tracing::warn!(error = %e, "following the log after a conflict"),
+            }
         }
-    }
-    for (reply, answer) in answers {
-        let answer = match (answer, &result) {
-            (Err(e), _) => Err(e),
-            (Ok(_), Err(e)) => Err(Error::Corrupt(format!("append failed, nothing was written: {e}"))),
-            (Ok(range), Ok(hashes)) => Ok(Receipt {
-                first_seq: head.seq + 1 + range.start as u64,
-                last_seq: head.seq + range.end as u64,
-                hash: range.end.checked_sub(1).map_or(head.hash, |i| hashes[i]),
-            }),
-        };
-        let _ = reply.send(answer);
-    }
-    if let (Ok(hashes), Some(events)) = (&result, for_subscribers)
-        && !hashes.is_empty()
-    {
-        let committed = Committed { first_seq: head.seq + 1, events, committed_at: SystemTime::now() };
-        let _ = shared.committed.send(Arc::new(committed));
+        {
+            let mut stats = shared.stats.lock();
+            stats.rejections += rejections;
+            stats.commands += outcomes.len() as u64 - rejections;
+            if result.as_ref().is_ok_and(|h| !h.is_empty()) {
+                stats.commits += 1;
+                stats.events += staged_count as u64;
+            }
+        }
+        for (job, outcome) in jobs.into_iter().zip(outcomes) {
+            let answer = match (outcome, &result) {
+                (Err(e), _) => Err(e),
+                (Ok(_), Err(e)) => Err(Error::Corrupt(format!("append failed, nothing was written: {e}"))),
+                (Ok(range), Ok(hashes)) => Ok(Receipt {
+                    first_seq: head.seq + 1 + range.start as u64,
+                    last_seq: head.seq + range.end as u64,
+                    hash: range.end.checked_sub(1).map_or(head.hash, |i| hashes[i]),
+                }),
+            };
+            let _ = job.reply.send(answer);
+        }
+        if let (Ok(hashes), Some(events)) = (&result, for_subscribers)
+            && !hashes.is_empty()
+        {
+            let committed = Committed { first_seq: head.seq + 1, events, committed_at: SystemTime::now() };
+            let _ = shared.committed.send(Arc::new(committed));
+        }
+        return;
     }
 }
 
@@ -528,5 +701,7 @@ async fn append_and_apply(shared: &Shared, head: LogPosition, now: i64, staged: 
         graph.apply_at(event, LogPosition { seq: record.seq, hash: record.hash }).expect("decided events apply");
     }
     graph.set_position(last);
+    drop(graph);
+    shared.applied.send_replace(last.seq);
     Ok(records.iter().map(|r| r.hash).collect())
 }

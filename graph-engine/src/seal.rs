@@ -109,6 +109,16 @@ fn decrypt(cipher: &XChaCha20Poly1305, sealed: &[u8], aad: &[u8]) -> Option<Vec<
     cipher.decrypt(&XNonce::from(nonce), Payload { msg: ciphertext, aad }).ok()
 }
 
+/// A keyring row's key, unwrapped by the server key.
+fn unwrap_key(server: &XChaCha20Poly1305, id: Vec<u8>, wrapped: &[u8]) -> Result<(KeyId, [u8; 32])> {
+    let id: KeyId = id.try_into().map_err(|_| Error::Corrupt("a keyring id is not 16 bytes".into()))?;
+    let aad = [KEYRING_AAD, &id].concat();
+    let key = decrypt(server, wrapped, &aad).and_then(|k| <[u8; 32]>::try_from(k).ok()).ok_or_else(|| {
+        Error::Config("the key file does not open this log's keyring: is it the key file of this data?".into())
+    })?;
+    Ok((id, key))
+}
+
 fn cipher(key: &[u8; 32]) -> XChaCha20Poly1305 {
     XChaCha20Poly1305::new(key.into())
 }
@@ -118,27 +128,45 @@ impl Sealer {
     /// appended to, but nothing can be sealed or opened) and the keyring's rows.
     pub(crate) fn new(server_key: Option<[u8; 32]>, keyring: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Sealer> {
         let server = server_key.as_ref().map(cipher);
+        if !keyring.is_empty() && server.is_none() {
+            return Err(Error::Config(format!(
+                "the log's keyring holds {} user keys: the server's key file is needed to open it",
+                keyring.len()
+            )));
+        }
         let mut keys = HashMap::with_capacity(keyring.len());
-        if !keyring.is_empty() {
-            let Some(server) = &server else {
-                return Err(Error::Config(format!(
-                    "the log's keyring holds {} user keys: the server's key file is needed to open it",
-                    keyring.len()
-                )));
-            };
+        if let Some(server) = &server {
             for (id, wrapped) in keyring {
-                let id: KeyId = id.try_into().map_err(|_| Error::Corrupt("a keyring id is not 16 bytes".into()))?;
-                let aad = [KEYRING_AAD, &id].concat();
-                let key =
-                    decrypt(server, &wrapped, &aad).and_then(|k| <[u8; 32]>::try_from(k).ok()).ok_or_else(|| {
-                        Error::Config(
-                            "the key file does not open this log's keyring: is it the key file of this data?".into(),
-                        )
-                    })?;
+                let (id, key) = unwrap_key(server, id, &wrapped)?;
                 keys.insert(id, key);
             }
         }
         Ok(Sealer { server, keys, of_user: HashMap::new(), unopened: HashMap::new(), shredded: HashSet::new() })
+    }
+
+    /// Takes in keyring rows that other writers of the same log added (replicas): the keys it
+    /// did not hold yet.
+    pub(crate) fn learn_keyring(&mut self, keyring: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+        let Some(server) = &self.server else { return Ok(()) };
+        for (id, wrapped) in keyring {
+            if let Ok(known) = KeyId::try_from(&id[..])
+                && self.keys.contains_key(&known)
+            {
+                continue;
+            }
+            let (id, key) = unwrap_key(server, id, &wrapped)?;
+            if !self.shredded.contains(&id) {
+                self.keys.insert(id, key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the keys that erasures met since (in replay or following) shredded.
+    pub(crate) fn forget_shredded(&mut self) {
+        for id in &self.shredded {
+            self.keys.remove(id);
+        }
     }
 
     fn server(&self) -> Result<&XChaCha20Poly1305> {

@@ -16,6 +16,7 @@ mod moderation;
 mod order;
 mod privacy;
 mod private;
+mod replicas;
 mod search;
 mod server;
 mod talk;

@@ -264,6 +264,19 @@ impl AnyLog {
     }
 
     /// Closes the connections under whoever else holds the log: the engine's shutdown.
+    /// Wakes `wake` when another process appends (PostgreSQL); None where nobody else can
+    /// (SQLite: one writer holds the data directory).
+    pub(crate) fn watch(
+        &self,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+        head: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(log) => Some(log.watch(wake, head)),
+        }
+    }
+
     pub(crate) async fn close_shared(&self) {
         match &self.backend {
             Backend::Sqlite(log) => log.close().await,

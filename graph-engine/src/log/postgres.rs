@@ -1,19 +1,28 @@
-//! The PostgreSQL event log, chosen by a `postgres://` URL. One writer at a time holds a
-//! session advisory lock; every append is one transaction, durable on commit.
+//! The PostgreSQL event log, chosen by a `postgres://` URL. Writers (replicas, each its own
+//! process) append one at a time under a transaction-scoped advisory lock; an append that does
+//! not follow the head is refused (`Error::Conflict`); every append is one transaction, durable
+//! on commit, and notifies the log's channel so that the other replicas follow at once.
 
 use super::{LogWriter, Pool, Reads, Record, change_keyring, check_follows, read_through};
 use crate::seal::KeyringChange;
 use crate::{Error, Result};
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// The PostgreSQL backend.
 pub(crate) struct PostgresLog {
     pool: PgPool,
     pub(super) reads: Reads,
     describe: String,
+    /// The channel every append notifies (with its last sequence number) when it commits:
+    /// `daira_log_` and the schema, so that logs in other schemas of one database do not wake
+    /// each other's followers.
+    channel: String,
 }
 
 /// Advisory lock key that marks the single writer ("DAIRA" in ASCII).
@@ -134,11 +143,40 @@ impl PostgresLog {
             reads: Reads::new(Pool::Postgres(pool.clone())),
             pool,
             describe: format!("postgres://…@{host}"),
+            // At most 63 bytes, PostgreSQL's limit on a channel's name.
+            channel: format!("daira_log_{}", schema.unwrap_or("public").to_ascii_lowercase())
+                .chars()
+                .take(63)
+                .collect(),
         })
     }
 
     pub(super) fn describe(&self) -> String {
         self.describe.clone()
+    }
+
+    /// Wakes `wake` whenever any writer's append commits (LISTEN on the log's channel), and
+    /// once after each (re)connection, since a notification sent while it was away is lost;
+    /// the follower reads the log itself, so a lost or spurious wake costs nothing but a read.
+    /// `head` keeps the highest sequence number an append announced.
+    pub(crate) fn watch(&self, wake: Arc<Notify>, head: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {
+        let (pool, channel) = (self.pool.clone(), self.channel.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Ok(mut listener) = PgListener::connect_with(&pool).await
+                    && listener.listen(&channel).await.is_ok()
+                {
+                    wake.notify_one();
+                    while let Ok(notification) = listener.recv().await {
+                        if let Ok(seq) = notification.payload().parse::<u64>() {
+                            head.fetch_max(seq, Ordering::Relaxed);
+                        }
+                        wake.notify_one();
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
     }
 
     /// Closes the connections.
@@ -175,6 +213,9 @@ impl LogWriter for PostgresLog {
             .await?;
         }
         change_keyring!(tx, keyring);
+        // Delivered on commit, to every replica following this log.
+        let last = records.last().map_or(0, |r| r.seq);
+        sqlx::query("SELECT pg_notify($1, $2)").bind(&self.channel).bind(last.to_string()).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
