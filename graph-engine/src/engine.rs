@@ -237,8 +237,12 @@ impl Engine {
     pub async fn open(config: &EngineConfig, progress: &dyn Progress) -> Result<Engine> {
         let lock = lock_data_dir(config)?;
         let log = config.open_log().await?;
+        // Other writers append while a follower opens: it replays through the head it read
+        // before the keyring, so that every envelope it replays has its key in what it read
+        // (the rest it follows afterwards).
+        let until = if config.follow { log.head().await?.seq } else { u64::MAX };
         let mut sealer = Sealer::new(config.seal_key()?, log.reads().keyring().await?)?;
-        let graph = replay_sealed(&log, &mut sealer, u64::MAX, progress).await?;
+        let graph = replay_sealed(&log, &mut sealer, until, progress).await?;
         let last_own = (0..graph.vertex_count() as u32)
             .map(|v| graph.id_at(v))
             .filter(|id| id.node() == config.node)

@@ -54,6 +54,8 @@ fn mutate(server: &Server, token: &str, query: &str, variables: Value) -> Value 
     payload
 }
 
+const REGISTER: &str =
+    "mutation($l: String!) { register(input: {login: $l, password: \"a long enough password\"}) { token } }";
 const JOIN: &str = "mutation($w: ID!) { joinWorld(input: {world: $w}) { seq userErrors { message } } }";
 
 #[test]
@@ -184,4 +186,97 @@ fn a_write_on_one_replica_is_read_on_another_with_min_seq() {
         br#"{"query":"{ __typename }"}"#,
     );
     assert_eq!((bad.status, bad.code().as_str()), (400, "BAD_USER_INPUT"), "{}", bad.brief());
+}
+
+/// A GraphQL POST that may fail (the replica may be dead): the response's JSON, if any came.
+fn try_post(addr: std::net::SocketAddr, token: &str, query: &str, variables: Value) -> Option<Value> {
+    use std::io::{Read, Write};
+    let body = json!({"query": query, "variables": variables}).to_string();
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body.as_bytes()).ok()?;
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| serde_json::from_str(body).ok())?
+}
+
+#[test]
+#[cfg_attr(not(daira_postgres), ignore = "set DAIRA_TEST_POSTGRES_URL to run it against PostgreSQL")]
+fn a_replica_killed_under_load_loses_no_acknowledged_write_and_catches_up() {
+    let (url, schema) = crate::postgres("daira_kill");
+    let dir = tempfile::tempdir().unwrap();
+    let one = replica(dir.path(), 1, &url, &schema);
+    let two = replica(dir.path(), 2, &url, &schema);
+    let three = std::sync::Mutex::new(replica(dir.path(), 3, &url, &schema));
+    let (token, _) = one.user_with_mask("writer", "writer_pub", "PUBLIC");
+    let create = "mutation($h: String!) { createMask(input: {kind: PUBLIC, handle: $h, displayName: $h}) { mask { id } seq userErrors { message } } }";
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let acknowledged = std::sync::Mutex::new(Vec::<String>::new());
+    let addresses = [one.addr, two.addr];
+    std::thread::scope(|scope| {
+        // Writers on every replica, the one that gets killed included: what any of them
+        // acknowledged must survive.
+        for r in 0..3 {
+            let (stop, acknowledged, three, token) = (&stop, &acknowledged, &three, &token);
+            scope.spawn(move || {
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let addr = if r < 2 { addresses[r] } else { three.lock().unwrap().addr };
+                    let handle = format!("k{r}_{i}");
+                    i += 1;
+                    // A new account each time (masks per account are capped): registered in
+                    // the shared account store, its mask through the log.
+                    let Some(registered) = try_post(addr, token, REGISTER, json!({"l": handle})) else { continue };
+                    let Some(fresh) = registered["data"]["register"]["token"].as_str() else { continue };
+                    if let Some(reply) = try_post(addr, fresh, create, json!({"h": handle}))
+                        && let Some(id) = reply["data"]["createMask"]["mask"]["id"].as_str()
+                    {
+                        acknowledged.lock().unwrap().push(id.to_owned());
+                    }
+                }
+            });
+        }
+        // The writers stop however this ends (a failed assertion included).
+        struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let _stop = Stop(&stop);
+        // kill -9 of the third, three times, under that load; each time it comes back on the
+        // same data directory and catches up from the log.
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(1500));
+            let mut dead = three.lock().unwrap();
+            dead.child.kill().unwrap();
+            dead.child.wait().unwrap();
+            // The others keep serving while it is down.
+            std::thread::sleep(Duration::from_millis(500));
+            assert!(health(&one)["status"] == "ok" && health(&two)["status"] == "ok");
+            *dead = replica(dir.path(), 3, &url, &schema);
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+    });
+    let three = three.into_inner().unwrap();
+    let replicas = [&one, &two, &three];
+    let hashes = settled(&replicas);
+    assert!(hashes.windows(2).all(|h| h[0] == h[1]), "replicas differ: {hashes:?}");
+    let acknowledged = acknowledged.into_inner().unwrap();
+    assert!(acknowledged.len() > 30, "the load wrote {} masks", acknowledged.len());
+    let lookup = "query($m: ID!) { node(id: $m) { id } }";
+    for server in replicas {
+        for id in &acknowledged {
+            let found = server.gql(lookup, json!({"m": id}), Some(&token));
+            assert_eq!(found["node"]["id"].as_str(), Some(id.as_str()), "acknowledged mask {id} is gone");
+        }
+    }
+    eprintln!("{} acknowledged writes, all on every replica", acknowledged.len());
 }

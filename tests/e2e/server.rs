@@ -61,7 +61,10 @@ impl Server {
         if demo {
             command.arg("--demo");
         }
-        command.args(args).stdout(Stdio::piped()).stderr(Stdio::null());
+        // Its log beside the data directory, to say why when it does not start.
+        let log_path = data.with_extension("stderr.log");
+        let log = std::fs::File::create(&log_path).map_or_else(|_| Stdio::null(), Stdio::from);
+        command.args(args).stdout(Stdio::piped()).stderr(log);
         let mut child = command.spawn().expect("daira serve starts");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -78,7 +81,12 @@ impl Server {
         // The admin address, when there is one, is said first.
         let mut admin = None;
         let addr = loop {
-            match rx.recv_timeout(Duration::from_secs(300)).expect("the server says where it listens") {
+            let said = rx.recv_timeout(Duration::from_secs(300)).unwrap_or_else(|_| {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                let tail: String = log.lines().rev().take(5).collect::<Vec<_>>().join("\n");
+                panic!("the server did not say where it listens; its last words:\n{tail}")
+            });
+            match said {
                 ("admin", at) => admin = Some(at.parse().unwrap()),
                 (_, at) => break at,
             }
