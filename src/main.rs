@@ -110,6 +110,14 @@ enum Cmd {
         #[arg(long)]
         serve_role: Option<String>,
     },
+    /// The replicas of a PostgreSQL log (`serve --replica-id`): where each listens, how far
+    /// it has applied the log and its lag behind the head, which one computes epochs, and when
+    /// each was last heard from (a replica says so every second; one silent for 5 s is down).
+    Replicas {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Search worlds, works and public masks (Arabic, Egyptian dialect, Arabizi, English).
     Search {
         /// The query.
@@ -525,6 +533,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Serve(args) => serve(&config, args).await?,
         Cmd::Export { login } => export(&config, &login).await?,
         Cmd::Migrate { serve_role } => migrate(&config, serve_role.as_deref()).await?,
+        Cmd::Replicas { json } => replicas(&config, json).await?,
         Cmd::Reindex => {
             let progress = StderrProgress::new();
             let engine = open_read_only(&config, &progress).await?;
@@ -787,6 +796,51 @@ async fn export(config: &DataConfig, login: &str) -> Result<()> {
 }
 
 /// `daira migrate`: the PostgreSQL schemas, tables and server role.
+/// `daira replicas`: the replicas table beside the log's head.
+async fn replicas(config: &DataConfig, json: bool) -> Result<()> {
+    let Some(url) =
+        config.database_url.as_deref().filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+    else {
+        anyhow::bail!("replicas share a PostgreSQL log: give --database-url postgres://… (and --pg-schema)");
+    };
+    let head = LogReader::head(&config.engine().open_log().await?).await?.seq;
+    let seen = api::replica::list(url, config.pg_schema.as_deref()).await.context("reading the replicas table")?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let up = |s: &api::replica::Seen| now - s.seen_ms < 5_000;
+    if json {
+        let rows: Vec<serde_json::Value> = seen
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "id": s.id, "listen": s.listen, "applied_seq": s.applied_seq,
+                    "lag": head.saturating_sub(s.applied_seq), "leader": s.leader && up(s),
+                    "up": up(s), "seen_ms_ago": now - s.seen_ms, "started_ms": s.started_ms,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::json!({"log_head": head, "replicas": rows}));
+        return Ok(());
+    }
+    println!("log head {head}");
+    println!(
+        "{:>4}  {:<22} {:>12} {:>8}  {:<6} {:<5} {:>10}",
+        "id", "listen", "applied", "lag", "epochs", "up", "seen"
+    );
+    for s in &seen {
+        println!(
+            "{:>4}  {:<22} {:>12} {:>8}  {:<6} {:<5} {:>9.1}s",
+            s.id,
+            s.listen,
+            s.applied_seq,
+            head.saturating_sub(s.applied_seq),
+            if s.leader && up(s) { "leads" } else { "" },
+            if up(s) { "yes" } else { "no" },
+            (now - s.seen_ms) as f64 / 1e3
+        );
+    }
+    Ok(())
+}
+
 async fn migrate(config: &DataConfig, serve_role: Option<&str>) -> Result<()> {
     let Some(url) =
         config.database_url.as_deref().filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))

@@ -120,7 +120,7 @@ pub fn accounts_schema(pg_schema: Option<&str>) -> String {
 }
 
 /// A pool whose search_path is the accounts' schema, and the schema's name.
-async fn connect_accounts(url: &str, pg_schema: Option<&str>) -> Result<(PgPool, String)> {
+pub(crate) async fn connect_accounts(url: &str, pg_schema: Option<&str>) -> Result<(PgPool, String)> {
     let schema = accounts_schema(pg_schema);
     if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(AuthError::Invalid { field: "pg_schema", reason: format!("{schema:?} must be [A-Za-z0-9_]") });
@@ -165,7 +165,8 @@ pub async fn migrate_postgres(url: &str, pg_schema: Option<&str>, serve_role: Op
     if !existed {
         move_old_tables(&pool, pg_schema, &schema).await?;
     }
-    for table in TABLES.into_iter().chain(crate::messages::TABLES.map(|(_, sql)| sql)) {
+    let tables = crate::messages::TABLES.into_iter().chain(crate::replica::TABLES).map(|(_, sql)| sql);
+    for table in TABLES.into_iter().chain(tables) {
         run(table.to_owned()).await?;
     }
     if let Some(role) = serve_role {

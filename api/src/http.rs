@@ -952,6 +952,7 @@ async fn healthz(AxumState(app): AxumState<App>, Query(params): Query<HashMap<St
         "log_head": head,
         "lag": head.map(|h| h.saturating_sub(graph_seq)),
         "replica_id": app.state.replica_id,
+        "epoch_leader": app.state.epoch_leader.as_ref().map(|l| l.load(std::sync::atomic::Ordering::Acquire)),
         "follows": app.state.engine.follows(),
         "conflicts": writer.conflicts,
         "state_hash": state_hash,

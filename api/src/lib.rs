@@ -26,6 +26,7 @@ pub mod keys;
 pub mod listen;
 pub mod messages;
 pub mod metrics;
+pub mod replica;
 mod state;
 pub mod ws;
 
@@ -291,7 +292,14 @@ pub async fn serve(
     let follower = discovery::follow(engine.clone(), index.clone()).await?;
     let epochs = Arc::new(Epochs::open_for(&engine, &config.engine.data_dir.join("epochs"), config.epochs.keep).await?);
     let (shutdown, stopping) = watch::channel(false);
-    let epoch_loop = reputation::spawn_epochs(engine.clone(), epochs.clone(), config.epochs, stopping);
+    // Replicas elect one epoch computer; the others adopt its epochs (see `replica`).
+    let replica_pool = if config.engine.follow { auth.postgres() } else { None };
+    if let Some(pool) = &replica_pool {
+        replica::migrate(pool).await.context("creating the replicas' tables")?;
+    }
+    let epoch_leader = replica_pool.as_ref().map(|_| Arc::new(std::sync::atomic::AtomicBool::new(false)));
+    let epoch_loop =
+        reputation::spawn_epochs(engine.clone(), epochs.clone(), config.epochs, epoch_leader.clone(), stopping);
     let state = Arc::new(State {
         engine: engine.clone(),
         index,
@@ -306,6 +314,7 @@ pub async fn serve(
         caches: caches::Caches::default(),
         hub: Arc::default(),
         replica_id: config.engine.follow.then_some(config.engine.node),
+        epoch_leader: epoch_leader.clone(),
         epoch_numbers: epoch_loop.numbers(),
         shutdown,
     });
@@ -349,6 +358,22 @@ pub async fn serve(
             "listening"
         );
     }
+    let replication = match (replica_pool, epoch_leader) {
+        (Some(pool), Some(leader)) => Some(tokio::spawn(replica::run(
+            replica::Replica {
+                id: config.engine.node,
+                listen: addr.to_string(),
+                pool,
+                engine: engine.clone(),
+                epochs: state.epochs.clone(),
+                keep: config.epochs.keep,
+                leader,
+            },
+            epoch_loop.announcer(),
+            state.shutdown.subscribe(),
+        ))),
+        _ => None,
+    };
     ready(addr, admin_addr);
     let stop_state = state.clone();
     tokio::spawn(async move {
@@ -359,6 +384,9 @@ pub async fn serve(
     listen::serve(listener, app, config.connections.clone(), state.shutdown.subscribe(), drain).await;
     let _ = state.shutdown.send(true);
     epoch_loop.join().await;
+    if let Some(replication) = replication {
+        let _ = replication.await;
+    }
     let _ = clock.await;
     let _ = patrol.await;
     follower.stop().await;

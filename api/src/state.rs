@@ -36,6 +36,8 @@ pub struct State {
     pub hub: Arc<ws::Hub>,
     /// This process's replica id, when it is one of several on one PostgreSQL log.
     pub replica_id: Option<u16>,
+    /// Up while this replica computes the epochs every replica serves (see [`crate::replica`]).
+    pub epoch_leader: Option<Arc<std::sync::atomic::AtomicBool>>,
     pub(crate) epoch_numbers: watch::Receiver<u64>,
     pub(crate) shutdown: watch::Sender<bool>,
 }

@@ -207,6 +207,16 @@ impl Epochs {
         Ok(())
     }
 
+    /// Takes in an epoch another replica computed (and its folder keeps it too), unless one as
+    /// new is already kept: whether it was taken.
+    pub fn adopt(&self, set: ScoreSet, keep: usize) -> crate::Result<bool> {
+        if self.latest().is_some_and(|l| l.number >= set.number) {
+            return Ok(false);
+        }
+        self.push(set, keep)?;
+        Ok(true)
+    }
+
     /// Keeps `set` (and at most `keep` in all), writing it to the folder if there is one. In
     /// memory whatever happens on disk.
     fn push(&self, set: ScoreSet, keep: usize) -> crate::Result<()> {
@@ -253,14 +263,11 @@ fn write_epoch(dir: &Path, set: &ScoreSet) -> crate::Result<()> {
     use std::io::Write;
     let path = epoch_path(dir, set.number);
     let store_error = |reason: String| crate::Error::Store { path: path.clone(), reason };
-    let contents = postcard::to_allocvec(set).map_err(|e| store_error(e.to_string()))?;
+    let bytes = set.to_bytes().map_err(|e| store_error(e.to_string()))?;
     let temporary = path.with_extension("tmp");
     let write = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(MAGIC)?;
-        file.write_all(&FORMAT_VERSION.to_le_bytes())?;
-        file.write_all(blake3::hash(&contents).as_bytes())?;
-        file.write_all(&contents)?;
+        file.write_all(&bytes)?;
         file.sync_all()?;
         std::fs::rename(&temporary, &path)?;
         std::fs::File::open(dir)?.sync_all()
@@ -271,6 +278,29 @@ fn write_epoch(dir: &Path, set: &ScoreSet) -> crate::Result<()> {
 /// Reads an epoch file, checking its magic, version and checksum.
 fn read_epoch(path: &Path) -> Result<ScoreSet, String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    ScoreSet::from_bytes(&bytes)
+}
+
+impl ScoreSet {
+    /// The epoch as files and the replicas' shared store keep it: magic, layout version,
+    /// BLAKE3 of the contents, the contents (postcard).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, postcard::Error> {
+        let contents = postcard::to_allocvec(self)?;
+        let mut bytes = Vec::with_capacity(MAGIC.len() + 4 + 32 + contents.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(blake3::hash(&contents).as_bytes());
+        bytes.extend_from_slice(&contents);
+        Ok(bytes)
+    }
+
+    /// Reads [`ScoreSet::to_bytes`], checking its magic, version and checksum.
+    pub fn from_bytes(bytes: &[u8]) -> Result<ScoreSet, String> {
+        decode_epoch(bytes)
+    }
+}
+
+fn decode_epoch(bytes: &[u8]) -> Result<ScoreSet, String> {
     let header = MAGIC.len() + 4 + 32;
     if bytes.len() < header || &bytes[..MAGIC.len()] != MAGIC {
         return Err("not an epoch file".into());
@@ -373,12 +403,26 @@ impl Epochs {
 pub struct EpochLoop {
     task: tokio::task::JoinHandle<()>,
     numbers: watch::Receiver<u64>,
+    published: Arc<watch::Sender<u64>>,
 }
 
 impl EpochLoop {
     /// The number of the newest epoch, as each is published (0 before the first).
     pub fn numbers(&self) -> watch::Receiver<u64> {
         self.numbers.clone()
+    }
+
+    /// What announces an epoch taken in from elsewhere ([`Epochs::adopt`]) as this loop
+    /// announces its own.
+    pub fn announcer(&self) -> impl Fn(u64) + Send + Sync + 'static + use<> {
+        let published = self.published.clone();
+        move |number| {
+            published.send_if_modified(|n| {
+                let newer = number > *n;
+                *n = (*n).max(number);
+                newer
+            });
+        }
     }
 
     /// Waits for the loop to end (it ends when `stop` turns true or the engine closes; a job in
@@ -399,18 +443,23 @@ const TICK: Duration = Duration::from_millis(100);
 /// The one epoch loop of a running system: computes the first epoch at once (unless the newest
 /// kept one is of the log's head already), then whenever `policy.min_events` events have been
 /// committed and `policy.min_interval` has passed since the last. Jobs run on a blocking
-/// thread, on a copy of the graph; every epoch and every failure is logged. Ends when `stop`
-/// turns true or the engine's stream closes.
+/// thread, on a copy of the graph; every epoch and every failure is logged. With `leader`, it
+/// computes only while that flag is up (replicas elect one computer; the others adopt its
+/// epochs). Ends when `stop` turns true or the engine's stream closes.
 pub fn spawn_epochs(
     engine: Arc<Engine>,
     epochs: Arc<Epochs>,
     policy: RecomputePolicy,
+    leader: Option<Arc<std::sync::atomic::AtomicBool>>,
     mut stop: watch::Receiver<bool>,
 ) -> EpochLoop {
     let mut commits = engine.subscribe();
     let position = engine.read().position();
     let current = epochs.latest().is_some_and(|e| e.position == position);
     let (published, numbers) = watch::channel(epochs.latest().map_or(0, |e| e.number));
+    let published = Arc::new(published);
+    let announcer = published.clone();
+    let leads = move || leader.as_ref().is_none_or(|l| l.load(std::sync::atomic::Ordering::Acquire));
     let task = tokio::spawn(async move {
         // Behind the log at start: compute at once. An empty log has nothing to score, and an
         // epoch computed at start would race the first writes (its cut a matter of timing).
@@ -418,7 +467,8 @@ pub fn spawn_epochs(
         let mut last: Option<Instant> = None;
         let mut tick = tokio::time::interval(TICK);
         loop {
-            let due = pending >= policy.min_events && last.is_none_or(|t| t.elapsed() >= policy.min_interval);
+            let due =
+                pending >= policy.min_events && last.is_none_or(|t| t.elapsed() >= policy.min_interval) && leads();
             if due {
                 pending = 0;
                 last = Some(Instant::now());
@@ -433,7 +483,11 @@ pub fn spawn_epochs(
                             modularity = set.clusters.modularity,
                             "epoch computed"
                         );
-                        let _ = published.send(set.number);
+                        published.send_if_modified(|n| {
+                            let newer = set.number > *n;
+                            *n = (*n).max(set.number);
+                            newer
+                        });
                     }
                     Ok(Err(e)) => tracing::error!(error = %e, "epoch"),
                     Err(e) => tracing::error!(error = %e, "epoch job stopped"),
@@ -453,5 +507,5 @@ pub fn spawn_epochs(
             }
         }
     });
-    EpochLoop { task, numbers }
+    EpochLoop { task, numbers, published: announcer }
 }

@@ -24,6 +24,11 @@ fn replica(dir: &Path, n: u16, url: &str, schema: &str) -> Server {
         "0",
         "--rate-per-token",
         "0",
+        // An epoch after every commit, at most five a second.
+        "--epoch-events",
+        "1",
+        "--epoch-interval-ms",
+        "200",
     ];
     Server::start_in(&data, false, &args)
 }
@@ -131,6 +136,51 @@ fn three_replicas_write_concurrently_converge_and_see_each_others_events() {
     assert_eq!(replayed["state_hash"].as_str(), Some(hashes[0].as_str()), "a replay of the log");
     let conflicts: u64 = replicas.iter().map(|r| health(r)["conflicts"].as_u64().unwrap()).sum();
     eprintln!("conflicts decided again: {conflicts}");
+
+    // One replica computes epochs; all of them serve the same one.
+    let (epoch, leader) = same_epoch(&replicas, 0);
+    eprintln!("epoch {epoch} computed by replica {}", leader + 1);
+    // `daira replicas` lists the three, up, caught up, and the one that leads.
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_daira"))
+        .args(["--database-url", &url, "--pg-schema", &schema, "replicas", "--json"])
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let rows = listed["replicas"].as_array().unwrap();
+    assert_eq!(rows.iter().map(|r| r["id"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 2, 3], "{listed}");
+    assert!(rows.iter().all(|r| r["up"] == true && r["lag"].as_u64().unwrap() < 5), "{listed}");
+    assert_eq!(rows.iter().filter(|r| r["leader"] == true).count(), 1, "{listed}");
+    // The leader goes (kill -9): another takes the lock, and epochs go on for the rest.
+    let mut replicas: Vec<Server> = vec![one, two, three];
+    let mut gone = replicas.remove(leader);
+    gone.child.kill().unwrap();
+    gone.child.wait().unwrap();
+    let (token, _) = replicas[0].user_with_mask("after", "after_pub", "PUBLIC");
+    mutate(&replicas[1], &token, JOIN, json!({"w": world}));
+    let rest: Vec<&Server> = replicas.iter().collect();
+    let (later, _) = same_epoch(&rest, epoch);
+    assert!(later > epoch);
+}
+
+/// Waits until every replica serves one epoch newer than `after` and exactly one leads: that
+/// epoch, and the leader's place in `replicas`.
+fn same_epoch(replicas: &[&Server], after: u64) -> (u64, usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let states: Vec<Value> = replicas.iter().map(|r| health(r)).collect();
+        let epochs: Vec<Option<u64>> = states.iter().map(|s| s["epoch"].as_u64()).collect();
+        let leaders: Vec<usize> = (0..states.len()).filter(|&i| states[i]["epoch_leader"] == true).collect();
+        if let ([leader], Some(epoch)) = (&leaders[..], epochs[0])
+            && epoch > after
+            && epochs.iter().all(|e| *e == Some(epoch))
+            && states.iter().all(|s| s["lag"] == 0)
+        {
+            return (epoch, *leader);
+        }
+        assert!(Instant::now() < deadline, "no common epoch after {after} with one leader: {states:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]
@@ -228,7 +278,7 @@ fn a_replica_killed_under_load_loses_no_acknowledged_write_and_catches_up() {
             scope.spawn(move || {
                 let mut i = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let addr = if r < 2 { addresses[r] } else { three.lock().unwrap().addr };
+                    let addr = addresses.get(r).copied().unwrap_or_else(|| three.lock().unwrap().addr);
                     let handle = format!("k{r}_{i}");
                     i += 1;
                     // A new account each time (masks per account are capped): registered in

@@ -43,7 +43,7 @@ async fn epochs_follow_the_log_and_diff() {
     assert!(!reputation::curators(&engine.read()).is_empty(), "moderators seed trust");
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = spawn_epochs(engine.clone(), epochs.clone(), policy, stopped);
+    let worker = spawn_epochs(engine.clone(), epochs.clone(), policy, None, stopped);
     let mut published = worker.numbers();
     // A new user rates someone: the background job picks it up.
     let user = engine.new_id();
