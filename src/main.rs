@@ -241,6 +241,11 @@ struct ServeArgs {
     /// address only operators reach).
     #[arg(long, env = "DAIRA_ADMIN_LISTEN")]
     admin_listen: Option<std::net::SocketAddr>,
+    /// Keep the rate limits in this Redis (redis://host:port/db), shared by every replica, so
+    /// that a client spreading requests over replicas meets one allowance (under the
+    /// PostgreSQL schema's name, or `daira`). Without it each process limits on its own.
+    #[arg(long, env = "DAIRA_REDIS_URL")]
+    redis_url: Option<String>,
     /// Run as replica N (1 to 1023) of a PostgreSQL log that other `daira serve` processes
     /// append to as well: ids are made as node N, the log is followed (LISTEN/NOTIFY wakes it),
     /// and a commit another replica got ahead of is decided again. Needs --database-url
@@ -756,6 +761,7 @@ async fn serve(config: &DataConfig, args: ServeArgs) -> Result<()> {
         session_ttl: std::time::Duration::from_secs(args.session_ttl_secs.max(1)),
         handle_cooling_off: std::time::Duration::from_secs(args.handle_cooling_off_secs),
         fee_bp: args.fee_bp,
+        redis_url: args.redis_url,
     };
     api::serve(serve, &StderrProgress::new(), |addr, admin| {
         if let Some(admin) = admin {

@@ -180,10 +180,62 @@ impl Limit {
     }
 }
 
-/// The server's rate limits: per client IP, and per session token.
+/// The server's rate limits: per client IP, and per session token; kept in Redis for every
+/// replica at once when `shared` is set (see [`crate::ratelimit`]), in this process otherwise.
 struct Limiter {
     per_ip: Option<Limit>,
     per_token: Option<Limit>,
+    shared: Option<Arc<crate::ratelimit::SharedLimits>>,
+    /// When Redis's last failure was logged (ms since the Unix epoch): once in 10 s at most.
+    warned_ms: std::sync::atomic::AtomicI64,
+}
+
+impl Limiter {
+    /// Takes `n` requests from `key`'s allowance under `limit`: from the replicas' shared
+    /// allowance when there is one (this process's own if Redis fails), else from this
+    /// process's.
+    async fn take(&self, limit: &Limit, key: Key, n: u32, metrics: &crate::metrics::Metrics) -> Verdict {
+        if let Some(shared) = &self.shared
+            && n > 0
+        {
+            let (scope, name) = match key {
+                Key::Ip(ip) => ("ip", ip.to_string()),
+                Key::Token(t) => ("token", t.iter().map(|b| format!("{b:02x}")).collect()),
+            };
+            let burst = u64::from(limit.burst);
+            match shared.take(scope, &name, limit.rate, limit.burst, n).await {
+                Ok(taken) if taken.allowed => {
+                    let remaining = taken.remaining.min(burst);
+                    return Verdict {
+                        allowed: true,
+                        limit: burst,
+                        remaining,
+                        reset_secs: ((burst - remaining) as f64 / limit.rate).ceil() as u64,
+                    };
+                }
+                Ok(taken) => {
+                    return Verdict {
+                        allowed: false,
+                        limit: burst,
+                        remaining: 0,
+                        reset_secs: (taken.wait_us as f64 / 1e6).ceil().max(1.0) as u64,
+                    };
+                }
+                Err(e) => {
+                    metrics.redis_error();
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as i64);
+                    let last = self.warned_ms.load(std::sync::atomic::Ordering::Relaxed);
+                    if now - last >= 10_000 {
+                        self.warned_ms.store(now, std::sync::atomic::Ordering::Relaxed);
+                        tracing::warn!(error = %e, "shared rate limits (Redis) failed: this replica's own limits judge meanwhile");
+                    }
+                }
+            }
+        }
+        limit.take(key, n)
+    }
 }
 
 #[derive(Clone)]
@@ -210,10 +262,13 @@ pub fn router(
     ws_schema: DairaSchema,
     limits: Limits,
     admin_apart: bool,
+    shared_limits: Option<Arc<crate::ratelimit::SharedLimits>>,
 ) -> (Router, Router) {
     let limiter = Limiter {
         per_ip: Limit::new(limits.per_ip_per_sec, limits.burst_seconds),
         per_token: Limit::new(limits.per_token_per_sec, limits.burst_seconds),
+        shared: shared_limits,
+        warned_ms: std::sync::atomic::AtomicI64::new(0),
     };
     let total = usize::try_from(limits.websockets_max).unwrap_or(usize::MAX);
     let sockets_per_ip = crate::listen::Gate::new(total, limits.websockets_per_ip);
@@ -345,18 +400,19 @@ struct Charge<'a> {
 
 /// Takes a charge from the limits that apply: their verdicts, or the 429 (with the headers of
 /// the tightest limit and `earlier`'s verdicts counted in).
-fn rate_limit(
+async fn rate_limit(
     app: &App,
     charge: Charge<'_>,
     earlier: &[Verdict],
     media: &'static str,
 ) -> Result<Vec<Verdict>, ApiError> {
     let mut verdicts = Vec::new();
+    let metrics = &app.state.metrics;
     if let (Some(ip), Some(limit)) = (charge.ip, &app.limiter.per_ip) {
-        verdicts.push(limit.take(Key::Ip(ip), charge.cost));
+        verdicts.push(app.limiter.take(limit, Key::Ip(ip), charge.cost, metrics).await);
     }
     if let (Some(token), Some(limit)) = (charge.token, &app.limiter.per_token) {
-        verdicts.push(limit.take(Key::Token(token_key(token)), charge.cost));
+        verdicts.push(app.limiter.take(limit, Key::Token(token_key(token)), charge.cost, metrics).await);
     }
     if verdicts.iter().all(|v| v.allowed) {
         return Ok(verdicts);
@@ -398,10 +454,11 @@ async fn admit(
     // The IP's limit first, before any session lookup: a flood of made-up tokens costs the
     // account store nothing.
     let ip = client_ip(peer);
-    let mut verdicts = rate_limit(app, Charge { ip: Some(ip), token: None, cost: 1, total: 1 }, &[], media)?;
+    let mut verdicts = rate_limit(app, Charge { ip: Some(ip), token: None, cost: 1, total: 1 }, &[], media).await?;
     let caller = authenticate(app, headers, media).await?;
     if let Some(token) = caller.token.as_deref() {
-        verdicts.extend(rate_limit(app, Charge { ip: None, token: Some(token), cost: 1, total: 1 }, &verdicts, media)?);
+        let charge = Charge { ip: None, token: Some(token), cost: 1, total: 1 };
+        verdicts.extend(rate_limit(app, charge, &verdicts, media).await?);
     }
     Ok((caller, verdicts))
 }
@@ -581,7 +638,7 @@ async fn run(
         .fold(0u32, u32::saturating_add);
     if cost > 1 {
         let charge = Charge { ip: Some(client_ip(peer)), token: caller.token.as_deref(), cost: cost - 1, total: cost };
-        match rate_limit(app, charge, &verdicts, media) {
+        match rate_limit(app, charge, &verdicts, media).await {
             Ok(more) => verdicts.extend(more),
             Err(e) => return e.into_response(),
         }
@@ -816,7 +873,7 @@ async fn upgrade_websocket(
     parts: &mut axum::http::request::Parts,
 ) -> Result<Response, ApiError> {
     // An upgrade is a request like any other for the per-IP limit.
-    rate_limit(app, Charge { ip: Some(client_ip(peer)), token: None, cost: 1, total: 1 }, &[], JSON)?;
+    rate_limit(app, Charge { ip: Some(client_ip(peer)), token: None, cost: 1, total: 1 }, &[], JSON).await?;
     let offered = parts.headers.get_all(header::SEC_WEBSOCKET_PROTOCOL).iter().filter_map(|v| v.to_str().ok());
     let protocol = offered
         .into_iter()
@@ -873,12 +930,18 @@ impl App {
                     }
                 })
             }),
-            admit: Arc::new(move |caller: &Caller, cost: u32| match (&caller.token, &limiter.limiter.per_token) {
-                (Some(token), Some(limit)) => {
-                    let verdict = limit.take(Key::Token(token_key(token)), cost);
-                    if verdict.allowed { Ok(()) } else { Err(verdict.reset_secs) }
-                }
-                _ => Ok(()),
+            admit: Arc::new(move |caller: &Caller, cost: u32| {
+                let (app, token) = (limiter.clone(), caller.token.clone());
+                Box::pin(async move {
+                    match (&token, &app.limiter.per_token) {
+                        (Some(token), Some(limit)) => {
+                            let key = Key::Token(token_key(token));
+                            let verdict = app.limiter.take(limit, key, cost, &app.state.metrics).await;
+                            if verdict.allowed { Ok(()) } else { Err(verdict.reset_secs) }
+                        }
+                        _ => Ok(()),
+                    }
+                })
             }),
         }
     }

@@ -26,6 +26,7 @@ pub mod keys;
 pub mod listen;
 pub mod messages;
 pub mod metrics;
+pub mod ratelimit;
 pub mod replica;
 mod state;
 pub mod ws;
@@ -67,6 +68,8 @@ pub struct ServeConfig {
     pub handle_cooling_off: Duration,
     /// The platform's fee on sales, in basis points (at most 2000).
     pub fee_bp: u16,
+    /// Keep the rate limits in this Redis (`redis://…`), shared by every replica.
+    pub redis_url: Option<String>,
 }
 
 /// How often expired sessions are deleted while the server runs.
@@ -321,12 +324,24 @@ pub async fn serve(
     spawn_session_sweeper(state.clone());
     let clock = spawn_governance_clock(engine.clone(), state.shutdown.subscribe());
     let patrol = spawn_patrol(state.clone());
+    let shared_limits = match &config.redis_url {
+        Some(url) => {
+            let namespace = config.engine.pg_schema.as_deref().unwrap_or("daira");
+            let shared = ratelimit::SharedLimits::connect(url, namespace)
+                .await
+                .with_context(|| format!("connecting to Redis for the shared rate limits ({url})"))?;
+            tracing::info!(namespace, "rate limits shared through Redis");
+            Some(Arc::new(shared))
+        }
+        None => None,
+    };
     let (app, admin) = http::router(
         state.clone(),
         gql::build(state.clone(), false),
         gql::build(state.clone(), true),
         config.limits.clone(),
         config.admin_listen.is_some(),
+        shared_limits,
     );
     let drain = config.limits.request_timeout + Duration::from_secs(5);
     let admin_addr = match config.admin_listen {

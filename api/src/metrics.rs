@@ -16,6 +16,7 @@ pub struct Metrics {
     operations: [AtomicU64; 3],
     throttled: AtomicU64,
     replica_behind: AtomicU64,
+    redis_errors: AtomicU64,
     mutations: AtomicU64,
     messages: AtomicU64,
     message_bytes: AtomicU64,
@@ -70,6 +71,11 @@ impl Metrics {
     }
 
     /// A request was refused by a rate limit.
+    pub fn redis_error(&self) {
+        self.redis_errors.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a request refused because the replica had not applied its X-Daira-Min-Seq.
     pub fn replica_behind(&self) {
         self.replica_behind.fetch_add(1, Relaxed);
     }
@@ -152,7 +158,7 @@ impl Metrics {
             let active = e.contracts.values().filter(|c| c.status == schema::economy::Status::Active).count();
             (e.ledger.transfers.len(), pending, e.issued, open, active)
         };
-        let figures: [(&str, &str, &str, f64); 28] = [
+        let figures: [(&str, &str, &str, f64); 29] = [
             ("daira_graphql_errors_total", "counter", "Errors in GraphQL responses.", self.errors.load(Relaxed) as f64),
             (
                 "daira_throttled_total",
@@ -215,6 +221,12 @@ impl Metrics {
                 "counter",
                 "Time spent reading and applying other replicas' events.",
                 stats.follow_ns as f64 / 1e9,
+            ),
+            (
+                "daira_ratelimit_redis_errors_total",
+                "counter",
+                "Rate-limit charges Redis failed to take (this replica's own limits judged them).",
+                self.redis_errors.load(Relaxed) as f64,
             ),
             (
                 "daira_replica_behind_total",

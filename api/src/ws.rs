@@ -670,7 +670,7 @@ pub struct Context {
 pub type SignIn =
     Arc<dyn Fn(String) -> futures_util::future::BoxFuture<'static, Result<(Caller, i64), String>> + Send + Sync>;
 /// Charges a caller's rate limit what one operation costs (see `http::operation_cost`).
-pub type Admit = Arc<dyn Fn(&Caller, u32) -> Result<(), u64> + Send + Sync>;
+pub type Admit = Arc<dyn Fn(&Caller, u32) -> futures_util::future::BoxFuture<'static, Result<(), u64>> + Send + Sync>;
 
 /// Why a session ended.
 enum End {
@@ -922,7 +922,9 @@ impl Session {
                     let name = payload.operation_name.as_deref();
                     async_graphql::parser::parse_query(&payload.query)
                         .map_or(1, |doc| crate::http::operation_cost(&doc, name))
-                }) {
+                })
+                .await
+                {
                     self.cx.state.metrics.throttled();
                     Some(format!("too many requests: retry in {wait} s"))
                 } else {

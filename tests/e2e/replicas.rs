@@ -8,6 +8,11 @@ use std::time::{Duration, Instant};
 
 /// Starts replica `n` of the log in `schema`, with the replicas' one key file.
 fn replica(dir: &Path, n: u16, url: &str, schema: &str) -> Server {
+    replica_with(dir, n, url, schema, &["--rate-per-ip", "0", "--rate-per-token", "0"])
+}
+
+/// [`replica`] with these limits' arguments.
+fn replica_with(dir: &Path, n: u16, url: &str, schema: &str, limits: &[&str]) -> Server {
     let keys = dir.join("keys.json");
     let data = dir.join(format!("replica{n}"));
     let id = n.to_string();
@@ -20,16 +25,13 @@ fn replica(dir: &Path, n: u16, url: &str, schema: &str) -> Server {
         keys.to_str().unwrap(),
         "--replica-id",
         &id,
-        "--rate-per-ip",
-        "0",
-        "--rate-per-token",
-        "0",
         // An epoch after every commit, at most five a second.
         "--epoch-events",
         "1",
         "--epoch-interval-ms",
         "200",
     ];
+    let args: Vec<&str> = args.into_iter().chain(limits.iter().copied()).collect();
     Server::start_in(&data, false, &args)
 }
 
@@ -329,4 +331,40 @@ fn a_replica_killed_under_load_loses_no_acknowledged_write_and_catches_up() {
         }
     }
     eprintln!("{} acknowledged writes, all on every replica", acknowledged.len());
+}
+
+#[test]
+#[cfg_attr(not(daira_postgres), ignore = "set DAIRA_TEST_POSTGRES_URL to run it against PostgreSQL")]
+fn a_client_spreading_requests_over_replicas_meets_one_allowance() {
+    let (url, schema) = crate::postgres("daira_limits");
+    let dir = tempfile::tempdir().unwrap();
+    // 5 requests a second per address, a burst of 10, kept in the machine's Redis.
+    let limits = ["--rate-per-ip", "5", "--rate-per-token", "0", "--redis-url", "redis://127.0.0.1:6379"];
+    let a = replica_with(dir.path(), 1, &url, &schema, &limits);
+    let b = replica_with(dir.path(), 2, &url, &schema, &limits);
+    // The attack: alternate between replicas to get each one's burst.
+    let started = Instant::now();
+    let mut allowed = 0;
+    let mut refused = [0, 0];
+    for i in 0..30 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        let reply = server.request(
+            "POST",
+            "/graphql",
+            &[("Content-Type", "application/json")],
+            br#"{"query":"{ __typename }"}"#,
+        );
+        match reply.status {
+            200 => allowed += 1,
+            429 => {
+                assert_eq!(reply.code(), "THROTTLED");
+                refused[i % 2] += 1;
+            }
+            other => panic!("status {other}: {}", reply.brief()),
+        }
+    }
+    // One allowance: the burst, and what refilled meanwhile — not a burst per replica.
+    let refill = (started.elapsed().as_secs_f64() * 5.0).ceil() as u32;
+    assert!(allowed <= 10 + refill + 1, "{allowed} of 30 allowed in {:?} across two replicas", started.elapsed());
+    assert!(refused[0] > 0 && refused[1] > 0, "both replicas refuse once the shared allowance is spent: {refused:?}");
 }
