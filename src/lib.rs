@@ -12,6 +12,7 @@ pub mod governance;
 pub mod ledger;
 pub mod logging;
 pub mod message;
+pub mod parquet_export;
 pub mod progress;
 pub mod recompute;
 pub mod stats;

@@ -96,10 +96,20 @@ enum Cmd {
     Serve(ServeArgs),
     /// A user's data, whole, signed by the server's key (as exportMyData gives it): JSON
     /// `{document, signature, publicKey}` on stdout. A reader: it runs beside a server.
+    ///
+    /// With --format parquet --out DIR: the graph instead, as vertices.parquet and
+    /// edges.parquet (kinds, weights, times, external ids) for analytics past one machine
+    /// (benches/spark runs PageRank on them with Spark); only the edge kinds PageRank walks.
     Export {
-        /// The account's login.
+        /// The account's login (the user's data, as JSON).
         #[arg(long)]
-        login: String,
+        login: Option<String>,
+        /// What to write: the user's data as JSON (with --login), or the graph as Parquet.
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+        /// With --format parquet: the folder to write (made if missing).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// With --database-url: create the log's and the accounts' schemas and tables as this
     /// connection's role (their owner), and, with --serve-role, the role `daira serve` should
@@ -536,7 +546,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             engine.shutdown().await;
         }
         Cmd::Serve(args) => serve(&config, args).await?,
-        Cmd::Export { login } => export(&config, &login).await?,
+        Cmd::Export { login, format, out } => match (format, login, out) {
+            (ExportFormat::Parquet, _, Some(out)) => export_parquet(&config, &out).await?,
+            (ExportFormat::Parquet, _, None) => anyhow::bail!("--format parquet needs --out DIR"),
+            (ExportFormat::Json, _, Some(_)) => {
+                anyhow::bail!("--out is for --format parquet (a user's export goes to stdout)")
+            }
+            (ExportFormat::Json, Some(login), None) => export(&config, &login).await?,
+            (ExportFormat::Json, None, _) => {
+                anyhow::bail!("a user's export needs --login (or --format parquet --out DIR)")
+            }
+        },
         Cmd::Migrate { serve_role } => migrate(&config, serve_role.as_deref()).await?,
         Cmd::Replicas { json } => replicas(&config, json).await?,
         Cmd::Reindex => {
@@ -771,6 +791,34 @@ async fn serve(config: &DataConfig, args: ServeArgs) -> Result<()> {
         let _ = std::io::stdout().flush();
     })
     .await
+}
+
+/// What `daira export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    /// A user's data, signed (with --login).
+    Json,
+    /// The graph, as Parquet files (with --out).
+    Parquet,
+}
+
+/// `daira export --format parquet --out DIR`: the graph for Spark and friends.
+async fn export_parquet(config: &DataConfig, out: &std::path::Path) -> Result<()> {
+    let engine = open_read_only(config, &StderrProgress::new()).await?;
+    let started = std::time::Instant::now();
+    let written = {
+        let graph = engine.read();
+        daira::parquet_export::export(&graph, out)?
+    };
+    engine.shutdown().await;
+    eprintln!(
+        "wrote {} vertices and {} edges to {} in {:.2} s",
+        written.vertices,
+        written.edges,
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// `daira export --login`: what exportMyData gives the user, for an operator.

@@ -4,6 +4,7 @@
 mod abuse;
 mod api;
 mod cli;
+mod columnar;
 mod consent;
 mod crash;
 mod economy;
