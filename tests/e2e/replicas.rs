@@ -366,5 +366,12 @@ fn a_client_spreading_requests_over_replicas_meets_one_allowance() {
     // One allowance: the burst, and what refilled meanwhile — not a burst per replica.
     let refill = (started.elapsed().as_secs_f64() * 5.0).ceil() as u32;
     assert!(allowed <= 10 + refill + 1, "{allowed} of 30 allowed in {:?} across two replicas", started.elapsed());
-    assert!(refused[0] > 0 && refused[1] > 0, "both replicas refuse once the shared allowance is spent: {refused:?}");
+    // Sent quickly enough that little refilled, both refuse once the one allowance is spent
+    // (on a slow machine the refill may fall on one replica's turns only).
+    if started.elapsed() < Duration::from_secs(1) {
+        assert!(
+            refused[0] > 0 && refused[1] > 0,
+            "both replicas refuse once the shared allowance is spent: {refused:?}"
+        );
+    }
 }
