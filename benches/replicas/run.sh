@@ -44,6 +44,19 @@ request = function()
   local body = string.format('{"query":"mutation(\$m: ID!, \$r: Int!) { rate(input: {mask: \$m, rating: \$r}) { seq userErrors { code } } }","variables":{"m":"$target","r":%d}}', (n % 20) - 10 + (n % 20 >= 10 and 1 or 0))
   return wrk.format(nil, nil, nil, body)
 end
+-- Responses that are not a committed mutation: an HTTP error, or a GraphQL error (a commit
+-- that lost the race for the log's head more times than the retries allow would be one).
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+failed = 0
+function response(status, headers, body)
+  if status ~= 200 or string.find(body, '"errors"', 1, true) then failed = failed + 1 end
+end
+function done(summary, latency, requests)
+  local n = 0
+  for _, t in ipairs(threads) do n = n + t:get("failed") end
+  io.write(string.format("failed responses: %d\n", n))
+end
 LUA
 }
 rps() { awk '/Requests\/sec/ {print $2}' "$work/$1.wrk"; }
@@ -86,10 +99,11 @@ heads=$(for p in 8281 8282 8283; do curl -s "http://127.0.0.1:$p/healthz?hash" |
 echo
 echo "replicas on one PostgreSQL log — ${SECONDS_EACH}s each, wrk -t1 -c$CONNS per replica, $(nproc) cores"
 printf '%-46s %12s %10s %10s\n' "workload" "requests/s" "p50" "p99"
-printf '%-46s %12s %10s %10s\n' "durable rate, 1 replica alone" "$(rps alone)" "$(pct alone 50%)" "$(pct alone 99%)"
+failed() { awk '/failed responses/ {print $3}' "$work/$1.wrk"; }
+printf '%-46s %12s %10s %10s %8s\n' "durable rate, 1 replica alone" "$(rps alone)" "$(pct alone 50%)" "$(pct alone 99%)" "$(failed alone) failed"
 total=0
 for r in 1 2 3; do
-  printf '%-46s %12s %10s %10s\n' "durable rate, 3 replicas at once: replica $r" "$(rps three$r)" "$(pct three$r 50%)" "$(pct three$r 99%)"
+  printf '%-46s %12s %10s %10s %8s\n' "durable rate, 3 replicas at once: replica $r" "$(rps three$r)" "$(pct three$r 50%)" "$(pct three$r 99%)" "$(failed three$r) failed"
   total=$(echo "$total + $(rps three$r)" | bc)
 done
 printf '%-46s %12s\n' "durable rate, 3 replicas at once: sum" "$total"

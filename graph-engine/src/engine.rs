@@ -590,6 +590,8 @@ async fn commit_group(shared: &Shared, mut jobs: Vec<Job>) {
         return;
     }
     let mut attempts = 0;
+    // After a lost race, the writers' lock, held until this group is answered.
+    let mut hold = None;
     loop {
         // A follower keeps the commands to decide them again if another writer gets ahead.
         let again = shared.follow && attempts < CONFLICT_RETRIES;
@@ -627,16 +629,30 @@ async fn commit_group(shared: &Shared, mut jobs: Vec<Job>) {
         let staged_count = staged.len();
         // Subscribers get their own copy; the store takes the events themselves.
         let for_subscribers = (shared.committed.receiver_count() > 0).then(|| staged.clone());
-        let result = if staged.is_empty() { Ok(Vec::new()) } else { append_and_apply(shared, head, now, staged).await };
+        let result = if staged.is_empty() {
+            Ok(Vec::new())
+        } else {
+            append_and_apply(shared, head, now, staged, hold.as_mut()).await
+        };
         if again && matches!(result, Err(Error::Conflict { .. })) {
-            // Another writer appended first: apply what it wrote, then decide again against
-            // the state this commit now lands on.
+            // Another writer appended first: take the writers' lock (so this group cannot lose
+            // again, however busy this replica is), apply what the other wrote, then decide
+            // again against the state this commit now lands on.
             attempts += 1;
             shared.stats.lock().conflicts += 1;
+            if hold.is_none() {
+                match shared.log.hold_writers().await {
+                    Ok(held) => hold = held,
+                    Err(e) => tracing::warn!(error = %e, "taking the writers' lock after a conflict"),
+                }
+            }
             match follow_log(shared).await {
                 Ok(()) => continue,
                 Err(e) => tracing::warn!(error = %e, "following the log after a conflict"),
             }
+        }
+        if let Some(held) = hold.take() {
+            shared.log.release(held).await;
         }
         {
             let mut stats = shared.stats.lock();
@@ -670,7 +686,13 @@ async fn commit_group(shared: &Shared, mut jobs: Vec<Job>) {
 }
 
 /// Appends the staged events and applies them; returns the chain hash after each.
-async fn append_and_apply(shared: &Shared, head: LogPosition, now: i64, staged: Vec<Event>) -> Result<Vec<[u8; 32]>> {
+async fn append_and_apply(
+    shared: &Shared,
+    head: LogPosition,
+    now: i64,
+    staged: Vec<Event>,
+    hold: Option<&mut log::WriterHold>,
+) -> Result<Vec<[u8; 32]>> {
     use rayon::prelude::*;
     // Encoding a bulk import is worth the pool; a group commit of a few mutations is not —
     // waking rayon's workers for it costs more than the work, and they spin-yield afterwards
@@ -695,7 +717,10 @@ async fn append_and_apply(shared: &Shared, head: LogPosition, now: i64, staged: 
     }
     let records = log::chain(head, now, payloads.into_iter().map(|p| p.expect("encoded")).collect());
     let last = records.last().map(|r| LogPosition { seq: r.seq, hash: r.hash }).expect("non-empty");
-    shared.log.append(&records, &keyring).await?;
+    match hold {
+        Some(hold) => shared.log.append_held(hold, &records, &keyring).await?,
+        None => shared.log.append(&records, &keyring).await?,
+    }
     if !keyring.is_empty() {
         shared.sealer.lock().commit(keyring);
     }

@@ -14,7 +14,7 @@ mod sqlite;
 #[cfg(test)]
 mod conformance;
 
-pub(crate) use postgres::PostgresLog;
+pub(crate) use postgres::{PostgresLog, WriterHold};
 pub use postgres::{check_identifier, migrate as migrate_postgres, schema_exists, table_exists};
 pub(crate) use sqlite::SqliteLog;
 
@@ -274,6 +274,35 @@ impl AnyLog {
         match &self.backend {
             Backend::Sqlite(_) => None,
             Backend::Postgres(log) => Some(log.watch(wake, head)),
+        }
+    }
+
+    /// Takes the writers' lock across a whole decision (PostgreSQL; None for SQLite, whose one
+    /// writer holds the data directory).
+    pub(crate) async fn hold_writers(&self) -> Result<Option<WriterHold>> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(log) => log.hold_writers().await.map(Some),
+        }
+    }
+
+    /// Lets the writers' lock go.
+    pub(crate) async fn release(&self, hold: WriterHold) {
+        if let Backend::Postgres(log) = &self.backend {
+            log.release(hold).await;
+        }
+    }
+
+    /// Appends while holding the writers' lock.
+    pub(crate) async fn append_held(
+        &self,
+        hold: &mut WriterHold,
+        records: &[Record],
+        keyring: &KeyringChange,
+    ) -> Result<()> {
+        match &self.backend {
+            Backend::Postgres(log) => log.append_held(hold, records, keyring).await,
+            Backend::Sqlite(log) => log.append(records, keyring).await,
         }
     }
 

@@ -80,7 +80,7 @@ async fn connect(url: &str, schema: Option<&str>) -> Result<PgPool> {
         }
         options = options.options([("search_path", schema)]);
     }
-    Ok(PgPoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?)
+    Ok(PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?)
 }
 
 /// Creates the log's schema and table as the connection's role (their owner), and, given a
@@ -187,10 +187,60 @@ impl PostgresLog {
 
 read_through!(PostgresLog);
 
+/// The writers' lock held by one connection across a whole decision (see
+/// [`PostgresLog::hold_writers`]): its appends run on that connection.
+pub(crate) struct WriterHold(sqlx::pool::PoolConnection<sqlx::Postgres>);
+
+impl PostgresLog {
+    /// Takes the writers' lock for this session until [`PostgresLog::release`]: a replica that
+    /// lost the race for the head holds it while it catches up, decides again and appends, so
+    /// that its second try cannot lose (every other append waits for it), and no replica
+    /// starves under contention.
+    pub(crate) async fn hold_writers(&self) -> Result<WriterHold> {
+        let mut connection = self.pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)").bind(WRITER_LOCK).execute(&mut *connection).await?;
+        Ok(WriterHold(connection))
+    }
+
+    /// Lets the writers' lock go (closing the connection if it will not say so: the session
+    /// ends, and its lock with it).
+    pub(crate) async fn release(&self, mut hold: WriterHold) {
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)").bind(WRITER_LOCK).execute(&mut *hold.0).await;
+        if unlocked.is_err() {
+            let _ = hold.0.close().await;
+        }
+    }
+
+    /// [`LogWriter::append`] on the connection that holds the writers' lock.
+    pub(crate) async fn append_held(
+        &self,
+        hold: &mut WriterHold,
+        records: &[Record],
+        keyring: &KeyringChange,
+    ) -> Result<()> {
+        append_on(&mut hold.0, &self.channel, records, keyring).await
+    }
+}
+
 impl LogWriter for PostgresLog {
     async fn append(&self, records: &[Record], keyring: &KeyringChange) -> Result<()> {
+        let mut connection = self.pool.acquire().await?;
+        append_on(&mut connection, &self.channel, records, keyring).await
+    }
+}
+
+/// One append, as one transaction on `connection` (the advisory lock is re-entrant: a session
+/// that holds it as the writers' lock takes it again here at once).
+async fn append_on(
+    connection: &mut sqlx::PgConnection,
+    channel: &str,
+    records: &[Record],
+    keyring: &KeyringChange,
+) -> Result<()> {
+    use sqlx::Connection;
+    {
         let Some(first) = records.first() else { return Ok(()) };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = connection.begin().await?;
         // Serialise writers for the length of the transaction.
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITER_LOCK).execute(&mut *tx).await?;
         let head: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM events").fetch_one(&mut *tx).await?;
@@ -215,7 +265,7 @@ impl LogWriter for PostgresLog {
         change_keyring!(tx, keyring);
         // Delivered on commit, to every replica following this log.
         let last = records.last().map_or(0, |r| r.seq);
-        sqlx::query("SELECT pg_notify($1, $2)").bind(&self.channel).bind(last.to_string()).execute(&mut *tx).await?;
+        sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(last.to_string()).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
