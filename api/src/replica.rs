@@ -177,13 +177,7 @@ async fn adopt(replica: &Replica, announce: &impl Fn(u64)) -> Result<(), Box<dyn
     }
     let set = ScoreSet::from_bytes(&body)?;
     // The cut must be this log's: the hash at that sequence number, as this replica has it.
-    let at = set.position;
-    let hash = if at.seq == 0 {
-        Some([0u8; 32])
-    } else {
-        graph_engine::LogReader::get(replica.engine.log(), at.seq).await?.map(|r| r.hash)
-    };
-    if hash != Some(at.hash) || set.number != number as u64 {
+    if set.number != number as u64 || !set.is_of(&replica.engine).await? {
         return Err(format!("epoch {number} in the shared table is not of this log").into());
     }
     if replica.epochs.adopt(set, replica.keep)? {

@@ -294,26 +294,36 @@ impl ScoreSet {
         Ok(bytes)
     }
 
+    /// Whether this epoch was cut from `engine`'s log: the engine has applied its cut, and the
+    /// log's chain hash there is the epoch's.
+    pub async fn is_of(&self, engine: &Engine) -> crate::Result<bool> {
+        let at = self.position;
+        let ours = if at.seq == 0 {
+            Some([0u8; 32])
+        } else if at.seq <= engine.read().position().seq {
+            engine.log().get(at.seq).await?.map(|record| record.hash)
+        } else {
+            None
+        };
+        Ok(ours == Some(at.hash))
+    }
+
     /// Reads [`ScoreSet::to_bytes`], checking its magic, version and checksum.
     pub fn from_bytes(bytes: &[u8]) -> Result<ScoreSet, String> {
-        decode_epoch(bytes)
+        let header = MAGIC.len() + 4 + 32;
+        if bytes.len() < header || &bytes[..MAGIC.len()] != MAGIC {
+            return Err("not an epoch file".into());
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("four bytes"));
+        if version != FORMAT_VERSION {
+            return Err(format!("layout version {version}, this build reads {FORMAT_VERSION}"));
+        }
+        let (sum, contents) = (&bytes[12..header], &bytes[header..]);
+        if blake3::hash(contents).as_bytes() != sum {
+            return Err("checksum does not match: the file was changed or cut short".into());
+        }
+        postcard::from_bytes(contents).map_err(|e| format!("does not decode: {e}"))
     }
-}
-
-fn decode_epoch(bytes: &[u8]) -> Result<ScoreSet, String> {
-    let header = MAGIC.len() + 4 + 32;
-    if bytes.len() < header || &bytes[..MAGIC.len()] != MAGIC {
-        return Err("not an epoch file".into());
-    }
-    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("four bytes"));
-    if version != FORMAT_VERSION {
-        return Err(format!("layout version {version}, this build reads {FORMAT_VERSION}"));
-    }
-    let (sum, contents) = (&bytes[12..header], &bytes[header..]);
-    if blake3::hash(contents).as_bytes() != sum {
-        return Err("checksum does not match: the file was changed or cut short".into());
-    }
-    postcard::from_bytes(contents).map_err(|e| format!("does not decode: {e}"))
 }
 
 /// When to compute a new epoch.
@@ -375,18 +385,10 @@ impl Epochs {
         for reason in unreadable {
             tracing::error!(detail = %reason, "epoch file left out");
         }
-        let head = engine.read().position();
         for number in epochs.numbers() {
             let Some(set) = epochs.get(number) else { continue };
             let at = set.position;
-            let ours = if at.seq == 0 {
-                Some([0u8; 32])
-            } else if at.seq <= head.seq {
-                engine.log().get(at.seq).await?.map(|record| record.hash)
-            } else {
-                None
-            };
-            if ours != Some(at.hash) {
+            if !set.is_of(engine).await? {
                 tracing::error!(epoch = number, log_seq = at.seq, "epoch of another log discarded");
                 epochs.discard(number)?;
             }
@@ -416,13 +418,7 @@ impl EpochLoop {
     /// announces its own.
     pub fn announcer(&self) -> impl Fn(u64) + Send + Sync + 'static + use<> {
         let published = self.published.clone();
-        move |number| {
-            published.send_if_modified(|n| {
-                let newer = number > *n;
-                *n = (*n).max(number);
-                newer
-            });
-        }
+        move |number| announce(&published, number)
     }
 
     /// Waits for the loop to end (it ends when `stop` turns true or the engine closes; a job in
@@ -439,6 +435,15 @@ fn covered(epochs: &Epochs) -> u64 {
 
 /// How often the loop looks at the clock when no commit wakes it.
 const TICK: Duration = Duration::from_millis(100);
+
+/// Publishes epoch `number` unless a newer one was published already.
+fn announce(published: &watch::Sender<u64>, number: u64) {
+    published.send_if_modified(|n| {
+        let newer = number > *n;
+        *n = (*n).max(number);
+        newer
+    });
+}
 
 /// The one epoch loop of a running system: computes the first epoch at once (unless the newest
 /// kept one is of the log's head already), then whenever `policy.min_events` events have been
@@ -483,11 +488,7 @@ pub fn spawn_epochs(
                             modularity = set.clusters.modularity,
                             "epoch computed"
                         );
-                        published.send_if_modified(|n| {
-                            let newer = set.number > *n;
-                            *n = (*n).max(set.number);
-                            newer
-                        });
+                        announce(&published, set.number);
                     }
                     Ok(Err(e)) => tracing::error!(error = %e, "epoch"),
                     Err(e) => tracing::error!(error = %e, "epoch job stopped"),

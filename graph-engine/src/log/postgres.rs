@@ -238,35 +238,33 @@ async fn append_on(
     keyring: &KeyringChange,
 ) -> Result<()> {
     use sqlx::Connection;
-    {
-        let Some(first) = records.first() else { return Ok(()) };
-        let mut tx = connection.begin().await?;
-        // Serialise writers for the length of the transaction.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITER_LOCK).execute(&mut *tx).await?;
-        let head: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM events").fetch_one(&mut *tx).await?;
-        check_follows(head, first)?;
-        // Many records at once through UNNEST: one round trip per batch, not per record.
-        for chunk in records.chunks(512) {
-            let seqs: Vec<i64> = chunk.iter().map(|r| r.seq as i64).collect();
-            let times: Vec<i64> = chunk.iter().map(|r| r.time_ms).collect();
-            let payloads: Vec<&[u8]> = chunk.iter().map(|r| &r.payload[..]).collect();
-            let hashes: Vec<&[u8]> = chunk.iter().map(|r| &r.hash[..]).collect();
-            sqlx::query(
-                "INSERT INTO events (seq, time_ms, payload, hash)
-                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BYTEA[], $4::BYTEA[])",
-            )
-            .bind(&seqs)
-            .bind(&times)
-            .bind(&payloads)
-            .bind(&hashes)
-            .execute(&mut *tx)
-            .await?;
-        }
-        change_keyring!(tx, keyring);
-        // Delivered on commit, to every replica following this log.
-        let last = records.last().map_or(0, |r| r.seq);
-        sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(last.to_string()).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
+    let Some(first) = records.first() else { return Ok(()) };
+    let mut tx = connection.begin().await?;
+    // Serialise writers for the length of the transaction.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITER_LOCK).execute(&mut *tx).await?;
+    let head: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM events").fetch_one(&mut *tx).await?;
+    check_follows(head, first)?;
+    // Many records at once through UNNEST: one round trip per batch, not per record.
+    for chunk in records.chunks(512) {
+        let seqs: Vec<i64> = chunk.iter().map(|r| r.seq as i64).collect();
+        let times: Vec<i64> = chunk.iter().map(|r| r.time_ms).collect();
+        let payloads: Vec<&[u8]> = chunk.iter().map(|r| &r.payload[..]).collect();
+        let hashes: Vec<&[u8]> = chunk.iter().map(|r| &r.hash[..]).collect();
+        sqlx::query(
+            "INSERT INTO events (seq, time_ms, payload, hash)
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BYTEA[], $4::BYTEA[])",
+        )
+        .bind(&seqs)
+        .bind(&times)
+        .bind(&payloads)
+        .bind(&hashes)
+        .execute(&mut *tx)
+        .await?;
     }
+    change_keyring!(tx, keyring);
+    // Delivered on commit, to every replica following this log.
+    let last = records.last().map_or(0, |r| r.seq);
+    sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(last.to_string()).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
 }
