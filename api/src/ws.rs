@@ -594,24 +594,32 @@ async fn run(mut stream: BoxStream<'static, Response>, slot: Slot) {
 /// spawned next on that worker (its LIFO slot, which no other worker may take) and moves the
 /// one it displaces to the queue idle workers steal from — so the shares run on different
 /// workers at once, and the group's task only waits for them.
+///
+/// The writing runs outside tokio's cooperative budget: a socket's write spends one unit of
+/// its task's 128 per poll, and a spent budget makes every further write report "not now" —
+/// each socket past the 128th would wait in its outbox for its own task, woken one by one, the
+/// very wake-ups this is here to save. The loop yields to nothing anyway: it awaits nothing.
 async fn fan_out(members: &Arc<Vec<Arc<Member>>>, frame: &Arc<Frame>, workers: usize) {
     let shares = workers.min(members.len() / SHARE).max(1);
     if shares == 1 {
-        for member in members.iter() {
-            member.deliver(frame);
-        }
+        tokio::task::unconstrained(async {
+            for member in members.iter() {
+                member.deliver(frame);
+            }
+        })
+        .await;
         return;
     }
     let size = members.len().div_ceil(shares);
     let tasks: Vec<_> = (0..shares)
         .map(|i| {
             let (members, frame) = (members.clone(), frame.clone());
-            tokio::spawn(async move {
+            tokio::spawn(tokio::task::unconstrained(async move {
                 let end = ((i + 1) * size).min(members.len());
                 for member in &members[i * size..end] {
                     member.deliver(&frame);
                 }
-            })
+            }))
         })
         .collect();
     for task in tasks {
@@ -1162,6 +1170,81 @@ mod tests {
                 .chain([r#"{"type":"complete","id":"s"}"#.to_owned()])
                 .collect();
             assert_eq!(written, expected);
+        }
+        drop(groups);
+    }
+
+    /// A socket's writing half over a real TCP stream: each text message a line. Its writes
+    /// spend tokio's cooperative budget, as a WebSocket's do.
+    struct Tcp {
+        stream: tokio::net::TcpStream,
+        unsent: Vec<u8>,
+    }
+
+    impl Sink<Message> for Tcp {
+        type Error = axum::Error;
+        fn poll_ready(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Result<(), axum::Error>> {
+            self.poll_flush(cx)
+        }
+        fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<(), axum::Error> {
+            if let Message::Text(text) = message {
+                self.unsent.extend_from_slice(text.as_bytes());
+                self.unsent.push(b'\n');
+            }
+            Ok(())
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Result<(), axum::Error>> {
+            use tokio::io::AsyncWrite;
+            let this = &mut *self;
+            while !this.unsent.is_empty() {
+                match Pin::new(&mut this.stream).poll_write(cx, &this.unsent) {
+                    Poll::Ready(Ok(n)) => drop(this.unsent.drain(..n)),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(axum::Error::new(e))),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Result<(), axum::Error>> {
+            self.poll_flush(cx)
+        }
+    }
+
+    /// Hundreds of real sockets, no task of their own: the group's task writes every frame,
+    /// though tokio's budget of I/O per poll (128) would stop a task that spent it.
+    #[tokio::test]
+    async fn the_groups_task_writes_hundreds_of_real_sockets_with_no_socket_task() {
+        use tokio::io::AsyncBufReadExt;
+        const SOCKETS: usize = 300;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hub = Arc::new(Hub::default());
+        let (feed, stream) = fed();
+        let mut stream = Some(stream);
+        let (mut readers, mut groups) = (Vec::new(), Vec::new());
+        for _ in 0..SOCKETS {
+            let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let (server, _) = listener.accept().await.unwrap();
+            let member = Arc::new(Member::new(
+                Outbox::new(Tcp { stream: server, unsent: Vec::new() }),
+                Protocol::TransportWs,
+                "t",
+                1,
+            ));
+            groups.push(hub.join(key(None), member, || stream.take().unwrap()));
+            readers.push(tokio::io::BufReader::new(client));
+        }
+        for n in 0..3 {
+            feed.send(Response::new(value!({ "n": n }))).unwrap();
+            for (i, reader) in readers.iter_mut().enumerate() {
+                let mut line = String::new();
+                let read = tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await;
+                assert!(read.is_ok(), "socket {i} got nothing of frame {n} in 5 s");
+                assert_eq!(
+                    line,
+                    format!("{{\"type\":\"next\",\"id\":\"t\",\"payload\":{{\"data\":{{\"n\":{n}}}}}}}\n")
+                );
+            }
         }
         drop(groups);
     }

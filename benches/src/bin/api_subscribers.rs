@@ -9,6 +9,15 @@
 //! ```text
 //! cargo run --release -p benches --bin api_subscribers -- 127.0.0.1:8080 [N] [M]
 //! ```
+//! With `--floor`, the floor under it is measured in the same run, round for round: between
+//! two mutations (25 ms after each) WRITERS threads (default 2, as the server has two workers)
+//! write a 120-byte message to each of N more loopback sockets with plain blocking writes, and
+//! this same thread reads them, one task per socket — so the server and the bare wire meet the
+//! same machine at the same moments, and their p99s are compared as a ratio (a floor measured
+//! seconds apart, by `loopback_floor`, swings by half on this machine). It needs 3·N files.
+//!
+//! `DETAIL=1` prints each event's first, median, p99 and last receipt (from its commit).
+//!
 //! The server needs `--rate-per-ip 0 --rate-per-token 0`, and `ulimit -n` above 2·N. The
 //! sockets come from 127.0.0.2 to 127.0.0.9 in turn (the loopback range), so that 10,000 of
 //! them use no address's ephemeral ports up, and the server's per-address caps see several
@@ -42,8 +51,90 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+fn now_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64
+}
+
+/// The floor's message: the moment its round began, then padding, as `loopback_floor` writes.
+const FLOOR_MESSAGE: usize = 120;
+
+/// The bare wire beside the server: N loopback sockets, written by `writers` threads of plain
+/// blocking writes when told, read by tasks on the caller's runtime.
+struct Floor {
+    rounds: Vec<std::sync::mpsc::Sender<[u8; FLOOR_MESSAGE]>>,
+    latencies: Arc<parking_lot::Mutex<Vec<f64>>>,
+}
+
+impl Floor {
+    async fn open(n: usize, writers: usize) -> Floor {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepting = std::thread::spawn(move || {
+            (0..n)
+                .map(|_| {
+                    let (socket, _) = listener.accept().unwrap();
+                    socket.set_nodelay(true).unwrap();
+                    socket
+                })
+                .collect::<Vec<_>>()
+        });
+        let latencies: Arc<parking_lot::Mutex<Vec<f64>>> = Arc::default();
+        for i in 0..n {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(std::net::SocketAddr::from(([127, 0, 0, 2 + (i % 8) as u8], 0))).unwrap();
+            let mut client = socket.connect(addr).await.unwrap();
+            client.set_nodelay(true).unwrap();
+            let latencies = latencies.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * FLOOR_MESSAGE];
+                let mut pending = Vec::new();
+                while let Ok(read) = client.read(&mut buf).await {
+                    if read == 0 {
+                        break;
+                    }
+                    let at = now_us();
+                    pending.extend_from_slice(&buf[..read]);
+                    while pending.len() >= FLOOR_MESSAGE {
+                        let stamp = u64::from_le_bytes(pending[..8].try_into().unwrap());
+                        latencies.lock().push(at.saturating_sub(stamp) as f64 / 1e3);
+                        pending.drain(..FLOOR_MESSAGE);
+                    }
+                }
+            });
+        }
+        let mut sockets = accepting.join().unwrap();
+        let chunk = n.div_ceil(writers.max(1));
+        let mut rounds = Vec::new();
+        while !sockets.is_empty() {
+            let rest = sockets.split_off(chunk.min(sockets.len()));
+            let mut part = std::mem::replace(&mut sockets, rest);
+            let (tell, told) = std::sync::mpsc::channel::<[u8; FLOOR_MESSAGE]>();
+            std::thread::spawn(move || {
+                use std::io::Write;
+                while let Ok(message) = told.recv() {
+                    for socket in part.iter_mut() {
+                        socket.write_all(&message).unwrap();
+                    }
+                }
+            });
+            rounds.push(tell);
+        }
+        Floor { rounds, latencies }
+    }
+
+    /// One round: every socket written once, stamped now.
+    fn round(&self) {
+        let mut message = [b'x'; FLOOR_MESSAGE];
+        message[..8].copy_from_slice(&now_us().to_le_bytes());
+        for writer in &self.rounds {
+            writer.send(message).unwrap();
+        }
+    }
+}
+
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let with_floor = std::env::args().any(|a| a == "--floor");
+    let mut args = std::env::args().skip(1).filter(|a| a != "--floor");
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
     let subscribers: usize = args.next().map_or(1000, |a| a.parse().expect("N"));
     let events: usize = args.next().map_or(100, |a| a.parse().expect("M"));
@@ -116,6 +207,8 @@ fn main() {
         }
         ready.wait().await;
         let connect_time = opened.elapsed();
+        let writers = std::env::var("WRITERS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
+        let floor = if with_floor { Some(Floor::open(subscribers, writers).await) } else { None };
         tokio::time::sleep(Duration::from_millis(500)).await;
 
         let mut sent = Vec::with_capacity(events);
@@ -126,7 +219,12 @@ fn main() {
             let data = post(&addr, &query, json!({"m": mask, "w": world}), Some(&token)).await;
             let seq: u64 = data["data"][mutation]["seq"].as_str().unwrap_or_else(|| panic!("{data}")).parse().unwrap();
             sent.push((seq, at));
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            if let Some(floor) = &floor {
+                // Halfway to the next mutation: the bare wire's round.
+                tokio::time::sleep_until(tokio::time::Instant::from_std(at) + Duration::from_millis(25)).await;
+                floor.round();
+            }
+            tokio::time::sleep_until(tokio::time::Instant::from_std(at) + Duration::from_millis(50)).await;
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
         let received: Vec<(u64, Instant, f64)> = received
@@ -140,6 +238,16 @@ fn main() {
                 Some((seq, *at, (now_us - committed) / 1e3))
             })
             .collect();
+        if std::env::var("DETAIL").is_ok() {
+            let mut by_event: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
+            for (seq, _, ms) in &received {
+                by_event.entry(*seq).or_default().push(*ms);
+            }
+            for (seq, mut v) in by_event {
+                v.sort_by(f64::total_cmp);
+                println!("event {seq}: first {:.2} p50 {:.2} p99 {:.2} last {:.2}", v[0], percentile(&v, 0.5), percentile(&v, 0.99), v[v.len() - 1]);
+            }
+        }
         let sent: std::collections::HashMap<u64, Instant> = sent.into_iter().collect();
         let mut latencies: Vec<f64> = received
             .iter()
@@ -167,6 +275,23 @@ fn main() {
                 percentile(&latencies, 0.99),
                 latencies[latencies.len() - 1]
             );
+        }
+        if let Some(floor) = &floor {
+            let mut wire = std::mem::take(&mut *floor.latencies.lock());
+            wire.sort_by(f64::total_cmp);
+            if wire.len() == expected && !from_commit.is_empty() {
+                let p99 = percentile(&wire, 0.99);
+                println!(
+                    "floor, same run, alternate rounds ({writers} writing threads): write -> read ms p50 {:.2}  p90 {:.2}  p99 {p99:.2}  max {:.2}",
+                    percentile(&wire, 0.5),
+                    percentile(&wire, 0.9),
+                    wire[wire.len() - 1]
+                );
+                println!("commit -> receive p99 / floor p99: {:.2}", percentile(&from_commit, 0.99) / p99);
+            } else {
+                println!("floor: {} of {expected} messages read", wire.len());
+                std::process::exit(1);
+            }
         }
         std::process::exit(if latencies.len() == expected && dropped == 0 { 0 } else { 1 });
     });
