@@ -19,8 +19,7 @@ use crate::{State, ws};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State as AxumState};
+use axum::extract::{ConnectInfo, Path, Query, State as AxumState};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -34,6 +33,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// The limits of a server.
 #[derive(Clone, Debug)]
@@ -879,10 +879,7 @@ async fn upgrade_websocket(
         .into_iter()
         .find_map(ws::Protocol::negotiate)
         .ok_or_else(|| bad_request(JSON, "Sec-WebSocket-Protocol must be graphql-transport-ws or graphql-ws"))?;
-    let upgrade = match WebSocketUpgrade::from_request_parts(parts, &()).await {
-        Ok(u) => u,
-        Err(rejection) => return Ok(rejection.into_response()),
-    };
+    let (on_upgrade, accept) = websocket_handshake(parts)?;
     // The slots are taken now, so that concurrent handshakes cannot overshoot the caps.
     let ticket = app.sockets_per_ip.enter(client_ip(peer)).map_err(|full| {
         ApiError::new(Code::Throttled, format!("too many WebSocket connections: {full}"))
@@ -895,17 +892,63 @@ async fn upgrade_websocket(
     }
     let guard = WebSocketGuard(app.state.clone());
     let cx = app.ws_context();
-    Ok(upgrade
-        .protocols([protocol.name()])
-        // A small read buffer: the default (128 KiB) is zeroed on every read attempt, and a
-        // subscription's socket is polled for reading on every event it sends.
+    // A small read buffer: the default (128 KiB) is zeroed on every read attempt.
+    let config = WebSocketConfig::default()
         .read_buffer_size(WS_READ_BUFFER)
-        .max_message_size(WS_MESSAGE_MAX)
-        .max_frame_size(WS_MESSAGE_MAX)
-        .on_upgrade(move |socket| async move {
-            let (_guard, _ticket) = (guard, ticket);
-            ws::serve(socket, protocol, cx).await;
-        }))
+        .max_message_size(Some(WS_MESSAGE_MAX))
+        .max_frame_size(Some(WS_MESSAGE_MAX));
+    tokio::spawn(async move {
+        let (_guard, _ticket) = (guard, ticket);
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let (incoming, outbox) = crate::socket::open(upgraded, config).await;
+                ws::serve(incoming, outbox, protocol, cx).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "a WebSocket upgrade failed"),
+        }
+    });
+    Ok(Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .header(header::SEC_WEBSOCKET_PROTOCOL, protocol.name())
+        .body(Body::empty())
+        .expect("a valid response"))
+}
+
+/// The WebSocket handshake's request (RFC 6455 §4.2.1), checked: the connection's upgrade and
+/// the `Sec-WebSocket-Accept` to answer with.
+fn websocket_handshake(
+    parts: &mut axum::http::request::Parts,
+) -> Result<(hyper::upgrade::OnUpgrade, String), ApiError> {
+    let lists = |name: HeaderName, token: &str| {
+        parts
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    if !lists(header::CONNECTION, "upgrade") {
+        return Err(bad_request(JSON, "a WebSocket handshake needs `Connection: upgrade`"));
+    }
+    if !lists(header::UPGRADE, "websocket") {
+        return Err(bad_request(JSON, "a WebSocket handshake needs `Upgrade: websocket`"));
+    }
+    if parts.headers.get(header::SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
+        return Err(bad_request(JSON, "Sec-WebSocket-Version must be 13"));
+    }
+    let key = parts
+        .headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .ok_or_else(|| bad_request(JSON, "a WebSocket handshake needs Sec-WebSocket-Key"))?;
+    let accept = crate::socket::accept_key(key.as_bytes());
+    let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>().ok_or_else(|| {
+        ApiError::new(Code::BadUserInput, "this connection cannot be upgraded").status(StatusCode::UPGRADE_REQUIRED)
+    })?;
+    Ok((on_upgrade, accept))
 }
 
 impl App {

@@ -28,6 +28,7 @@ pub mod messages;
 pub mod metrics;
 pub mod ratelimit;
 pub mod replica;
+pub mod socket;
 mod state;
 pub mod ws;
 

@@ -3,11 +3,13 @@
 //!
 //! A thousand apps watching one world ask the same thing. Subscribers whose document,
 //! operation name and variables agree share one [`Group`]: one execution of the subscription
-//! stream and one serialisation of each result, written to every socket as bytes that only
-//! need the operation's id put around them. The group's task writes them itself, to each
-//! socket that can take them at once (each socket's writing half is its [`Outbox`]), shared
-//! among as many tasks as the runtime has workers when there are many sockets — no task per
-//! socket is woken; a socket's own task only finishes what its socket could not take yet. A
+//! stream, one serialisation of each result, and one WebSocket frame of it per operation id
+//! (usually one in all: clients number from 1), the same bytes for every socket. The group's
+//! task writes them itself, one `send` per socket that takes them at once (each socket's
+//! writing half is its [`Outbox`]; the server frames what it writes, [`crate::socket`]),
+//! shared among as many tasks as the runtime has workers when there are many sockets — no
+//! task per socket is woken; a socket's own task only finishes what its socket could not take
+//! yet. A
 //! subscriber whose client leaves 256 results unread is cut off (THROTTLED). A document that selects a field whose answer
 //! depends on who asks ([`crate::gql::VIEWER_FIELDS`]) is keyed by its viewer too. Every
 //! shared stream runs as its key's viewer — nobody, unless the key names one — so a field that
@@ -35,9 +37,8 @@ use crate::gql::{Caller, DairaSchema, SignedIn, VIEWER_FIELDS};
 use crate::metrics::{Operation, SubscriptionGuard};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Request, Response};
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::Sink;
-use futures_util::stream::{BoxStream, StreamExt};
+use bytes::Bytes;
+use futures_util::stream::{BoxStream, Stream, StreamExt};
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 use serde::Deserialize;
@@ -47,11 +48,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
-use std::task::{Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 use tokio_stream::StreamMap;
+use tokio_tungstenite::tungstenite::{self, Message};
 
 /// The most operations one socket may have running.
 pub const OPERATIONS_PER_SOCKET: usize = 100;
@@ -161,13 +163,13 @@ pub struct Hub {
 }
 
 /// A socket's writing half, shared by its session's task and the groups its subscriptions
-/// belong to.
+/// belong to: whole WebSocket frames, as bytes ([`crate::socket`]).
 ///
-/// Whoever has a message writes it at once when the socket can take it — a group's task
-/// writes its frame to a thousand sockets without waking a thousand tasks. What the socket
-/// cannot take yet (its buffer is full, or the other half holds the socket for a moment)
-/// waits here, and the session's task, woken once, finishes the writing.
-pub(crate) struct Outbox {
+/// Whoever has a frame writes it at once when the socket can take it — a group's task
+/// writes its frame to a thousand sockets without waking a thousand tasks, one write each.
+/// What the socket cannot take yet (its buffer is full) waits here, and the session's task,
+/// woken once, finishes the writing.
+pub struct Outbox {
     pending: Mutex<Pending>,
     /// The session's task, woken when it has writing to finish or operations to forget.
     owner: AtomicWaker,
@@ -175,10 +177,12 @@ pub(crate) struct Outbox {
 
 /// The writing half and what waits to be written.
 struct Pending {
-    sink: Pin<Box<dyn Sink<Message, Error = axum::Error> + Send>>,
-    queue: VecDeque<Message>,
-    /// Something was handed to the sink and not yet flushed.
-    unflushed: bool,
+    /// None once the session ended: the socket is closed even while groups still list it.
+    wire: Option<crate::socket::Wire>,
+    /// Whole frames; the first may be written in part.
+    queue: VecDeque<Bytes>,
+    /// How much of the first frame is written.
+    written: usize,
     /// The socket failed, or its client stopped reading: nothing more is written.
     failed: bool,
     /// Subscriptions a group ended (its `complete`, its `error`, or a cut-off already sent):
@@ -186,7 +190,7 @@ struct Pending {
     ended: Vec<(String, u64)>,
 }
 
-/// How many messages may wait for one socket before its client counts as not reading.
+/// How many frames may wait for one socket before its client counts as not reading.
 const OUTBOX_MAX: usize = 4 * BACKLOG;
 
 /// Why a message could not be written: the socket failed or its client stopped reading.
@@ -203,36 +207,53 @@ enum Outgoing {
 
 impl Pending {
     /// Writes what waits, as far as the socket takes it: whether everything is written.
-    fn write(&mut self, cx: &mut std::task::Context<'_>) -> Result<bool, axum::Error> {
-        while !self.queue.is_empty() {
-            match self.sink.as_mut().poll_ready(cx) {
-                Poll::Ready(Ok(())) => {
-                    let message = self.queue.pop_front().expect("not empty");
-                    self.sink.as_mut().start_send(message)?;
-                    self.unflushed = true;
+    fn write(&mut self, cx: &mut std::task::Context<'_>) -> std::io::Result<bool> {
+        let Some(wire) = self.wire.as_mut() else { return Err(std::io::ErrorKind::BrokenPipe.into()) };
+        while let Some(front) = self.queue.front() {
+            match wire.poll_write(cx, &front[self.written..]) {
+                Poll::Ready(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(n)) => {
+                    self.written += n;
+                    if self.written == front.len() {
+                        self.queue.pop_front();
+                        self.written = 0;
+                    }
                 }
-                Poll::Ready(Err(e)) => return Err(e),
-                Poll::Pending => return Ok(false),
-            }
-        }
-        if self.unflushed {
-            match self.sink.as_mut().poll_flush(cx) {
-                Poll::Ready(Ok(())) => self.unflushed = false,
                 Poll::Ready(Err(e)) => return Err(e),
                 Poll::Pending => return Ok(false),
             }
         }
         Ok(true)
     }
+
+    /// Writes `frame` now, when nothing waits before it and the socket takes it: whether it
+    /// was; what it did not take (all of it, or the rest) waits.
+    fn write_now(&mut self, frame: &Bytes) -> std::io::Result<bool> {
+        let Some(wire) = self.wire.as_mut() else { return Err(std::io::ErrorKind::BrokenPipe.into()) };
+        let mut written = 0;
+        while self.queue.is_empty() && written < frame.len() {
+            match wire.try_write(&frame[written..]) {
+                Poll::Ready(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(n)) => written += n,
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => break,
+            }
+        }
+        if written == frame.len() {
+            return Ok(true);
+        }
+        self.queue.push_back(frame.slice(written..));
+        Ok(false)
+    }
 }
 
 impl Outbox {
-    pub(crate) fn new(sink: impl Sink<Message, Error = axum::Error> + Send + 'static) -> Arc<Outbox> {
+    pub(crate) fn new(wire: crate::socket::Wire) -> Arc<Outbox> {
         Arc::new(Outbox {
             pending: Mutex::new(Pending {
-                sink: Box::pin(sink),
+                wire: Some(wire),
                 queue: VecDeque::new(),
-                unflushed: false,
+                written: 0,
                 failed: false,
                 ended: Vec::new(),
             }),
@@ -240,14 +261,15 @@ impl Outbox {
         })
     }
 
-    /// Writes a message now if the socket takes it, or leaves it for the session's task.
-    pub(crate) fn send(&self, message: Message) -> Result<(), Closed> {
-        self.offer(message, OUTBOX_MAX).map(|_| ())
+    /// Writes whole frames now if the socket takes them, or leaves them for the session's
+    /// task.
+    pub(crate) fn send(&self, frames: Bytes) -> Result<(), Closed> {
+        self.offer(&frames, OUTBOX_MAX).map(|_| ())
     }
 
-    /// [`Outbox::send`], unless `behind` messages already wait: then `Ok(false)`, and nothing
+    /// [`Outbox::send`], unless `behind` frames already wait: then `Ok(false)`, and nothing
     /// is sent. More than [`OUTBOX_MAX`] waiting closes the socket.
-    fn offer(&self, message: Message, behind: usize) -> Result<bool, Closed> {
+    fn offer(&self, frames: &Bytes, behind: usize) -> Result<bool, Closed> {
         let mut pending = self.pending.lock();
         if pending.failed {
             return Err(Closed);
@@ -258,16 +280,12 @@ impl Outbox {
             }
             pending.failed = true;
         } else {
-            pending.queue.push_back(message);
-            if pending.queue.len() == 1 && !pending.unflushed {
-                // Nothing else waits: write it from here. A socket that cannot take it now
-                // registers nobody (the no-op waker); the session's task, woken below, does.
-                let mut cx = std::task::Context::from_waker(Waker::noop());
-                match pending.write(&mut cx) {
-                    Ok(true) => return Ok(true),
-                    Ok(false) => {}
-                    Err(_) => pending.failed = true,
-                }
+            // Written from here when the socket takes it at once; else the session's task,
+            // woken below, finishes it.
+            match pending.write_now(frames) {
+                Ok(true) => return Ok(true),
+                Ok(false) => {}
+                Err(_) => pending.failed = true,
             }
         }
         let failed = pending.failed;
@@ -278,7 +296,7 @@ impl Outbox {
 
     /// A text message.
     fn text(&self, text: String) -> Result<(), Closed> {
-        self.send(Message::Text(text.into()))
+        self.send(crate::socket::text(&text))
     }
 
     /// Tells the session's task that a group ended one of its subscriptions.
@@ -330,6 +348,15 @@ impl Outbox {
         }
     }
 
+    /// Lets the socket go: nothing more is written, and the connection closes once its reading
+    /// half is gone too — not when the groups it subscribed to next prune their lists.
+    fn shut(&self) {
+        let mut pending = self.pending.lock();
+        pending.failed = true;
+        pending.queue.clear();
+        pending.wire = None;
+    }
+
     /// Writes what waits, for at most `limit` (a closing socket's last words).
     async fn drain(&self, limit: Duration) {
         let _ = tokio::time::timeout(
@@ -371,28 +398,34 @@ impl Member {
         Member { outbox, protocol, id: id.into(), id_json, next: next.into(), serial, live: AtomicBool::new(true) }
     }
 
-    /// Writes one of the group's frames to this subscriber (or leaves it in its outbox).
-    fn deliver(&self, frame: &Frame) {
+    /// Writes a result's `next` message, framed (or leaves it in the outbox); cuts the
+    /// subscriber off, told why, when its client has not read the last [`BACKLOG`].
+    fn next(&self, framed: &Bytes) {
         if !self.live.load(Relaxed) {
             return;
         }
-        let text = |m: String| self.outbox.text(m);
-        if let Frame::Next(payload) = frame {
-            let mut message = String::with_capacity(self.next.len() + payload.len() + 1);
-            message.push_str(&self.next);
-            message.push_str(payload);
-            message.push('}');
-            match self.outbox.offer(Message::Text(message.into()), BACKLOG) {
-                Ok(true) => return,
-                // Its client has not read the last BACKLOG messages: cut off, told why.
-                Ok(false) => {
-                    let _ = messages(self.protocol, &self.id_json, &Frame::lagged(BACKLOG as u64), text);
-                }
-                Err(Closed) => {}
+        match self.outbox.offer(framed, BACKLOG) {
+            Ok(true) => return,
+            Ok(false) => {
+                let lagged = Frame::lagged(BACKLOG as u64);
+                let _ = messages(self.protocol, &self.id_json, &lagged, |m| self.outbox.text(m));
             }
-        } else {
-            let _ = messages(self.protocol, &self.id_json, frame, text);
+            Err(Closed) => {}
         }
+        self.end();
+    }
+
+    /// Writes a frame that ends the operation: its errors, or `complete`.
+    fn last(&self, frame: &Frame) {
+        if !self.live.load(Relaxed) {
+            return;
+        }
+        let _ = messages(self.protocol, &self.id_json, frame, |m| self.outbox.text(m));
+        self.end();
+    }
+
+    /// The operation is over: its session forgets it.
+    fn end(&self) {
         self.live.store(false, Relaxed);
         self.outbox.ended(&self.id, self.serial);
     }
@@ -428,7 +461,7 @@ fn messages(
 /// may join (not while the stream's only result so far is a failure, which is most likely
 /// its last).
 struct Outlet {
-    members: Arc<Vec<Arc<Member>>>,
+    members: Arc<Members>,
     open: bool,
     joinable: bool,
     /// Members that left since the list was last pruned.
@@ -438,8 +471,49 @@ struct Outlet {
 impl Outlet {
     fn prune(&mut self) {
         if self.gone > 0 {
-            Arc::make_mut(&mut self.members).retain(|m| m.live.load(Relaxed));
+            Arc::make_mut(&mut self.members).retain_live();
             self.gone = 0;
+        }
+    }
+}
+
+/// A group's subscribers, each with the index of its `next` prefix (protocol and operation
+/// id) among the distinct ones: a result is framed once per prefix, and the writing loop
+/// reads the index beside the subscriber instead of comparing each one's prefix.
+#[derive(Clone, Default)]
+struct Members {
+    list: Vec<(usize, Arc<Member>)>,
+    prefixes: Vec<Box<str>>,
+}
+
+impl Members {
+    fn of(member: Arc<Member>) -> Members {
+        let mut members = Members::default();
+        members.push(member);
+        members
+    }
+
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    fn push(&mut self, member: Arc<Member>) {
+        let prefix = match self.prefixes.iter().position(|p| *p == member.next) {
+            Some(i) => i,
+            None => {
+                self.prefixes.push(member.next.clone());
+                self.prefixes.len() - 1
+            }
+        };
+        self.list.push((prefix, member));
+    }
+
+    /// Forgets the subscribers that left (and the prefixes only they had).
+    fn retain_live(&mut self) {
+        let live: Vec<Arc<Member>> = self.list.drain(..).map(|(_, m)| m).filter(|m| m.live.load(Relaxed)).collect();
+        self.prefixes.clear();
+        for member in live {
+            self.push(member);
         }
     }
 }
@@ -516,8 +590,12 @@ impl Hub {
             }
             _finished = Some(group);
         }
-        let slot: Slot =
-            Arc::new(Mutex::new(Outlet { members: Arc::new(vec![member]), open: true, joinable: true, gone: 0 }));
+        let slot: Slot = Arc::new(Mutex::new(Outlet {
+            members: Arc::new(Members::of(member)),
+            open: true,
+            joinable: true,
+            gone: 0,
+        }));
         let task = tokio::spawn(run(start(), slot.clone())).abort_handle();
         let group = Arc::new(Group { key: key.clone(), hub: Arc::downgrade(self), slot, task });
         groups.insert(key, Arc::downgrade(&group));
@@ -539,9 +617,22 @@ impl Drop for CloseOnDrop {
             outlet.open = false;
             outlet.members.clone()
         };
-        for member in members.iter() {
-            member.deliver(&Frame::Complete);
-        }
+        deliver(&members.list, &members.prefixes, &Frame::Complete);
+    }
+}
+
+/// Writes a frame to each of `members`. A result's message is framed once per prefix (most
+/// clients number their operations from 1: once), and the same bytes go to each socket.
+fn deliver(members: &[(usize, Arc<Member>)], prefixes: &[Box<str>], frame: &Frame) {
+    let Frame::Next(payload) = frame else {
+        members.iter().for_each(|(_, member)| member.last(frame));
+        return;
+    };
+    let mut framed: Vec<Option<Bytes>> = vec![None; prefixes.len()];
+    for (prefix, member) in members {
+        let next = framed[*prefix]
+            .get_or_insert_with(|| crate::socket::text_of(&[prefixes[*prefix].as_bytes(), payload.as_bytes(), b"}"]));
+        member.next(next);
     }
 }
 
@@ -595,19 +686,15 @@ async fn run(mut stream: BoxStream<'static, Response>, slot: Slot) {
 /// one it displaces to the queue idle workers steal from — so the shares run on different
 /// workers at once, and the group's task only waits for them.
 ///
-/// The writing runs outside tokio's cooperative budget: a socket's write spends one unit of
-/// its task's 128 per poll, and a spent budget makes every further write report "not now" —
-/// each socket past the 128th would wait in its outbox for its own task, woken one by one, the
-/// very wake-ups this is here to save. The loop yields to nothing anyway: it awaits nothing.
-async fn fan_out(members: &Arc<Vec<Arc<Member>>>, frame: &Arc<Frame>, workers: usize) {
+/// The writing runs outside tokio's cooperative budget. A TCP socket is written straight to the
+/// kernel ([`crate::socket::Wire`]); any other wire is written through tokio, where each write
+/// spends one unit of its task's 128 per poll and a spent budget makes every further write
+/// report "not now" — each socket past the 128th would wait in its outbox for its own task,
+/// woken one by one, the very wake-ups this is here to save. The loop awaits nothing anyway.
+async fn fan_out(members: &Arc<Members>, frame: &Arc<Frame>, workers: usize) {
     let shares = workers.min(members.len() / SHARE).max(1);
     if shares == 1 {
-        tokio::task::unconstrained(async {
-            for member in members.iter() {
-                member.deliver(frame);
-            }
-        })
-        .await;
+        tokio::task::unconstrained(async { deliver(&members.list, &members.prefixes, frame) }).await;
         return;
     }
     let size = members.len().div_ceil(shares);
@@ -616,9 +703,7 @@ async fn fan_out(members: &Arc<Vec<Arc<Member>>>, frame: &Arc<Frame>, workers: u
             let (members, frame) = (members.clone(), frame.clone());
             tokio::spawn(tokio::task::unconstrained(async move {
                 let end = ((i + 1) * size).min(members.len());
-                for member in &members[i * size..end] {
-                    member.deliver(&frame);
-                }
+                deliver(&members.list[i * size..end], &members.prefixes, &frame);
             }))
         })
         .collect();
@@ -721,9 +806,12 @@ fn instant_of(ms: i64) -> tokio::time::Instant {
 }
 
 /// Serves one socket until it closes.
-pub async fn serve(socket: WebSocket, protocol: Protocol, cx: Context) {
-    let (sink, mut incoming) = socket.split();
-    let outbox = Outbox::new(sink);
+pub async fn serve(
+    mut incoming: impl Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
+    outbox: Arc<Outbox>,
+    protocol: Protocol,
+    cx: Context,
+) {
     let shutdown = cx.state.shutdown_signal();
     tokio::pin!(shutdown);
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
@@ -792,7 +880,11 @@ pub async fn serve(socket: WebSocket, protocol: Protocol, cx: Context) {
                 match message {
                     Some(Ok(Message::Text(text))) => session.receive(text.as_bytes()).await,
                     Some(Ok(Message::Binary(bytes))) => session.receive(&bytes).await,
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Err(End::Gone),
+                    // The client's close is answered with its code (RFC 6455 §5.5.1).
+                    Some(Ok(Message::Close(frame))) => {
+                        Err(End::Close(frame.map_or(1000, |f| u16::from(f.code)), String::new()))
+                    }
+                    Some(Err(_)) | None => Err(End::Gone),
                     Some(Ok(_)) => Ok(()),
                 }
             }
@@ -809,15 +901,12 @@ pub async fn serve(socket: WebSocket, protocol: Protocol, cx: Context) {
     };
     // Its subscriptions leave their groups before the last words.
     drop(session);
-    if let End::Close(code, mut reason) = end {
-        // A close frame's reason is at most 123 bytes.
-        while reason.len() > 123 {
-            reason.pop();
-        }
-        if outbox.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).is_ok() {
-            outbox.drain(Duration::from_secs(1)).await;
-        }
+    if let End::Close(code, reason) = end
+        && outbox.send(crate::socket::close(code, &reason)).is_ok()
+    {
+        outbox.drain(Duration::from_secs(1)).await;
     }
+    outbox.shut();
 }
 
 /// The log sequence number `connection_init` asks this replica to have applied first:
@@ -1063,30 +1152,50 @@ mod tests {
         (sender, stream.boxed())
     }
 
-    /// A socket's writing half that keeps what it is given, and takes nothing while `blocked`.
+    /// A socket's writing half that keeps what it is given (a few bytes at a time, so that
+    /// frames are written in parts), and takes nothing while `blocked`.
     #[derive(Clone, Default)]
     struct Wire {
+        bytes: Arc<Mutex<Vec<u8>>>,
         written: Arc<Mutex<Vec<String>>>,
         blocked: Arc<AtomicBool>,
         waker: Arc<AtomicWaker>,
     }
 
-    impl Sink<Message> for Wire {
-        type Error = axum::Error;
-        fn poll_ready(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Result<(), axum::Error>> {
+    impl tokio::io::AsyncWrite for Wire {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
             self.waker.register(cx.waker());
-            if self.blocked.load(Relaxed) { Poll::Pending } else { Poll::Ready(Ok(())) }
-        }
-        fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), axum::Error> {
-            if let Message::Text(text) = message {
-                self.written.lock().push(text.to_string());
+            if self.blocked.load(Relaxed) {
+                return Poll::Pending;
             }
-            Ok(())
+            let n = buf.len().min(100);
+            let mut bytes = self.bytes.lock();
+            bytes.extend_from_slice(&buf[..n]);
+            // Whole text frames, as a client would read them (unmasked, final).
+            while bytes.len() >= 2 {
+                let (len, header) = match bytes[1] {
+                    126 if bytes.len() >= 4 => (u16::from_be_bytes([bytes[2], bytes[3]]) as usize, 4),
+                    127 if bytes.len() >= 10 => (u64::from_be_bytes(bytes[2..10].try_into().unwrap()) as usize, 10),
+                    126 | 127 => break,
+                    short => (short as usize, 2),
+                };
+                if bytes.len() < header + len {
+                    break;
+                }
+                assert_eq!(bytes[0], 0x81, "a final text frame");
+                self.written.lock().push(String::from_utf8(bytes[header..header + len].to_vec()).unwrap());
+                bytes.drain(..header + len);
+            }
+            Poll::Ready(Ok(n))
         }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<Result<(), axum::Error>> {
+        fn poll_flush(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
             Poll::Ready(Ok(()))
         }
-        fn poll_close(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<Result<(), axum::Error>> {
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
             Poll::Ready(Ok(()))
         }
     }
@@ -1094,7 +1203,12 @@ mod tests {
     impl Wire {
         /// A subscriber on this wire: its outbox and the member for operation `id`.
         fn member(&self, id: &str) -> Arc<Member> {
-            Arc::new(Member::new(Outbox::new(self.clone()), Protocol::TransportWs, id, 1))
+            Arc::new(Member::new(
+                Outbox::new(crate::socket::Wire::Other(Box::pin(self.clone()))),
+                Protocol::TransportWs,
+                id,
+                1,
+            ))
         }
 
         /// What was written, once `n` messages were (within 5 s).
@@ -1174,47 +1288,11 @@ mod tests {
         drop(groups);
     }
 
-    /// A socket's writing half over a real TCP stream: each text message a line. Its writes
-    /// spend tokio's cooperative budget, as a WebSocket's do.
-    struct Tcp {
-        stream: tokio::net::TcpStream,
-        unsent: Vec<u8>,
-    }
-
-    impl Sink<Message> for Tcp {
-        type Error = axum::Error;
-        fn poll_ready(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Result<(), axum::Error>> {
-            self.poll_flush(cx)
-        }
-        fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<(), axum::Error> {
-            if let Message::Text(text) = message {
-                self.unsent.extend_from_slice(text.as_bytes());
-                self.unsent.push(b'\n');
-            }
-            Ok(())
-        }
-        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Result<(), axum::Error>> {
-            use tokio::io::AsyncWrite;
-            let this = &mut *self;
-            while !this.unsent.is_empty() {
-                match Pin::new(&mut this.stream).poll_write(cx, &this.unsent) {
-                    Poll::Ready(Ok(n)) => drop(this.unsent.drain(..n)),
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(axum::Error::new(e))),
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-            Poll::Ready(Ok(()))
-        }
-        fn poll_close(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Result<(), axum::Error>> {
-            self.poll_flush(cx)
-        }
-    }
-
     /// Hundreds of real sockets, no task of their own: the group's task writes every frame,
     /// though tokio's budget of I/O per poll (128) would stop a task that spent it.
     #[tokio::test]
     async fn the_groups_task_writes_hundreds_of_real_sockets_with_no_socket_task() {
-        use tokio::io::AsyncBufReadExt;
+        use tokio::io::AsyncReadExt;
         const SOCKETS: usize = 300;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -1225,25 +1303,26 @@ mod tests {
         for _ in 0..SOCKETS {
             let client = tokio::net::TcpStream::connect(addr).await.unwrap();
             let (server, _) = listener.accept().await.unwrap();
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&server);
+            let (_, writing) = server.into_split();
             let member = Arc::new(Member::new(
-                Outbox::new(Tcp { stream: server, unsent: Vec::new() }),
+                Outbox::new(crate::socket::Wire::Tcp(writing, fd)),
                 Protocol::TransportWs,
                 "t",
                 1,
             ));
             groups.push(hub.join(key(None), member, || stream.take().unwrap()));
-            readers.push(tokio::io::BufReader::new(client));
+            readers.push(client);
         }
         for n in 0..3 {
             feed.send(Response::new(value!({ "n": n }))).unwrap();
+            let expected = format!(r#"{{"type":"next","id":"t","payload":{{"data":{{"n":{n}}}}}}}"#);
             for (i, reader) in readers.iter_mut().enumerate() {
-                let mut line = String::new();
-                let read = tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await;
+                let mut frame = vec![0; 2 + expected.len()];
+                let read = tokio::time::timeout(Duration::from_secs(5), reader.read_exact(&mut frame)).await;
                 assert!(read.is_ok(), "socket {i} got nothing of frame {n} in 5 s");
-                assert_eq!(
-                    line,
-                    format!("{{\"type\":\"next\",\"id\":\"t\",\"payload\":{{\"data\":{{\"n\":{n}}}}}}}\n")
-                );
+                assert_eq!(frame[..2], [0x81, expected.len() as u8]);
+                assert_eq!(String::from_utf8_lossy(&frame[2..]), expected);
             }
         }
         drop(groups);

@@ -5,8 +5,11 @@
 #   2. writes: durable `rate` mutations, then durable `castVote` ballots, on the SQLite log
 #      (group commit);
 #   3. subscriptions: delivery to 1,000 worldActivity subscribers, beside the floor under any
-#      fan-out here (bare loopback writes to 1,000 sockets read by one tokio thread); then to
-#      10,000 (sockets from 127.0.0.2-9), beside the floor at 10,000.
+#      fan-out here (bare loopback writes to 1,000 more sockets, read by the same tokio thread),
+#      measured in the same run in alternate rounds (api_subscribers --floor), 300 events;
+#      then to 10,000 (sockets from 127.0.0.2-9), beside the floor at 10,000 (loopback_floor,
+#      after it: one process cannot hold both ends of 20,000 sockets under this machine's
+#      20,000-file limit).
 # Needs wrk (apt-get install wrk). Rate limits are off and the per-address connection and
 # WebSocket caps raised for the run (they would throttle one loopback client, by design). Usage: benches/api/run.sh [SECONDS] [CONNECTIONS]
 set -euo pipefail
@@ -110,10 +113,10 @@ run_wrk vote http://127.0.0.1:8180/graphql
 votes_after=$(curl -s http://127.0.0.1:8180/healthz | jq .log_seq)
 commits=$(curl -s http://127.0.0.1:8180/metrics | awk '/^daira_writer_group_commits_total/ {print $2}')
 
-subs=$(./target/release/api_subscribers 127.0.0.1:8180 1000 100 2>&1 || echo "api_subscribers failed: exit $?")
-# The floor under fan-out on this machine: bare loopback writes (two threads, as the server has
-# two workers) to 1,000 sockets read by one tokio thread, no WebSocket, no GraphQL.
-floor=$(WRITERS=2 ./target/release/loopback_floor 1000 100 2>&1)
+# The floor under fan-out on this machine, in the same run: bare loopback writes (two threads,
+# as the server has two workers) to 1,000 sockets read by the subscribers' thread, no
+# WebSocket, no GraphQL, 25 ms after each event.
+subs=$(./target/release/api_subscribers 127.0.0.1:8180 1000 300 --floor 2>&1 || echo "api_subscribers failed: exit $?")
 subs10k=$(./target/release/api_subscribers 127.0.0.1:8180 10000 20 2>&1 || echo "api_subscribers (10,000) failed: exit $?")
 floor10k=$(WRITERS=2 ./target/release/loopback_floor 10000 20 2>&1)
 
@@ -128,10 +131,6 @@ awk -v a="$(rps read)" -v b="$(rps peer)" -v c="$(rps readfull)" -v d="$(rps pee
 echo "events committed during the write run: $((after - before)); during the vote run: $((votes_after - votes_before)) (a ballot and its participation edge each); group commits so far: $commits"
 for f in peer read peerfull readfull write vote; do e=$(errors $f); if [ -n "$e" ]; then echo "$f: $e"; fi; done
 echo "$subs"
-echo "floor: $floor"
-awk -v s="$(echo "$subs" | sed -n 's/.*commit -> receive.*p99 \([0-9.]*\).*/\1/p')" \
-    -v f="$(echo "$floor" | sed -n 's/.*write -> read.*p99 \([0-9.]*\).*/\1/p')" \
-    'BEGIN { if (s > 0 && f > 0) printf "subscription p99 daira/floor: %.2f\n", s / f }'
 echo "$subs10k"
 echo "floor (10,000): $floor10k"
 awk -v s="$(echo "$subs10k" | sed -n 's/.*commit -> receive.*p99 \([0-9.]*\).*/\1/p')" \

@@ -551,6 +551,93 @@ fn websocket_protocol_errors_close_with_the_protocols_codes() {
     });
 }
 
+/// The WebSocket layer the server speaks itself (it frames what it writes): the handshake's
+/// checks, pings and closes answered, a message over the limit refused, a long result framed
+/// with the long length, a client's fragmented message put together.
+#[test]
+fn websockets_are_framed_checked_and_answered_by_the_server() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
+    let server = Server::start(false, &["--rate-per-ip", "0"]);
+    let (token, _) = server.user_with_mask("framer", "framer_mask", "PUBLIC");
+    let data =
+        server.gql("mutation { createWorld(input: {name: \"Rosetta\"}) { world { id } } }", json!({}), Some(&token));
+    let world = data["createWorld"]["world"]["id"].as_str().unwrap().to_owned();
+    let url = server.ws_url("/graphql/ws");
+    let auth = json!({"Authorization": format!("Bearer {token}")});
+
+    // A handshake without its parts is a 400 that says what is missing.
+    let upgrade =
+        [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Protocol", "graphql-transport-ws")];
+    let reply = server.request("GET", "/graphql/ws", &upgrade, b"");
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("Sec-WebSocket-Version must be 13"), "{}", reply.body);
+    let mut versioned = upgrade.to_vec();
+    versioned.push(("Sec-WebSocket-Version", "13"));
+    let reply = server.request("GET", "/graphql/ws", &versioned, b"");
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("Sec-WebSocket-Key"), "{}", reply.body);
+
+    runtime().block_on(async {
+        // A WebSocket ping is answered with its payload, between the protocol's messages.
+        let (mut socket, ack) = ws::connect(&url, "graphql-transport-ws", auth.clone()).await;
+        assert_eq!(ack["type"], "connection_ack");
+        socket.send(Message::Ping(b"still there?".to_vec().into())).await.unwrap();
+        let pong = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.unwrap().unwrap().unwrap();
+        assert_eq!(pong, Message::Pong(b"still there?".to_vec().into()));
+
+        // A message in three fragments is one message.
+        let query = json!({"id": "f", "type": "subscribe", "payload": {"query": "{ __typename }"}}).to_string();
+        let thirds = query.len() / 3;
+        let pieces = [&query[..thirds], &query[thirds..2 * thirds], &query[2 * thirds..]];
+        for (i, piece) in pieces.iter().enumerate() {
+            let opcode = if i == 0 { OpCode::Data(Data::Text) } else { OpCode::Data(Data::Continue) };
+            let header = FrameHeader { is_final: i == 2, opcode, ..FrameHeader::default() };
+            socket.send(Message::Frame(Frame::from_payload(header, piece.as_bytes().to_vec().into()))).await.unwrap();
+        }
+        let answer = ws::next(&mut socket, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(answer, json!({"type": "next", "id": "f", "payload": {"data": {"__typename": "Query"}}}));
+        assert_eq!(ws::next(&mut socket, Duration::from_secs(10)).await.unwrap()["type"], "complete");
+
+        // A result over 64 KiB goes out whole (the 8-byte length form): the schema's types,
+        // fields and their descriptions.
+        let schema =
+            "{ __schema { types { name description fields { name description args { name description } } } } }";
+        ws::send(&mut socket, json!({"id": "l", "type": "subscribe", "payload": {"query": schema}})).await;
+        let answer = ws::next(&mut socket, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(answer["type"], "next", "{answer}");
+        let types = answer["payload"]["data"]["__schema"]["types"].as_array().map_or(0, Vec::len);
+        assert!(types > 100, "{answer}");
+        assert!(answer.to_string().len() > 65_535, "{} bytes", answer.to_string().len());
+        assert_eq!(ws::next(&mut socket, Duration::from_secs(10)).await.unwrap()["type"], "complete");
+
+        // A client's close is answered with a close, and the connection ends at once, though
+        // a subscription's group still lists the socket until its world's next event.
+        let watch = json!({"id": "w", "type": "subscribe", "payload": {
+            "query": "subscription($w: ID!) { worldActivity(world: $w) { kind } }", "variables": {"w": world}}});
+        ws::send(&mut socket, watch.clone()).await;
+        // Another subscriber of the same stream keeps its group running.
+        let (mut other, _) = ws::connect(&url, "graphql-transport-ws", auth.clone()).await;
+        ws::send(&mut other, watch).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        socket.close(None).await.unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.unwrap();
+        assert!(matches!(answer, Some(Ok(Message::Close(_)))), "{answer:?}");
+        let end = tokio::time::timeout(Duration::from_secs(5), socket.next()).await;
+        assert!(matches!(end, Ok(None) | Ok(Some(Err(_)))), "the connection stayed open: {end:?}");
+        drop(other);
+
+        // A message over 64 KiB is refused: the socket is closed.
+        let (mut socket, _) = ws::connect(&url, "graphql-transport-ws", auth.clone()).await;
+        let huge = json!({"id": "h", "type": "subscribe", "payload": {"query": "x".repeat(70_000)}});
+        let _ = socket.send(Message::text(huge.to_string())).await;
+        let closed = ws::next(&mut socket, Duration::from_secs(10)).await;
+        assert!(closed.is_none() || closed.as_ref().is_some_and(|c| c["type"] == "close"), "{closed:?}");
+    });
+}
+
 #[test]
 fn sigterm_stops_cleanly_and_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();

@@ -62,7 +62,8 @@ const FLOOR_MESSAGE: usize = 120;
 /// blocking writes when told, read by tasks on the caller's runtime.
 struct Floor {
     rounds: Vec<std::sync::mpsc::Sender<[u8; FLOOR_MESSAGE]>>,
-    latencies: Arc<parking_lot::Mutex<Vec<f64>>>,
+    /// Each message's round (its stamp) and its write -> read time.
+    latencies: Arc<parking_lot::Mutex<Vec<(u64, f64)>>>,
 }
 
 impl Floor {
@@ -78,7 +79,7 @@ impl Floor {
                 })
                 .collect::<Vec<_>>()
         });
-        let latencies: Arc<parking_lot::Mutex<Vec<f64>>> = Arc::default();
+        let latencies: Arc<parking_lot::Mutex<Vec<(u64, f64)>>> = Arc::default();
         for i in 0..n {
             let socket = tokio::net::TcpSocket::new_v4().unwrap();
             socket.bind(std::net::SocketAddr::from(([127, 0, 0, 2 + (i % 8) as u8], 0))).unwrap();
@@ -96,7 +97,7 @@ impl Floor {
                     pending.extend_from_slice(&buf[..read]);
                     while pending.len() >= FLOOR_MESSAGE {
                         let stamp = u64::from_le_bytes(pending[..8].try_into().unwrap());
-                        latencies.lock().push(at.saturating_sub(stamp) as f64 / 1e3);
+                        latencies.lock().push((stamp, at.saturating_sub(stamp) as f64 / 1e3));
                         pending.drain(..FLOOR_MESSAGE);
                     }
                 }
@@ -277,7 +278,18 @@ fn main() {
             );
         }
         if let Some(floor) = &floor {
-            let mut wire = std::mem::take(&mut *floor.latencies.lock());
+            let rounds = std::mem::take(&mut *floor.latencies.lock());
+            if std::env::var("DETAIL").is_ok() {
+                let mut by_round: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
+                for (stamp, ms) in &rounds {
+                    by_round.entry(*stamp).or_default().push(*ms);
+                }
+                for (i, mut v) in by_round.into_values().enumerate() {
+                    v.sort_by(f64::total_cmp);
+                    println!("floor round {i}: first {:.2} p50 {:.2} p99 {:.2} last {:.2}", v[0], percentile(&v, 0.5), percentile(&v, 0.99), v[v.len() - 1]);
+                }
+            }
+            let mut wire: Vec<f64> = rounds.into_iter().map(|(_, ms)| ms).collect();
             wire.sort_by(f64::total_cmp);
             if wire.len() == expected && !from_commit.is_empty() {
                 let p99 = percentile(&wire, 0.99);
