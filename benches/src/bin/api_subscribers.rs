@@ -51,19 +51,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn now_us() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64
-}
-
-/// The floor's message: the moment its round began, then padding, as `loopback_floor` writes.
-const FLOOR_MESSAGE: usize = 120;
-
 /// The bare wire beside the server: N loopback sockets, written by `writers` threads of plain
 /// blocking writes when told, read by tasks on the caller's runtime.
 struct Floor {
-    rounds: Vec<std::sync::mpsc::Sender<[u8; FLOOR_MESSAGE]>>,
+    rounds: Vec<std::sync::mpsc::Sender<[u8; benches::floor::MESSAGE]>>,
     /// Each message's round (its stamp) and its write -> read time.
-    latencies: Arc<parking_lot::Mutex<Vec<(u64, f64)>>>,
+    latencies: benches::floor::Reads,
 }
 
 impl Floor {
@@ -79,37 +72,15 @@ impl Floor {
                 })
                 .collect::<Vec<_>>()
         });
-        let latencies: Arc<parking_lot::Mutex<Vec<(u64, f64)>>> = Arc::default();
-        for i in 0..n {
-            let socket = tokio::net::TcpSocket::new_v4().unwrap();
-            socket.bind(std::net::SocketAddr::from(([127, 0, 0, 2 + (i % 8) as u8], 0))).unwrap();
-            let mut client = socket.connect(addr).await.unwrap();
-            client.set_nodelay(true).unwrap();
-            let latencies = latencies.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * FLOOR_MESSAGE];
-                let mut pending = Vec::new();
-                while let Ok(read) = client.read(&mut buf).await {
-                    if read == 0 {
-                        break;
-                    }
-                    let at = now_us();
-                    pending.extend_from_slice(&buf[..read]);
-                    while pending.len() >= FLOOR_MESSAGE {
-                        let stamp = u64::from_le_bytes(pending[..8].try_into().unwrap());
-                        latencies.lock().push((stamp, at.saturating_sub(stamp) as f64 / 1e3));
-                        pending.drain(..FLOOR_MESSAGE);
-                    }
-                }
-            });
-        }
+        // The readers run until the writers close (this process ends).
+        let (_, latencies) = benches::floor::readers(addr, n, None).await;
         let mut sockets = accepting.join().unwrap();
         let chunk = n.div_ceil(writers.max(1));
         let mut rounds = Vec::new();
         while !sockets.is_empty() {
             let rest = sockets.split_off(chunk.min(sockets.len()));
             let mut part = std::mem::replace(&mut sockets, rest);
-            let (tell, told) = std::sync::mpsc::channel::<[u8; FLOOR_MESSAGE]>();
+            let (tell, told) = std::sync::mpsc::channel::<[u8; benches::floor::MESSAGE]>();
             std::thread::spawn(move || {
                 use std::io::Write;
                 while let Ok(message) = told.recv() {
@@ -125,8 +96,7 @@ impl Floor {
 
     /// One round: every socket written once, stamped now.
     fn round(&self) {
-        let mut message = [b'x'; FLOOR_MESSAGE];
-        message[..8].copy_from_slice(&now_us().to_le_bytes());
+        let message = benches::floor::message();
         for writer in &self.rounds {
             writer.send(message).unwrap();
         }

@@ -14,58 +14,25 @@
 //! cargo run --release -p benches --bin loopback_floor -- [N] [M]
 //! ```
 
+use benches::floor;
 use std::io::{Read, Write};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
-
-const MESSAGE: usize = 120;
-
-fn now_us() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64
-}
 
 /// The reading side: connects N sockets to `addr`, reads M messages on each (or until the
 /// writer closes), and prints the write → read percentiles.
 fn read_side(addr: std::net::SocketAddr, n: usize, rounds: usize) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let latencies: Arc<parking_lot::Mutex<Vec<f64>>> = Arc::default();
-    runtime.block_on(async {
-        let mut tasks = Vec::with_capacity(n);
-        for i in 0..n {
-            let socket = tokio::net::TcpSocket::new_v4().unwrap();
-            socket.bind(std::net::SocketAddr::from(([127, 0, 0, 2 + (i % 8) as u8], 0))).unwrap();
-            let mut client = socket.connect(addr).await.unwrap();
-            client.set_nodelay(true).unwrap();
-            let latencies = latencies.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * MESSAGE];
-                let mut pending = Vec::new();
-                let mut seen = 0;
-                while seen < rounds {
-                    let Ok(read) = client.read(&mut buf).await else { break };
-                    if read == 0 {
-                        break;
-                    }
-                    let at = now_us();
-                    pending.extend_from_slice(&buf[..read]);
-                    while pending.len() >= MESSAGE {
-                        let stamp = u64::from_le_bytes(pending[..8].try_into().unwrap());
-                        latencies.lock().push(at.saturating_sub(stamp) as f64 / 1e3);
-                        pending.drain(..MESSAGE);
-                        seen += 1;
-                    }
-                }
-            }));
-        }
+    let reads = runtime.block_on(async {
+        let (tasks, reads) = floor::readers(addr, n, Some(rounds)).await;
         // Connected: tell the writer, then wait for every reader.
         println!("connected");
         std::io::stdout().flush().unwrap();
         for task in tasks {
             let _ = task.await;
         }
+        reads
     });
-    let mut latencies = std::mem::take(&mut *latencies.lock());
+    let mut latencies: Vec<f64> = std::mem::take(&mut *reads.lock()).into_iter().map(|(_, ms)| ms).collect();
     latencies.sort_by(f64::total_cmp);
     if latencies.is_empty() {
         println!("{n} sockets: nothing read");
@@ -118,8 +85,7 @@ fn main() {
     }
     let mut spans = Vec::with_capacity(rounds);
     for _ in 0..rounds {
-        let mut message = [b'x'; MESSAGE];
-        message[..8].copy_from_slice(&now_us().to_le_bytes());
+        let message = floor::message();
         let began = std::time::Instant::now();
         std::thread::scope(|scope| {
             for part in &mut parts {
