@@ -158,7 +158,12 @@ fn three_replicas_write_concurrently_converge_and_see_each_others_events() {
     let mut gone = replicas.remove(leader);
     gone.child.kill().unwrap();
     gone.child.wait().unwrap();
+    // The mask is made on one replica and used on another: as a client must, the join waits
+    // (X-Daira-Min-Seq) until the other has applied the mask's event.
     let (token, _) = replicas[0].user_with_mask("after", "after_pub", "PUBLIC");
+    let made = health(&replicas[0])["log_seq"].as_u64().unwrap().to_string();
+    let probe = replicas[1].request("GET", "/healthz", &[("X-Daira-Min-Seq", &made)], b"");
+    assert_eq!(probe.status, 200, "{}", probe.brief());
     mutate(&replicas[1], &token, JOIN, json!({"w": world}));
     let rest: Vec<&Server> = replicas.iter().collect();
     let (later, _) = same_epoch(&rest, epoch);
