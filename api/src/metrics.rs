@@ -4,15 +4,43 @@ use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// Upper bounds of the request duration histogram, in seconds.
+/// Upper bounds of the duration histograms, in seconds.
 const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+/// Durations, counted by [`BUCKETS`].
+#[derive(Default)]
+pub struct Histogram {
+    counts: [AtomicU64; BUCKETS.len() + 1],
+    micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Counts one that took `seconds`.
+    pub fn observe(&self, seconds: f64) {
+        let bucket = BUCKETS.iter().position(|&b| seconds <= b).unwrap_or(BUCKETS.len());
+        self.counts[bucket].fetch_add(1, Relaxed);
+        self.micros.fetch_add((seconds * 1e6) as u64, Relaxed);
+    }
+
+    /// The histogram `name` in the text exposition (cumulative buckets, sum, count).
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        family(out, name, "histogram", help);
+        let mut cumulative = 0;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            cumulative += self.counts[i].load(Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        cumulative += self.counts[BUCKETS.len()].load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(out, "{name}_sum {}\n{name}_count {cumulative}", self.micros.load(Relaxed) as f64 / 1e6);
+    }
+}
 
 /// The server's counters.
 #[derive(Default)]
 pub struct Metrics {
     requests: [AtomicU64; 6],
-    durations: [AtomicU64; BUCKETS.len() + 1],
-    duration_micros: AtomicU64,
+    durations: Histogram,
     operations: [AtomicU64; 3],
     throttled: AtomicU64,
     replica_behind: AtomicU64,
@@ -60,9 +88,7 @@ impl Metrics {
     pub fn request(&self, status: u16, seconds: f64) {
         let class = (status / 100).clamp(1, 5) as usize;
         self.requests[class].fetch_add(1, Relaxed);
-        let bucket = BUCKETS.iter().position(|&b| seconds <= b).unwrap_or(BUCKETS.len());
-        self.durations[bucket].fetch_add(1, Relaxed);
-        self.duration_micros.fetch_add((seconds * 1e6) as u64, Relaxed);
+        self.durations.observe(seconds);
     }
 
     /// An operation was executed.
@@ -125,18 +151,11 @@ impl Metrics {
         for (class, n) in self.requests.iter().enumerate().skip(1) {
             let _ = writeln!(out, "daira_http_requests_total{{class=\"{class}xx\"}} {}", n.load(Relaxed));
         }
-        family(&mut out, "daira_http_request_duration_seconds", "histogram", "Time to answer an HTTP request.");
-        let mut cumulative = 0;
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            cumulative += self.durations[i].load(Relaxed);
-            let _ = writeln!(out, "daira_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
-        }
-        cumulative += self.durations[BUCKETS.len()].load(Relaxed);
-        let _ = writeln!(out, "daira_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
-        let _ = writeln!(
-            out,
-            "daira_http_request_duration_seconds_sum {}\ndaira_http_request_duration_seconds_count {cumulative}",
-            self.duration_micros.load(Relaxed) as f64 / 1e6
+        self.durations.render(&mut out, "daira_http_request_duration_seconds", "Time to answer an HTTP request.");
+        state.hub.fan_outs.seconds.render(
+            &mut out,
+            "daira_subscription_fanout_seconds",
+            "Time to write one result to every subscriber of a stream (what a socket cannot take at once is left to its own task).",
         );
         family(&mut out, "daira_graphql_operations_total", "counter", "GraphQL operations executed, by type.");
         for (i, name) in ["query", "mutation", "subscription"].iter().enumerate() {
@@ -158,7 +177,7 @@ impl Metrics {
             let active = e.contracts.values().filter(|c| c.status == schema::economy::Status::Active).count();
             (e.ledger.transfers.len(), pending, e.issued, open, active)
         };
-        let figures: [(&str, &str, &str, f64); 29] = [
+        let figures: [(&str, &str, &str, f64); 30] = [
             ("daira_graphql_errors_total", "counter", "Errors in GraphQL responses.", self.errors.load(Relaxed) as f64),
             (
                 "daira_throttled_total",
@@ -191,6 +210,12 @@ impl Metrics {
                 "gauge",
                 "Subscription streams executing, each shared by the subscribers that ask the same.",
                 state.hub.groups() as f64,
+            ),
+            (
+                "daira_subscription_messages_total",
+                "counter",
+                "Subscription results written to sockets (or left in their outboxes) by the streams.",
+                state.hub.fan_outs.messages.load(Relaxed) as f64,
             ),
             ("daira_websockets", "gauge", "Open WebSocket connections.", self.websockets.load(Relaxed) as f64),
             ("daira_writer_commands_total", "counter", "Commands the writer accepted.", stats.commands as f64),

@@ -46,7 +46,7 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
 use std::task::Poll;
 use std::time::Duration;
@@ -160,6 +160,17 @@ struct Key {
 #[derive(Default)]
 pub struct Hub {
     groups: Mutex<HashMap<Key, Weak<Group>>>,
+    /// What their writing did, for `/metrics`.
+    pub fan_outs: Arc<FanOuts>,
+}
+
+/// What the streams' writing did.
+#[derive(Default)]
+pub struct FanOuts {
+    /// Time to write one result to every subscriber of a stream.
+    pub seconds: crate::metrics::Histogram,
+    /// Results handed to subscribers' sockets.
+    pub messages: AtomicU64,
 }
 
 /// A socket's writing half, shared by its session's task and the groups its subscriptions
@@ -398,14 +409,14 @@ impl Member {
         Member { outbox, protocol, id: id.into(), id_json, next: next.into(), serial, live: AtomicBool::new(true) }
     }
 
-    /// Writes a result's `next` message, framed (or leaves it in the outbox); cuts the
-    /// subscriber off, told why, when its client has not read the last [`BACKLOG`].
-    fn next(&self, framed: &Bytes) {
+    /// Writes a result's `next` message, framed (or leaves it in the outbox): whether it did;
+    /// cuts the subscriber off, told why, when its client has not read the last [`BACKLOG`].
+    fn next(&self, framed: &Bytes) -> bool {
         if !self.live.load(Relaxed) {
-            return;
+            return false;
         }
         match self.outbox.offer(framed, BACKLOG) {
-            Ok(true) => return,
+            Ok(true) => return true,
             Ok(false) => {
                 let lagged = Frame::lagged(BACKLOG as u64);
                 let _ = messages(self.protocol, &self.id_json, &lagged, |m| self.outbox.text(m));
@@ -413,6 +424,7 @@ impl Member {
             Err(Closed) => {}
         }
         self.end();
+        false
     }
 
     /// Writes a frame that ends the operation: its errors, or `complete`.
@@ -596,7 +608,7 @@ impl Hub {
             joinable: true,
             gone: 0,
         }));
-        let task = tokio::spawn(run(start(), slot.clone())).abort_handle();
+        let task = tokio::spawn(run(start(), slot.clone(), self.fan_outs.clone())).abort_handle();
         let group = Arc::new(Group { key: key.clone(), hub: Arc::downgrade(self), slot, task });
         groups.insert(key, Arc::downgrade(&group));
         group
@@ -622,18 +634,21 @@ impl Drop for CloseOnDrop {
 }
 
 /// Writes a frame to each of `members`. A result's message is framed once per prefix (most
-/// clients number their operations from 1: once), and the same bytes go to each socket.
-fn deliver(members: &[(usize, Arc<Member>)], prefixes: &[Box<str>], frame: &Frame) {
+/// clients number their operations from 1: once), and the same bytes go to each socket. How
+/// many subscribers were still there to take it.
+fn deliver(members: &[(usize, Arc<Member>)], prefixes: &[Box<str>], frame: &Frame) -> usize {
     let Frame::Next(payload) = frame else {
         members.iter().for_each(|(_, member)| member.last(frame));
-        return;
+        return 0;
     };
     let mut framed: Vec<Option<Bytes>> = vec![None; prefixes.len()];
+    let mut delivered = 0;
     for (prefix, member) in members {
         let next = framed[*prefix]
             .get_or_insert_with(|| crate::socket::text_of(&[prefixes[*prefix].as_bytes(), payload.as_bytes(), b"}"]));
-        member.next(next);
+        delivered += member.next(next) as usize;
     }
+    delivered
 }
 
 /// Above this many subscribers, a frame is written by as many tasks as the runtime has
@@ -641,7 +656,7 @@ fn deliver(members: &[(usize, Arc<Member>)], prefixes: &[Box<str>], frame: &Fram
 const SHARE: usize = 256;
 
 /// Runs a group's stream: serialises each result once and writes it to every subscriber.
-async fn run(mut stream: BoxStream<'static, Response>, slot: Slot) {
+async fn run(mut stream: BoxStream<'static, Response>, slot: Slot, fan_outs: Arc<FanOuts>) {
     let _close = CloseOnDrop(slot.clone());
     let workers = tokio::runtime::Handle::current().metrics().num_workers().max(1);
     let mut succeeded = false;
@@ -663,7 +678,12 @@ async fn run(mut stream: BoxStream<'static, Response>, slot: Slot) {
             outlet.open = !ends;
             outlet.members.clone()
         };
-        fan_out(&members, &frame, workers).await;
+        let began = std::time::Instant::now();
+        let delivered = fan_out(&members, &frame, workers).await;
+        if matches!(*frame, Frame::Next(_)) {
+            fan_outs.seconds.observe(began.elapsed().as_secs_f64());
+            fan_outs.messages.fetch_add(delivered as u64, Relaxed);
+        }
         if ends {
             return;
         }
@@ -691,11 +711,10 @@ async fn run(mut stream: BoxStream<'static, Response>, slot: Slot) {
 /// spends one unit of its task's 128 per poll and a spent budget makes every further write
 /// report "not now" — each socket past the 128th would wait in its outbox for its own task,
 /// woken one by one, the very wake-ups this is here to save. The loop awaits nothing anyway.
-async fn fan_out(members: &Arc<Members>, frame: &Arc<Frame>, workers: usize) {
+async fn fan_out(members: &Arc<Members>, frame: &Arc<Frame>, workers: usize) -> usize {
     let shares = workers.min(members.len() / SHARE).max(1);
     if shares == 1 {
-        tokio::task::unconstrained(async { deliver(&members.list, &members.prefixes, frame) }).await;
-        return;
+        return tokio::task::unconstrained(async { deliver(&members.list, &members.prefixes, frame) }).await;
     }
     let size = members.len().div_ceil(shares);
     let tasks: Vec<_> = (0..shares)
@@ -703,13 +722,15 @@ async fn fan_out(members: &Arc<Members>, frame: &Arc<Frame>, workers: usize) {
             let (members, frame) = (members.clone(), frame.clone());
             tokio::spawn(tokio::task::unconstrained(async move {
                 let end = ((i + 1) * size).min(members.len());
-                deliver(&members.list[i * size..end], &members.prefixes, &frame);
+                deliver(&members.list[i * size..end], &members.prefixes, &frame)
             }))
         })
         .collect();
+    let mut delivered = 0;
     for task in tasks {
-        let _ = task.await;
+        delivered += task.await.unwrap_or(0);
     }
+    delivered
 }
 
 /// A message from the client (both protocols' names).

@@ -192,6 +192,8 @@ fn a_new_users_path_through_the_demo() {
         "daira_graphql_operations_total{type=\"mutation\"}",
         "daira_epoch",
         "daira_subscriptions_started_total",
+        "daira_subscription_messages_total",
+        "daira_subscription_fanout_seconds_bucket{le=\"0.0005\"}",
         "daira_log_head_seq",
     ] {
         assert!(metrics.body.contains(family), "{family} missing from /metrics");
@@ -412,6 +414,15 @@ fn metric(server: &Server, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
+/// Waits (at most 5 s) until a metric reads `value`.
+async fn metric_reaches(server: &Server, name: &str, value: f64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metric(server, name) != value {
+        assert!(Instant::now() < deadline, "{name} is {}, not {value}", metric(server, name));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[test]
 fn subscribers_share_streams_but_never_a_viewers_answer() {
     let server = Server::start(false, &["--rate-per-ip", "0", "--rate-per-token", "0"]);
@@ -461,6 +472,10 @@ fn subscribers_share_streams_but_never_a_viewers_answer() {
         let message = ws::next(&mut c, Duration::from_secs(10)).await.unwrap();
         assert_eq!((message["type"].as_str(), message["id"].as_str()), (Some("data"), Some("p")), "{message}");
         assert_eq!(message["payload"]["data"]["worldActivity"]["kind"], "JOINED");
+        // Three streams wrote that result: four messages, three fan-outs timed (counted just
+        // after the last write, so a moment after the clients read).
+        metric_reaches(&server, "daira_subscription_messages_total", 4.0).await;
+        metric_reaches(&server, "daira_subscription_fanout_seconds_count", 3.0).await;
 
         // Bob stops his plain subscription; the legacy socket's goes on alone, and a
         // validation error, a missing world and a query each answer as the protocols say.
