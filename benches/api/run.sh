@@ -6,8 +6,10 @@
 #      (group commit);
 #   3. subscriptions: delivery to 1,000 worldActivity subscribers, beside the floor under any
 #      fan-out here (bare loopback writes to 1,000 more sockets, read by the same tokio thread),
-#      measured in the same run in alternate rounds (api_subscribers --floor), 300 events;
-#      then to 10,000 (sockets from 127.0.0.2-9), beside the floor at 10,000 (loopback_floor,
+#      measured in the same run in alternate rounds (api_subscribers --floor), 300 events; the
+#      subscribers read as barely as the floor does, then (a second run) with tokio-tungstenite;
+#      then to 10,000 (sockets from 127.0.0.2-9), beside the floor at 10,000 at the same pace
+#      (an event, or a round, every 50 ms; loopback_floor,
 #      after it: one process cannot hold both ends of 20,000 sockets under this machine's
 #      20,000-file limit).
 # Needs wrk (apt-get install wrk). Rate limits are off and the per-address connection and
@@ -17,8 +19,9 @@ cd "$(dirname "$0")/../.."
 SECONDS_EACH=${1:-20}
 CONNS=${2:-16}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 2; }
-cargo build --release -q --bin daira -p daira
-cargo build --release -q -p benches --bin api_peer --bin api_subscribers --bin loopback_floor
+# One build for both packages: built apart, their features unify differently and each build
+# undoes the other's.
+cargo build --release -q -p daira -p benches --bin daira --bin api_peer --bin api_subscribers --bin loopback_floor
 ulimit -n 20000
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -115,8 +118,11 @@ commits=$(curl -s http://127.0.0.1:8180/metrics | awk '/^daira_writer_group_comm
 
 # The floor under fan-out on this machine, in the same run: bare loopback writes (two threads,
 # as the server has two workers) to 1,000 sockets read by the subscribers' thread, no
-# WebSocket, no GraphQL, 25 ms after each event.
+# WebSocket, no GraphQL, 25 ms after each event. The subscribers read their frames as barely as
+# the floor's readers read (the default client); then again with tokio-tungstenite, whose
+# decoding on the one client thread counts too.
 subs=$(./target/release/api_subscribers 127.0.0.1:8180 1000 300 --floor 2>&1 || echo "api_subscribers failed: exit $?")
+subs_tung=$(./target/release/api_subscribers 127.0.0.1:8180 1000 300 --floor --client=tungstenite 2>&1 || echo "api_subscribers (tungstenite) failed: exit $?")
 subs10k=$(./target/release/api_subscribers 127.0.0.1:8180 10000 20 2>&1 || echo "api_subscribers (10,000) failed: exit $?")
 floor10k=$(WRITERS=2 ./target/release/loopback_floor 10000 20 2>&1)
 
@@ -131,6 +137,7 @@ awk -v a="$(rps read)" -v b="$(rps peer)" -v c="$(rps readfull)" -v d="$(rps pee
 echo "events committed during the write run: $((after - before)); during the vote run: $((votes_after - votes_before)) (a ballot and its participation edge each); group commits so far: $commits"
 for f in peer read peerfull readfull write vote; do e=$(errors $f); if [ -n "$e" ]; then echo "$f: $e"; fi; done
 echo "$subs"
+echo "$subs_tung"
 echo "$subs10k"
 echo "floor (10,000): $floor10k"
 awk -v s="$(echo "$subs10k" | sed -n 's/.*commit -> receive.*p99 \([0-9.]*\).*/\1/p')" \

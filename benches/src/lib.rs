@@ -2,6 +2,7 @@
 //! and loaders of the same graph into the peers (IndraDB's MemoryDatastore, petgraph).
 
 pub mod ballots;
+pub mod bare_ws;
 pub mod floor;
 pub mod ledger;
 

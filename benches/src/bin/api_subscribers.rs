@@ -1,20 +1,26 @@
 //! Subscription delivery (issue 11): N subscribers (default 1,000) on `worldActivity` of one
 //! world over graphql-transport-ws, against a running `daira serve`; M joins and leaves of
-//! that world (default 100, 50 ms apart), each a durable mutation over HTTP. For every
+//! that world (default 100, one every `PACE_MS`, default 50 ms), each a durable mutation over
+//! HTTP. For every
 //! delivery it records the time from the commit (the server stamps each event with the moment
 //! its batch was durable and applied; same machine, same clock) to the subscriber reading the
 //! event off its socket — and, more pessimistic, from sending the mutation (the HTTP request
 //! and the fdatasync inside) — and prints the percentiles.
 //!
 //! ```text
-//! cargo run --release -p benches --bin api_subscribers -- 127.0.0.1:8080 [N] [M]
+//! cargo run --release -p benches --bin api_subscribers -- 127.0.0.1:8080 [N] [M] [--floor] [--client=bare|tungstenite]
 //! ```
 //! With `--floor`, the floor under it is measured in the same run, round for round: between
-//! two mutations (25 ms after each) WRITERS threads (default 2, as the server has two workers)
+//! two mutations (halfway to the next) WRITERS threads (default 2, as the server has two workers)
 //! write a 120-byte message to each of N more loopback sockets with plain blocking writes, and
 //! this same thread reads them, one task per socket — so the server and the bare wire meet the
 //! same machine at the same moments, and their p99s are compared as a ratio (a floor measured
 //! seconds apart, by `loopback_floor`, swings by half on this machine). It needs 3·N files.
+//!
+//! The subscribers read their frames as barely as the floor's readers read their messages
+//! (`--client=bare`, the default: [`benches::bare_ws`]), so that what the figure holds beyond
+//! the floor is the server's; `--client=tungstenite` reads them with tokio-tungstenite, a
+//! typical Rust client, whose decoding on this one thread then counts too.
 //!
 //! `DETAIL=1` prints each event's first, median, p99 and last receipt (from its commit).
 //!
@@ -23,6 +29,7 @@
 //! them use no address's ephemeral ports up, and the server's per-address caps see several
 //! clients; raise `--websockets-per-ip` to N/8 and `--websockets-per-user` to N.
 
+use benches::bare_ws::{self, BareSocket};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -103,9 +110,30 @@ impl Floor {
     }
 }
 
+/// Each message a subscriber read: its bytes, when (monotonic), and when in microseconds since
+/// the Unix epoch (to compare with the server's commit stamp).
+type Received = Arc<parking_lot::Mutex<Vec<(Vec<u8>, Instant, f64)>>>;
+
+/// How the subscribers read their sockets.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Client {
+    /// Frames cut out of the bytes as they come ([`BareSocket`]): as bare as the floor's reader.
+    Bare,
+    /// tokio-tungstenite, a typical Rust client: its decoding is counted too.
+    Tungstenite,
+}
+
 fn main() {
     let with_floor = std::env::args().any(|a| a == "--floor");
-    let mut args = std::env::args().skip(1).filter(|a| a != "--floor");
+    let client = match std::env::args().find_map(|a| a.strip_prefix("--client=").map(str::to_owned)).as_deref() {
+        None | Some("bare") => Client::Bare,
+        Some("tungstenite") => Client::Tungstenite,
+        Some(other) => {
+            eprintln!("--client={other}: bare or tungstenite");
+            std::process::exit(2);
+        }
+    };
+    let mut args = std::env::args().skip(1).filter(|a| a != "--floor" && !a.starts_with("--client="));
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
     let subscribers: usize = args.next().map_or(1000, |a| a.parse().expect("N"));
     let events: usize = args.next().map_or(100, |a| a.parse().expect("M"));
@@ -127,8 +155,7 @@ fn main() {
         let world = data["data"]["worlds"]["edges"][0]["node"]["id"].as_str().expect("a world").to_owned();
 
         // The subscribers: each records when it received each event, by sequence number.
-        let received: Arc<parking_lot::Mutex<Vec<(tokio_tungstenite::tungstenite::Utf8Bytes, Instant, f64)>>> =
-            Arc::default();
+        let received: Received = Arc::default();
         let ready = Arc::new(tokio::sync::Barrier::new(subscribers + 1));
         let opened = Instant::now();
         let dropped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -137,39 +164,51 @@ fn main() {
             let (addr, token, world, received, ready) = (addr.clone(), token.clone(), world.clone(), received.clone(), ready.clone());
             let dropped = dropped.clone();
             tokio::spawn(async move {
-                let mut request = format!("ws://{addr}/graphql/ws").into_client_request().unwrap();
-                request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
-                let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
                 let local = std::net::SocketAddr::from(([127, 0, 0, 2 + (i % 8) as u8], 0));
                 let tcp = tokio::net::TcpSocket::new_v4().unwrap();
                 tcp.bind(local).expect("bind a loopback address");
                 let stream = tcp.connect(server).await.expect("connect");
                 stream.set_nodelay(true).unwrap();
-                let (mut socket, _) =
-                    tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await.expect("WebSocket");
                 let init = json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
-                socket.send(Message::text(init.to_string())).await.unwrap();
-                let _ack = socket.next().await;
                 let subscribe = json!({"id": "1", "type": "subscribe", "payload": {
                     "query": "subscription($w: ID!) { worldActivity(world: $w) { kind seq committedAt } }", "variables": {"w": world}}});
-                socket.send(Message::text(subscribe.to_string())).await.unwrap();
-                ready.wait().await;
                 // Stamp each message as it comes off the socket and read it later: parsing
-                // here would delay the other 999 sockets this thread serves, which is the
-                // client's cost, not the server's.
-                while let Some(Ok(message)) = socket.next().await {
-                    match message {
-                        Message::Text(text) => {
-                            let at = Instant::now();
-                            if text.as_str().starts_with("{\"type\":\"error\"") {
-                                // THROTTLED: it lagged behind its shared stream and was cut off.
-                                dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            }
-                            let now_us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as f64;
-                            received.lock().push((text, at, now_us));
+                // here would delay the other sockets this thread serves, which is the client's
+                // cost, not the server's.
+                let record = |text: &[u8]| {
+                    let at = Instant::now();
+                    if text.starts_with(b"{\"type\":\"error\"") {
+                        // THROTTLED: it lagged behind its shared stream and was cut off.
+                        dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    let now_us = benches::floor::now_us() as f64;
+                    received.lock().push((text.to_vec(), at, now_us));
+                };
+                if client == Client::Bare {
+                    let mut socket = BareSocket::upgrade(stream, &addr, "/graphql/ws").await.expect("WebSocket");
+                    socket.send(&init.to_string()).await.unwrap();
+                    let _ack = socket.next().await.expect("connection_ack");
+                    socket.send(&subscribe.to_string()).await.unwrap();
+                    ready.wait().await;
+                    while let Ok(bare_ws::Frame::Text(text)) = socket.next().await {
+                        record(text);
+                    }
+                } else {
+                    let mut request = format!("ws://{addr}/graphql/ws").into_client_request().unwrap();
+                    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+                    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
+                    let (mut socket, _) =
+                        tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await.expect("WebSocket");
+                    socket.send(Message::text(init.to_string())).await.unwrap();
+                    let _ack = socket.next().await;
+                    socket.send(Message::text(subscribe.to_string())).await.unwrap();
+                    ready.wait().await;
+                    while let Some(Ok(message)) = socket.next().await {
+                        match message {
+                            Message::Text(text) => record(text.as_bytes()),
+                            Message::Close(_) => break,
+                            _ => {}
                         }
-                        Message::Close(_) => break,
-                        _ => {}
                     }
                 }
                 // The server closed it (or the connection broke) before the run ended.
@@ -182,6 +221,7 @@ fn main() {
         let floor = if with_floor { Some(Floor::open(subscribers, writers).await) } else { None };
         tokio::time::sleep(Duration::from_millis(500)).await;
 
+        let pace = Duration::from_millis(benches::floor::pace_ms());
         let mut sent = Vec::with_capacity(events);
         for i in 0..events {
             let mutation = if i % 2 == 0 { "joinWorld" } else { "leaveWorld" };
@@ -192,17 +232,17 @@ fn main() {
             sent.push((seq, at));
             if let Some(floor) = &floor {
                 // Halfway to the next mutation: the bare wire's round.
-                tokio::time::sleep_until(tokio::time::Instant::from_std(at) + Duration::from_millis(25)).await;
+                tokio::time::sleep_until(tokio::time::Instant::from_std(at) + pace / 2).await;
                 floor.round();
             }
-            tokio::time::sleep_until(tokio::time::Instant::from_std(at) + Duration::from_millis(50)).await;
+            tokio::time::sleep_until(tokio::time::Instant::from_std(at) + pace).await;
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
         let received: Vec<(u64, Instant, f64)> = received
             .lock()
             .iter()
             .filter_map(|(text, at, now_us)| {
-                let value: Value = serde_json::from_str(text).ok()?;
+                let value: Value = serde_json::from_slice(text).ok()?;
                 let activity = &value["payload"]["data"]["worldActivity"];
                 let seq = activity["seq"].as_str()?.parse().ok()?;
                 let committed: f64 = activity["committedAt"].as_str()?.parse().ok()?;
@@ -229,7 +269,10 @@ fn main() {
         from_commit.sort_by(f64::total_cmp);
         let expected = subscribers * events;
         let dropped = dropped.load(std::sync::atomic::Ordering::Relaxed);
-        println!("subscribers {subscribers} (connected and subscribed in {:.2} s), events {events}", connect_time.as_secs_f64());
+        println!(
+            "subscribers {subscribers} ({client:?} client; connected and subscribed in {:.2} s), events {events}",
+            connect_time.as_secs_f64()
+        );
         println!("deliveries {} of {expected}; subscribers dropped: {dropped}", latencies.len());
         if !latencies.is_empty() {
             println!(

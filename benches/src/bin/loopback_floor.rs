@@ -1,7 +1,8 @@
 //! The floor under subscription fan-out on this machine: threads write a 120-byte message to
 //! each of N loopback TCP sockets (plain blocking writes, nothing else), and a one-thread tokio
 //! runtime with one task per socket reads them, as `api_subscribers` does. Prints the
-//! percentiles of write → read over M rounds, 50 ms apart. Whatever a server does on top of
+//! percentiles of write → read over M rounds, one every `PACE_MS` (default 50 ms), as
+//! `api_subscribers`'s events. Whatever a server does on top of
 //! this, it cannot beat it.
 //!
 //! The reading side is a second process (this binary again), as `api_subscribers` is beside a
@@ -83,6 +84,7 @@ fn main() {
         let rest = writers.split_off(chunk.min(writers.len()));
         parts.push(std::mem::replace(&mut writers, rest));
     }
+    let pace = Duration::from_millis(floor::pace_ms());
     let mut spans = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let message = floor::message();
@@ -97,7 +99,8 @@ fn main() {
             }
         });
         spans.push(began.elapsed().as_secs_f64() * 1e3);
-        std::thread::sleep(Duration::from_millis(50));
+        // The next round starts a pace after this one began, as api_subscribers's events do.
+        std::thread::sleep((began + pace).saturating_duration_since(std::time::Instant::now()));
     }
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
